@@ -1,0 +1,109 @@
+"""Builds the ASGI app: the dialects' routes over one Service, with errors in each caller's dialect."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse, Response
+
+from .config import Settings
+from .dialects import anthropic, openai
+from .dialects.anthropic import json_response
+from .dialects.errors import anthropic_error, either_error, openai_error, openai_status, retry_headers
+from .errors import BasaltError, InternalError, InvalidRequest, NotFound
+from .http.plumbing import RequestIdMiddleware, request_id
+from .service import Service
+
+log = logging.getLogger("basalt")
+OPENAI_PATHS = ("/v1/chat/completions",)
+SHARED_PATHS = ("/v1/models",)
+
+
+def error_response(request: Request, error: BasaltError) -> Response:
+    path = request.url.path
+    headers = retry_headers(error)
+    if error.status >= 500 and error.status != 529:
+        headers["x-should-retry"] = "true"
+    if path.startswith(OPENAI_PATHS):
+        return json_response(openai_error(error), openai_status(error), headers)
+    rid = request_id(request)
+    body = either_error(error, rid) if path.startswith(SHARED_PATHS) else anthropic_error(error, rid)
+    return json_response(body, error.status, headers)
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
+    """The app; it starts the service (loading the local model) on startup unless given one already started."""
+    settings = settings or Settings()
+    owned = service is None
+    svc = service or Service(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            svc.start()
+        try:
+            yield
+        finally:
+            if owned:
+                svc.stop()
+
+    app = FastAPI(title="Basalt", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.service = svc
+    app.include_router(anthropic.build_router(svc))
+    app.include_router(openai.build_router(svc))
+    app.add_middleware(RequestIdMiddleware)
+
+    @app.exception_handler(BasaltError)
+    async def on_basalt_error(request: Request, exc: BasaltError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        parts = [f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()]
+        return error_response(request, InvalidRequest("; ".join(parts)))
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(request, NotFound(f"Not found: {request.method} {request.url.path}"))
+        error = InvalidRequest(f"{request.method} is not allowed on {request.url.path}" if exc.status_code == 405 else str(exc.detail))
+        response = error_response(request, error)
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(request, InternalError("Internal server error"))
+
+    @app.get("/health")
+    async def health() -> Any:
+        return json_response({"status": "ok"})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return PlainTextResponse(render_metrics(svc), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def render_metrics(service: Service) -> str:
+    stats = service.engine_stats()
+    if stats is None:
+        return ""
+    lines = [
+        ("basalt_engine_running_sequences", "gauge", stats.running),
+        ("basalt_engine_waiting_sequences", "gauge", stats.waiting),
+        ("basalt_engine_kv_cells_used", "gauge", stats.kv_cells_used),
+        ("basalt_engine_kv_cells", "gauge", stats.kv_cells),
+        ("basalt_engine_steps_total", "counter", stats.steps),
+        ("basalt_engine_generated_tokens_total", "counter", stats.tokens_generated),
+        ("basalt_engine_aborted_sequences_total", "counter", stats.aborted),
+    ]
+    return "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)

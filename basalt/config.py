@@ -1,0 +1,52 @@
+"""Settings: one typed object, read from a YAML file and BASALT_* environment variables, passed in (never global)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class EngineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    context_window: int = Field(4096, ge=256)
+    max_seqs: int = Field(16, ge=1, le=256)
+    n_batch: int = Field(512, ge=16)
+    prefill_chunk: int = Field(256, ge=16)
+    n_threads: int = Field(0, ge=0)
+    max_waiting: int = Field(256, ge=0)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    home: Path = Field(default_factory=lambda: Path(os.environ.get("BASALT_HOME") or Path.home() / ".basalt"))
+    local_model: str = "smollm2-135m-instruct"  # a model in the store; pulled on first start when it is the bundled one
+    serve_local: bool = True
+    aliases: dict[str, str] = Field(default_factory=dict)  # extra model names, e.g. claude-3-5-haiku-latest: smollm2
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
+        data: dict[str, Any] = {}
+        if path is not None:
+            try:
+                data = yaml.safe_load(Path(path).read_text()) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise SystemExit(f"basalt: cannot read config {path}: {exc}") from None
+            if not isinstance(data, dict):
+                raise SystemExit(f"basalt: config {path} must be a mapping")
+        for key in ("host", "port", "home", "local_model"):
+            value = os.environ.get(f"BASALT_{key.upper()}")
+            if value:
+                data[key] = value
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SystemExit(f"basalt: invalid configuration: {exc}") from None

@@ -1,0 +1,150 @@
+"""The Anthropic Messages dialect: POST /v1/messages, /v1/messages/count_tokens, and the model listing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from ..canonical import MessagesRequest, fold_events, parse_messages_request
+from ..errors import BasaltError, InternalError, InvalidRequest
+from ..http.plumbing import EventStreamResponse, read_body, request_id, unless_disconnected
+from ..providers.base import Event, ModelInfo
+from ..service import Service
+from .errors import anthropic_error, either_error
+
+log = logging.getLogger("basalt.anthropic")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
+
+
+def sse(event: Event) -> bytes:
+    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
+async def first_and_rest(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Pull the first event now, so errors found before any output become an HTTP error status."""
+    first = await anext(events)
+
+    async def chain() -> AsyncIterator[Event]:
+        try:
+            yield first
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return chain()
+
+
+async def anthropic_sse(events: AsyncIterator[Event], rid: str) -> AsyncIterator[bytes]:
+    try:
+        async for event in events:
+            yield sse(event)
+            if event["type"] == "message_start":
+                yield b'event: ping\ndata: {"type": "ping"}\n\n'
+    except BasaltError as exc:
+        yield sse(anthropic_error(exc, rid))
+    except Exception:
+        log.exception("stream failed")
+        yield sse(anthropic_error(InternalError("Internal server error"), rid))
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+def build_router(service: Service) -> APIRouter:
+    router = APIRouter()
+    limit = service.settings.max_body_bytes
+
+    async def decode(request: Request) -> MessagesRequest:
+        body = parse_messages_request(await read_body(request, limit))
+        if body.temperature is not None and body.temperature > 1.0:
+            raise InvalidRequest("temperature: Input should be less than or equal to 1", param="temperature")
+        return body
+
+    @router.post("/v1/messages")
+    async def create_message(request: Request) -> Any:
+        body = await decode(request)
+        events = await first_and_rest(service.stream(body))
+        if body.stream:
+            return EventStreamResponse(anthropic_sse(events, request_id(request)))
+        return json_response(await unless_disconnected(request, fold_events(events)))
+
+    @router.post("/v1/messages/count_tokens")
+    async def count_tokens(request: Request) -> Any:
+        raw = orjson_loads_object(await read_body(request, limit))
+        raw.setdefault("max_tokens", 1)  # count_tokens takes a messages body without max_tokens
+        return json_response({"input_tokens": await service.count_tokens(parse_messages_request(raw))})
+
+    @router.get("/v1/models")
+    async def list_models(
+        request: Request, after_id: str | None = None, before_id: str | None = None, limit: int = 20
+    ) -> Any:
+        return json_response(list_page(service.catalog.models(), after_id, before_id, limit))
+
+    @router.get("/v1/models/{model_id:path}")
+    async def get_model(request: Request, model_id: str) -> Any:
+        _, _, info = service.catalog.resolve(model_id)
+        return json_response(model_object(info))
+
+    return router
+
+
+def orjson_loads_object(raw: bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"There was an error parsing the body of your request: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return value
+
+
+def model_object(info: ModelInfo) -> dict[str, Any]:
+    """A model in both dialects' shapes at once, since both SDKs call GET /v1/models."""
+    from datetime import datetime
+
+    created = int(datetime.fromisoformat(info.created_at.replace("Z", "+00:00")).timestamp())
+    return {
+        "type": "model",
+        "id": info.id,
+        "display_name": info.display_name,
+        "created_at": info.created_at,
+        "object": "model",
+        "created": created,
+        "owned_by": info.owned_by,
+    }
+
+
+def list_page(models: list[ModelInfo], after_id: str | None, before_id: str | None, limit: int) -> dict[str, Any]:
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest("limit: Input should be between 1 and 1000", param="limit")
+    ids = [m.id for m in models]
+    start, end = 0, len(models)
+    if after_id is not None:
+        if after_id not in ids:
+            raise InvalidRequest(f"after_id: unknown model {after_id!r}", param="after_id")
+        start = ids.index(after_id) + 1
+    if before_id is not None:
+        if before_id not in ids:
+            raise InvalidRequest(f"before_id: unknown model {before_id!r}", param="before_id")
+        end = ids.index(before_id)
+        start = max(start, end - limit) if after_id is None else start
+    page = models[start:end][:limit]
+    has_more = (start + len(page) < end) if before_id is None else start > 0
+    data = [model_object(m) for m in page]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
+
+
+__all__ = ["anthropic_error", "build_router", "either_error", "json_response"]

@@ -1,0 +1,258 @@
+"""The engine core: one thread running the decode loop over a continuously changing batch.
+
+Requests arrive from any thread through `submit()` and `abort()`; outputs leave through each request's callback,
+called on the engine thread. The loop runs apart from the HTTP event loop, and llama.cpp releases the GIL while it
+computes, so serving never waits on a decode step.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .llama import ContextConfig, LlamaContext, LlamaModel, Sampler
+from .scheduler import Scheduler, SchedulerOutput, Sequence
+from .text import TextStream
+
+log = logging.getLogger("basalt.engine")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    context_window: int = 4096  # tokens per sequence (prompt and output); each sequence has its own KV stream
+    max_seqs: int = 16  # sequences decoded together; more wait in the queue
+    n_batch: int = 512  # tokens per decode step
+    prefill_chunk: int = 256  # prompt tokens per sequence per step, so running streams keep flowing
+    n_threads: int = 0  # 0: one per core
+    max_waiting: int = 256  # queued requests beyond which new ones are refused as overloaded
+
+
+@dataclass
+class Output:
+    """What one step produced for one request. `text` is a delta; counts are cumulative."""
+
+    text: str
+    output_tokens: int
+    finish_reason: str | None = None  # end_turn | max_tokens | stop_sequence | context_full | aborted | error
+    stop_sequence: str | None = None
+    error: str | None = None
+
+
+@dataclass(eq=False)
+class EngineRequest:
+    request_id: str
+    prompt: list[int]
+    max_tokens: int
+    sampler: Sampler
+    on_output: Callable[[Output], None]
+    stop: tuple[str, ...] = ()
+    ignore_eos: bool = False
+
+
+@dataclass
+class EngineStats:
+    running: int
+    waiting: int
+    kv_cells_used: int
+    kv_cells: int
+    steps: int
+    tokens_generated: int
+    aborted: int
+
+
+@dataclass(eq=False)
+class _Live:
+    request: EngineRequest
+    seq: Sequence
+    text: TextStream
+    emitted: int = field(default=0)
+
+
+class EngineCore:
+    def __init__(self, model: LlamaModel, config: EngineConfig) -> None:
+        import os
+
+        threads = config.n_threads or len(os.sched_getaffinity(0))
+        self.model = model
+        self.config = config
+        # Separate KV streams (not llama.cpp's unified cache) and a Q8_0 cache with flash attention: with these, a
+        # sequence's attention runs the same kernel over the same cell layout whatever else is in the batch, so a
+        # prompt gives the same tokens alone and batched at temperature 0.
+        self.ctx = LlamaContext(
+            model,
+            ContextConfig(
+                n_ctx=config.context_window * config.max_seqs,
+                n_batch=config.n_batch,
+                n_seq_max=config.max_seqs,
+                n_threads=threads,
+                kv_unified=False,
+                flash_attn=1,
+                kv_type=8,
+            ),
+        )
+        self.scheduler = Scheduler(
+            max_seqs=config.max_seqs,
+            seq_capacity=min(config.context_window, model.n_ctx_train),
+            token_budget=config.n_batch,
+            prefill_chunk=config.prefill_chunk,
+        )
+        self._inbox: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+        self._live: dict[str, _Live] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._steps = 0
+        self._generated = 0
+        self._aborted = 0
+        self._queued = 0  # submitted and not yet running; read from other threads for admission
+        self._lock = threading.Lock()
+
+    # -- any thread ----------------------------------------------------------------------------------------------
+    def submit(self, request: EngineRequest) -> bool:
+        """Queue a request; False when the queue is full (the caller answers 'overloaded')."""
+        with self._lock:
+            if self._queued >= self.config.max_waiting:
+                return False
+            self._queued += 1
+        self._inbox.put(("add", request))
+        return True
+
+    def abort(self, request_id: str) -> None:
+        self._inbox.put(("abort", request_id))
+
+    def stats(self) -> EngineStats:
+        s = self.scheduler
+        return EngineStats(
+            running=len(s.running),
+            waiting=len(s.waiting) + self._inbox.qsize(),
+            kv_cells_used=s.cells_used,
+            kv_cells=s.seq_capacity * s.max_seqs,
+            steps=self._steps,
+            tokens_generated=self._generated,
+            aborted=self._aborted,
+        )
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="basalt-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._inbox.put(("wake", None))
+        if self._thread is not None:
+            self._thread.join()
+        for live in list(self._live.values()):
+            self._end(live, "aborted")
+        self.ctx.close()
+
+    # -- engine thread -------------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stopping:
+            self._drain_inbox(block=not self.scheduler.has_work())
+            if self._stopping:
+                break
+            try:
+                if not self.step():
+                    self._drain_inbox_briefly()
+            except Exception as exc:  # a failed step must not kill the loop that serves everyone else
+                log.exception("engine step failed")
+                for live in list(self._live.values()):
+                    self._end(live, "error", error=f"the local engine failed: {exc}")
+
+    def _drain_inbox(self, block: bool) -> None:
+        try:
+            item = self._inbox.get(block=block)
+            while True:
+                self._handle(*item)
+                item = self._inbox.get_nowait()
+        except queue.Empty:
+            pass
+
+    def _drain_inbox_briefly(self) -> None:
+        try:
+            self._handle(*self._inbox.get(timeout=0.01))
+        except queue.Empty:
+            pass
+
+    def _handle(self, kind: str, payload: object) -> None:
+        if kind == "add":
+            assert isinstance(payload, EngineRequest)
+            with self._lock:
+                self._queued -= 1
+            self._admit(payload)
+        elif kind == "abort":
+            live = self._live.get(str(payload))
+            if live is not None:
+                self._aborted += 1
+                self._end(live, "aborted")
+
+    def _admit(self, request: EngineRequest) -> None:
+        seq = Sequence(request.request_id, request.prompt, request.max_tokens)
+        try:
+            self.scheduler.add(seq)
+        except ValueError as exc:
+            request.sampler.free()
+            request.on_output(Output("", 0, "error", error=str(exc)))
+            return
+        self._live[request.request_id] = _Live(request, seq, TextStream(self.model.piece, request.stop))
+
+    def step(self) -> bool:
+        """Run one decode step; False when there was nothing to run."""
+        plan = self.scheduler.schedule()
+        if not plan.chunks:
+            return False
+        batch = self.ctx.batch
+        batch.clear()
+        sample_at = []
+        for chunk in plan.chunks:
+            index = batch.add(chunk.tokens, chunk.start, chunk.seq.seq_id, chunk.sample)
+            if chunk.sample:
+                sample_at.append((chunk.seq.request_id, index))
+        rc = self.ctx.decode()
+        self._steps += 1
+        if rc != 0:
+            self._recover(plan, rc)
+            return True
+        sampled = {rid: self._live[rid].request.sampler.sample(self.ctx, index) for rid, index in sample_at}
+        self.scheduler.update_from_output(plan, sampled)
+        for request_id, token in sampled.items():
+            self._on_token(self._live[request_id], token)
+        return True
+
+    def _recover(self, plan: SchedulerOutput, rc: int) -> None:
+        """A failed step fails the sequences in it; the others go on."""
+        for chunk in plan.chunks:
+            live = self._live.get(chunk.seq.request_id)
+            if live is not None:
+                self._end(live, "error", error=f"llama_decode failed with code {rc}")
+
+    def _on_token(self, live: _Live, token: int) -> None:
+        seq, request = live.seq, live.request
+        if self.model.is_eog(token) and not request.ignore_eos:
+            seq.output.pop()  # the end-of-turn token is not part of the answer
+            self._end(live, "end_turn")
+            return
+        self._generated += 1
+        text = live.text.push(token)
+        n = len(seq.output)
+        if live.text.stopped_by is not None:
+            self._end(live, "stop_sequence", text=text, stop_sequence=live.text.stopped_by)
+        elif n >= request.max_tokens:
+            self._end(live, "max_tokens", text=text + live.text.flush())
+        elif seq.length >= self.scheduler.seq_capacity:
+            self._end(live, "context_full", text=text + live.text.flush())
+        elif text:
+            request.on_output(Output(text, n))
+
+    def _end(
+        self, live: _Live, reason: str, *, text: str = "", stop_sequence: str | None = None, error: str | None = None
+    ) -> None:
+        seq = live.seq
+        if seq.seq_id >= 0 and seq.n_cached > 0:
+            self.ctx.forget(seq.seq_id)
+        self.scheduler.finish(seq)
+        self._live.pop(seq.request_id, None)
+        live.request.sampler.free()
+        live.request.on_output(Output(text, len(seq.output), reason, stop_sequence, error))

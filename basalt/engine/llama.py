@@ -1,0 +1,225 @@
+"""A thin, typed layer over llama.cpp's C API (through llama-cpp-python's ctypes bindings).
+
+Everything that touches a llama.cpp pointer lives here, so the rest of the engine deals in Python ints and strings.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_lib: Any = None
+
+
+def lib() -> Any:
+    """The llama_cpp bindings, imported (and the backend initialised) on first use, never at import time."""
+    global _lib
+    if _lib is None:
+        import llama_cpp
+
+        if not os.environ.get("BASALT_LLAMA_VERBOSE"):
+            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+        llama_cpp.llama_backend_init()
+        _lib = llama_cpp
+    return _lib
+
+
+class LlamaModel:
+    """A GGUF model loaded once and shared by every context and sequence."""
+
+    def __init__(self, path: str | Path) -> None:
+        L = lib()
+        params = L.llama_model_default_params()
+        self.path = Path(path)
+        self.ptr = L.llama_model_load_from_file(str(path).encode(), params)
+        if not self.ptr:
+            raise RuntimeError(f"llama.cpp could not load the model file {path}")
+        self.vocab = L.llama_model_get_vocab(self.ptr)
+        self.n_vocab: int = L.llama_vocab_n_tokens(self.vocab)
+        self.n_ctx_train: int = L.llama_model_n_ctx_train(self.ptr)
+        self.add_bos: bool = bool(L.llama_vocab_get_add_bos(self.vocab))
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._eog = frozenset(t for t in range(self.n_vocab) if L.llama_vocab_is_eog(self.vocab, t))
+
+    def close(self) -> None:
+        if self.ptr:
+            lib().llama_model_free(self.ptr)
+            self.ptr = None
+
+    def meta(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(1 << 16)
+        n = lib().llama_model_meta_val_str(self.ptr, key.encode(), buf, len(buf))
+        return None if n < 0 else buf.value.decode("utf-8", "replace")
+
+    def chat_template(self) -> str | None:
+        raw = lib().llama_model_chat_template(self.ptr, None)
+        return raw.decode("utf-8") if raw else None
+
+    def token_text(self, token: int) -> str:
+        """The text of a special token such as `<|im_end|>`, for chat templates."""
+        return self.piece(token, special=True).decode("utf-8", "replace")
+
+    def is_eog(self, token: int) -> bool:
+        return token in self._eog
+
+    def tokenize(self, text: str, *, special: bool = True) -> list[int]:
+        L = lib()
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        tokens = (ctypes.c_int32 * capacity)()
+        n = L.llama_tokenize(self.vocab, data, len(data), tokens, capacity, self.add_bos, special)
+        if n < 0:  # the buffer was too small; -n is the size needed
+            capacity = -n
+            tokens = (ctypes.c_int32 * capacity)()
+            n = L.llama_tokenize(self.vocab, data, len(data), tokens, capacity, self.add_bos, special)
+        return list(tokens[:n])
+
+    def piece(self, token: int, *, special: bool = False) -> bytes:
+        L = lib()
+        n = L.llama_token_to_piece(self.vocab, token, self._piece_buf, len(self._piece_buf), 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = L.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, special)
+            return buf.raw[:n]
+        return self._piece_buf.raw[:n]
+
+
+@dataclass(frozen=True)
+class ContextConfig:
+    n_ctx: int
+    n_batch: int
+    n_seq_max: int
+    n_threads: int
+    kv_unified: bool = True
+    flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
+    kv_type: int = 1  # ggml_type of the K and V cache: 1 F16, 8 Q8_0
+
+
+class Batch:
+    """A reusable llama_batch whose arrays are filled in bulk through numpy views."""
+
+    def __init__(self, capacity: int) -> None:
+        L = lib()
+        self.capacity = capacity
+        self.raw = L.llama_batch_init(capacity, 0, 1)
+        self.tokens = np.ctypeslib.as_array(self.raw.token, shape=(capacity,))
+        self.pos = np.ctypeslib.as_array(self.raw.pos, shape=(capacity,))
+        self.n_seq_id = np.ctypeslib.as_array(self.raw.n_seq_id, shape=(capacity,))
+        self.logits = np.ctypeslib.as_array(self.raw.logits, shape=(capacity,))
+        self._seq_slots = [self.raw.seq_id[i] for i in range(capacity)]
+        self.n_seq_id[:] = 1
+        self.size = 0
+
+    def clear(self) -> None:
+        self.size = 0
+
+    def add(self, tokens: list[int], start_pos: int, seq_id: int, want_last_logits: bool) -> int:
+        """Append a run of one sequence's tokens; return the batch index of the last one."""
+        n, i = len(tokens), self.size
+        self.tokens[i : i + n] = tokens
+        self.pos[i : i + n] = np.arange(start_pos, start_pos + n, dtype=np.int32)
+        self.logits[i : i + n] = 0
+        if want_last_logits:
+            self.logits[i + n - 1] = 1
+        for slot in self._seq_slots[i : i + n]:
+            slot[0] = seq_id
+        self.size = i + n
+        return i + n - 1
+
+    def free(self) -> None:
+        if self.raw is not None:
+            lib().llama_batch_free(self.raw)
+            self.raw = None
+
+
+class LlamaContext:
+    """One llama.cpp context: a unified KV cache shared by up to n_seq_max sequences."""
+
+    def __init__(self, model: LlamaModel, config: ContextConfig) -> None:
+        L = lib()
+        params = L.llama_context_default_params()
+        params.n_ctx = config.n_ctx
+        params.n_batch = config.n_batch
+        params.n_ubatch = config.n_batch
+        params.n_seq_max = config.n_seq_max
+        params.n_threads = config.n_threads
+        params.n_threads_batch = config.n_threads
+        params.kv_unified = config.kv_unified
+        params.flash_attn_type = config.flash_attn
+        params.type_k = config.kv_type
+        params.type_v = config.kv_type
+        params.no_perf = True
+        self.model = model
+        self.config = config
+        self.ptr = L.llama_init_from_model(model.ptr, params)
+        if not self.ptr:
+            raise RuntimeError("llama.cpp could not create a context")
+        self.memory = L.llama_get_memory(self.ptr)
+        self.n_ctx: int = L.llama_n_ctx(self.ptr)
+        self.batch = Batch(config.n_batch)
+
+    def decode(self) -> int:
+        """Run the filled batch; 0 on success, 1 when the KV cache had no room, < 0 on error."""
+        self.batch.raw.n_tokens = self.batch.size
+        return int(lib().llama_decode(self.ptr, self.batch.raw))
+
+    def forget(self, seq_id: int, start: int = 0) -> None:
+        """Drop a sequence's KV cells from position `start` on."""
+        lib().llama_memory_seq_rm(self.memory, seq_id, start, -1)
+
+    def copy_prefix(self, src: int, dst: int, length: int) -> None:
+        lib().llama_memory_seq_cp(self.memory, src, dst, 0, length)
+
+    def close(self) -> None:
+        self.batch.free()
+        if self.ptr:
+            lib().llama_free(self.ptr)
+            self.ptr = None
+
+
+class Sampler:
+    """A per-sequence llama.cpp sampler chain: optional grammar, then top-k/top-p/temperature, or greedy."""
+
+    def __init__(
+        self,
+        model: LlamaModel,
+        *,
+        temperature: float,
+        top_p: float | None,
+        top_k: int | None,
+        seed: int | None,
+        grammar: str | None,
+    ) -> None:
+        L = lib()
+        self.ptr = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+        if grammar is not None:
+            g = L.llama_sampler_init_grammar(model.vocab, grammar.encode(), b"root")
+            if not g:
+                L.llama_sampler_free(self.ptr)
+                raise ValueError("the grammar could not be parsed")
+            L.llama_sampler_chain_add(self.ptr, g)
+        if temperature <= 0:
+            L.llama_sampler_chain_add(self.ptr, L.llama_sampler_init_greedy())
+            return
+        if top_k:
+            L.llama_sampler_chain_add(self.ptr, L.llama_sampler_init_top_k(top_k))
+        if top_p is not None and top_p < 1.0:
+            L.llama_sampler_chain_add(self.ptr, L.llama_sampler_init_top_p(top_p, 1))
+        L.llama_sampler_chain_add(self.ptr, L.llama_sampler_init_temp(temperature))
+        rng_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little")
+        L.llama_sampler_chain_add(self.ptr, L.llama_sampler_init_dist(rng_seed & 0xFFFFFFFF))
+
+    def sample(self, ctx: LlamaContext, batch_index: int) -> int:
+        """Pick the next token from the logits at `batch_index` and advance the chain's state (grammar) with it."""
+        return int(lib().llama_sampler_sample(self.ptr, ctx.ptr, batch_index))
+
+    def free(self) -> None:
+        if self.ptr:
+            lib().llama_sampler_free(self.ptr)
+            self.ptr = None

@@ -1,0 +1,111 @@
+"""The local engine as the async world sees it: a loaded model, its chat template, and `generate()`."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InvalidRequest, Overloaded
+from .core import EngineConfig, EngineCore, EngineRequest, EngineStats, Output
+from .llama import LlamaModel, Sampler
+from .template import ChatTemplate
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    grammar: str | None = None
+    ignore_eos: bool = False
+
+
+class LocalEngine:
+    def __init__(self, model_path: str | Path, config: EngineConfig | None = None) -> None:
+        self.model = LlamaModel(model_path)
+        bos = self.model.meta("tokenizer.ggml.bos_token_id")
+        eos = self.model.meta("tokenizer.ggml.eos_token_id")
+        self.template = ChatTemplate(
+            self.model.chat_template(),
+            bos_token=self.model.token_text(int(bos)) if bos else "",
+            eos_token=self.model.token_text(int(eos)) if eos else "",
+        )
+        self.core = EngineCore(self.model, config or EngineConfig())
+        self.context_window = self.core.scheduler.seq_capacity
+        self._ids = itertools.count()
+
+    def start(self) -> None:
+        self.core.start()
+
+    def stop(self) -> None:
+        self.core.stop()
+        self.model.close()
+
+    def stats(self) -> EngineStats:
+        return self.core.stats()
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.model.tokenize(text)
+
+    def submit(self, prompt: list[int], params: GenerationParams) -> Generation:
+        """Queue a sequence now (raising Overloaded if the queue is full) and return its stream of outputs."""
+        try:
+            sampler = Sampler(
+                self.model,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                top_k=params.top_k,
+                seed=params.seed,
+                grammar=params.grammar,
+            )
+        except ValueError as exc:
+            raise InvalidRequest(f"the requested output format cannot be enforced: {exc}") from exc
+        generation = Generation(self.core, f"seq-{next(self._ids)}")
+        request = EngineRequest(
+            generation.request_id, prompt, params.max_tokens, sampler, generation.deliver, params.stop, params.ignore_eos
+        )
+        if not self.core.submit(request):
+            sampler.free()
+            raise Overloaded("The local engine's queue is full; retry shortly.", retry_after=1)
+        return generation
+
+
+class Generation:
+    """One sequence's outputs as an async iterator. Closing it before the end (a client gone) frees the sequence."""
+
+    def __init__(self, core: EngineCore, request_id: str) -> None:
+        self.request_id = request_id
+        self._core = core
+        self._loop = asyncio.get_running_loop()
+        self._outputs: asyncio.Queue[Output] = asyncio.Queue()
+        self._finished = False
+
+    def deliver(self, output: Output) -> None:
+        """Called on the engine thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._outputs.put_nowait, output)
+        except RuntimeError:  # the event loop is gone: nobody is listening any more
+            pass
+
+    def __aiter__(self) -> AsyncIterator[Output]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Output]:
+        try:
+            while not self._finished:
+                output = await self._outputs.get()
+                self._finished = output.finish_reason is not None
+                yield output
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._core.abort(self.request_id)

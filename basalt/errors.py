@@ -1,0 +1,56 @@
+"""Errors every room raises; the dialects turn them into their own wire shapes.
+
+Each error names its Anthropic error type; that type fixes the HTTP status, and each dialect maps it to its own
+type and code.
+"""
+
+from __future__ import annotations
+
+STATUS_BY_TYPE: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+class BasaltError(Exception):
+    """An error with a message a person can act on, shown to the caller in its dialect."""
+
+    error_type = "api_error"
+
+    def __init__(self, message: str, *, param: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.retry_after = retry_after
+
+    @property
+    def status(self) -> int:
+        return STATUS_BY_TYPE[self.error_type]
+
+
+class InvalidRequest(BasaltError):
+    error_type = "invalid_request_error"
+
+
+class NotFound(BasaltError):
+    error_type = "not_found_error"
+
+
+class RequestTooLarge(BasaltError):
+    error_type = "request_too_large"
+
+
+class Overloaded(BasaltError):
+    error_type = "overloaded_error"
+
+
+class InternalError(BasaltError):
+    error_type = "api_error"

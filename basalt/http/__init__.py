@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the dialects: request ids, bounded body reads, event-stream responses."""

@@ -1,0 +1,33 @@
+"""The narrow interface every provider implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..canonical import MessagesRequest
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    display_name: str
+    created_at: str  # RFC 3339
+    owned_by: str = "basalt"
+    context_window: int | None = None
+
+
+class Provider(Protocol):
+    def models(self) -> list[ModelInfo]:
+        """The models this provider serves, under their own ids."""
+        ...
+
+    def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+        """Answer as canonical events. Errors found before the first event must be raised before it is yielded,
+        so the caller can still answer with an HTTP error status."""
+        ...
+
+    async def count_tokens(self, request: MessagesRequest, model: str) -> int: ...

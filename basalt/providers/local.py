@@ -1,0 +1,168 @@
+"""The bundled local model as a provider: canonical request -> prompt -> engine -> canonical events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..canonical import MessagesRequest, new_message_id, new_tool_use_id
+from ..engine.runtime import GenerationParams, LocalEngine
+from ..errors import InternalError, InvalidRequest
+from .base import Event, ModelInfo
+from .local_prompt import PromptPlan, plan_prompt
+
+STOP_REASONS = {
+    "end_turn": "end_turn",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "context_full": "model_context_window_exceeded",
+}
+
+
+class LocalProvider:
+    def __init__(self, engine: LocalEngine, model_id: str, display_name: str, created_at: str) -> None:
+        self.engine = engine
+        self.info = ModelInfo(model_id, display_name, created_at, context_window=engine.context_window)
+
+    def models(self) -> list[ModelInfo]:
+        return [self.info]
+
+    def _prompt(self, request: MessagesRequest, model: str) -> tuple[PromptPlan, list[int]]:
+        plan = plan_prompt(request, model)
+        text = self.engine.template.render(plan.messages, add_generation_prompt=True) + plan.prefill
+        tokens = self.engine.tokenize(text)
+        limit = self.engine.context_window
+        if len(tokens) >= limit:
+            raise InvalidRequest(f"prompt is too long: {len(tokens)} tokens > {limit - 1} maximum")
+        return plan, tokens
+
+    async def count_tokens(self, request: MessagesRequest, model: str) -> int:
+        return len(self._prompt(request, model)[1])
+
+    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+        plan, tokens = self._prompt(request, model)
+        grammar = _grammar(plan.schema) if plan.schema is not None else None
+        params = GenerationParams(
+            max_tokens=request.max_tokens,
+            temperature=1.0 if request.temperature is None else request.temperature,
+            top_p=request.top_p,
+            top_k=request.top_k,
+            seed=request.seed,
+            stop=tuple(request.stop_sequences or ()),
+            grammar=grammar,
+        )
+        generation = self.engine.submit(tokens, params)  # raises Overloaded before anything is sent
+        usage: dict[str, Any] = {
+            "input_tokens": len(tokens),
+            "output_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        try:
+            yield {"type": "message_start", "message": _empty_message(model, usage)}
+            blocks = _TextBlocks() if not plan.forced_tools else _ToolCall(plan.forced_tools)
+            last = None
+            async for out in generation:
+                last = out
+                for event in blocks.feed(out.text):
+                    yield event
+            assert last is not None and last.finish_reason is not None
+            if last.finish_reason in ("error", "aborted"):
+                raise InternalError(last.error or "the local engine stopped this request")
+            stop_reason = STOP_REASONS[last.finish_reason]
+            for event in blocks.close(stop_reason):
+                yield event
+            if blocks.is_tool_call and stop_reason == "end_turn":
+                stop_reason = "tool_use"
+            usage["output_tokens"] = last.output_tokens
+            yield {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": last.stop_sequence},
+                "usage": dict(usage),
+            }
+            yield {"type": "message_stop"}
+        finally:
+            generation.close()
+
+
+def _empty_message(model: str, usage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": new_message_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": dict(usage),
+    }
+
+
+def _grammar(schema: dict[str, Any]) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        return str(json_schema_to_gbnf(json.dumps(schema)))
+    except Exception as exc:
+        raise InvalidRequest(f"the JSON schema cannot be enforced on the local model: {exc}") from exc
+
+
+class _TextBlocks:
+    """Streams text as one text block, opened at the first text."""
+
+    is_tool_call = False
+
+    def __init__(self) -> None:
+        self.open = False
+
+    def feed(self, text: str) -> list[Event]:
+        if not text:
+            return []
+        events: list[Event] = []
+        if not self.open:
+            self.open = True
+            events.append({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+        events.append({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+        return events
+
+    def close(self, stop_reason: str) -> list[Event]:
+        return [{"type": "content_block_stop", "index": 0}] if self.open else []
+
+
+class _ToolCall:
+    """Collects a grammar-constrained tool call and emits it as a tool_use block once it is complete."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.text = ""
+        self.is_tool_call = False
+
+    def feed(self, text: str) -> list[Event]:
+        self.text += text
+        return []
+
+    def close(self, stop_reason: str) -> list[Event]:
+        try:
+            value = json.loads(self.text)
+        except ValueError:
+            value = None
+        if stop_reason != "end_turn" or not isinstance(value, dict):
+            # Cut short (max_tokens, stop sequence): give back what was produced, as text.
+            text = _TextBlocks()
+            return text.feed(self.text) + text.close(stop_reason)
+        if len(self.names) == 1:
+            name, arguments = self.names[0], value
+        else:
+            name, arguments = value["name"], value["input"]
+        self.is_tool_call = True
+        block = {"type": "tool_use", "id": new_tool_use_id(), "name": name, "input": {}}
+        return [
+            {"type": "content_block_start", "index": 0, "content_block": block},
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": json.dumps(arguments)},
+            },
+            {"type": "content_block_stop", "index": 0},
+        ]

@@ -1,0 +1,79 @@
+"""The service behind both dialects: the catalog of models, the providers, and their lifecycle.
+
+The dialects hand it canonical requests and get canonical events back; it is also what runs in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from .canonical import MessagesRequest
+from .catalog import Catalog
+from .config import Settings
+from .engine.core import EngineConfig, EngineStats
+from .engine.runtime import LocalEngine
+from .engine.store import BUNDLED, ModelStore, StoreError
+from .providers.base import Event
+from .providers.local import LocalProvider
+
+log = logging.getLogger("basalt")
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catalog = Catalog()
+        self.engine: LocalEngine | None = None
+
+    def start(self) -> None:
+        if self.settings.serve_local:
+            self._start_local()
+        for alias, target in self.settings.aliases.items():
+            self.catalog.alias(alias, target)
+
+    def _start_local(self) -> None:
+        store = ModelStore(self.settings.home)
+        name = self.settings.local_model
+        installed = store.find(name)
+        if installed is None:
+            if name not in BUNDLED:
+                raise StoreError(f"model {name!r} is not installed; run `basalt pull {name}` first")
+            log.info("pulling %s into %s", name, store.root)
+            installed = store.pull(name)
+        e = self.settings.engine
+        self.engine = LocalEngine(
+            installed.path,
+            EngineConfig(
+                context_window=e.context_window,
+                max_seqs=e.max_seqs,
+                n_batch=e.n_batch,
+                prefill_chunk=e.prefill_chunk,
+                n_threads=e.n_threads,
+                max_waiting=e.max_waiting,
+            ),
+        )
+        self.engine.start()
+        created = datetime.fromisoformat(installed.installed_at.replace("Z", "+00:00")).astimezone(UTC)
+        created_at = created.isoformat().replace("+00:00", "Z")
+        self.catalog.register(LocalProvider(self.engine, installed.name, installed.display_name, created_at))
+        bundled = BUNDLED.get(installed.name)
+        for alias in bundled.aliases if bundled else ():
+            self.catalog.alias(alias, installed.name)
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None
+
+    def stream(self, request: MessagesRequest) -> AsyncIterator[Event]:
+        provider, _, _ = self.catalog.resolve(request.model)
+        return provider.stream(request, request.model)
+
+    async def count_tokens(self, request: MessagesRequest) -> int:
+        provider, _, _ = self.catalog.resolve(request.model)
+        return await provider.count_tokens(request, request.model)
+
+    def engine_stats(self) -> EngineStats | None:
+        return self.engine.stats() if self.engine else None
