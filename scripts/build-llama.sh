@@ -30,5 +30,5 @@ if ! ls "$cache"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$PY" -m pip wheel --no-deps --no-cache-dir --no-binary llama-cpp-python \
     -w "$cache" "llama-cpp-python==$VERSION"
 fi
-"$PY" -m pip install --no-deps "$cache"/llama_cpp_python-*.whl
+"$PY" -m pip install -q --no-deps "$cache"/llama_cpp_python-*.whl
 echo "$CMAKE_ARGS" > "$cache/CMAKE_ARGS"

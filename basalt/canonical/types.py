@@ -200,8 +200,10 @@ class MessagesRequest(BaseModel):
     context_management: dict[str, Any] | None = None
     diagnostics: dict[str, Any] | None = None
     speed: Literal["standard", "fast"] | None = None
-    # Not in the Anthropic dialect: carried from OpenAI's `seed` so local sampling can be made repeatable.
+    # Basalt extensions, not in the Anthropic dialect: OpenAI's `seed` for repeatable local sampling, and
+    # llama-server's `ignore_eos` so a benchmark can generate exactly max_tokens tokens.
     seed: StrictInt | None = None
+    ignore_eos: StrictBool = False
 
     def system_text(self) -> str:
         if self.system is None:

@@ -105,6 +105,7 @@ class ChatCompletionRequest(_Strict):
     reasoning_effort: StrictStr | None = None
     safety_identifier: StrictStr | None = None
     prompt_cache_key: StrictStr | None = None
+    ignore_eos: StrictBool = False  # a Basalt extension (as in llama-server), for benchmarks
 
 
 def parse_chat_request(body: bytes) -> ChatCompletionRequest:
@@ -137,6 +138,7 @@ def to_canonical(req: ChatCompletionRequest) -> MessagesRequest:
         "max_tokens": req.max_completion_tokens or req.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": messages,
         "stream": bool(req.stream),
+        "ignore_eos": req.ignore_eos,
     }
     if system:
         body["system"] = "\n\n".join(system)

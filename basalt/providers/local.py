@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..canonical import MessagesRequest, new_message_id, new_tool_use_id
+from ..engine.json_grammar import SchemaError, schema_to_gbnf
 from ..engine.runtime import GenerationParams, LocalEngine
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
@@ -51,6 +52,7 @@ class LocalProvider:
             seed=request.seed,
             stop=tuple(request.stop_sequences or ()),
             grammar=grammar,
+            ignore_eos=request.ignore_eos,
         )
         generation = self.engine.submit(tokens, params)  # raises Overloaded before anything is sent
         usage: dict[str, Any] = {
@@ -100,11 +102,9 @@ def _empty_message(model: str, usage: dict[str, Any]) -> dict[str, Any]:
 
 
 def _grammar(schema: dict[str, Any]) -> str:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
     try:
-        return str(json_schema_to_gbnf(json.dumps(schema)))
-    except Exception as exc:
+        return schema_to_gbnf(schema)
+    except SchemaError as exc:
         raise InvalidRequest(f"the JSON schema cannot be enforced on the local model: {exc}") from exc
 
 
