@@ -72,7 +72,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     async def on_http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
             return error_response(request, NotFound(f"Not found: {request.method} {request.url.path}"))
-        error = InvalidRequest(f"{request.method} is not allowed on {request.url.path}" if exc.status_code == 405 else str(exc.detail))
+        error = InvalidRequest(
+            f"{request.method} is not allowed on {request.url.path}" if exc.status_code == 405 else str(exc.detail)
+        )
         response = error_response(request, error)
         response.status_code = exc.status_code
         return response

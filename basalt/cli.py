@@ -45,12 +45,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = Settings.load(args.config, host=args.host, port=args.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    store = ModelStore(settings.home)
-    if settings.serve_local and store.find(settings.local_model) is None and settings.local_model in (SMOLLM2.name, *SMOLLM2.aliases):
-        if cmd_pull(argparse.Namespace(name=settings.local_model, home=settings.home, name_as=None)) != 0:
-            return 1
+    # Pull the bundled model here, with a progress bar, rather than silently inside the server's startup.
+    missing = ModelStore(settings.home).find(settings.local_model) is None
+    if settings.serve_local and missing and settings.local_model in (SMOLLM2.name, *SMOLLM2.aliases):
+        pulled = cmd_pull(argparse.Namespace(name=settings.local_model, home=settings.home, name_as=None))
+        if pulled != 0:
+            return pulled
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+    )
     return 0
 
 

@@ -12,12 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 class EngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    context_window: int = Field(4096, ge=256)
-    max_seqs: int = Field(16, ge=1, le=256)
-    n_batch: int = Field(512, ge=16)
-    prefill_chunk: int = Field(256, ge=16)
-    n_threads: int = Field(0, ge=0)
-    max_waiting: int = Field(256, ge=0)
+    context_window: int = Field(default=4096, ge=256)
+    max_seqs: int = Field(default=16, ge=1, le=256)
+    n_batch: int = Field(default=512, ge=16)
+    prefill_chunk: int = Field(default=256, ge=16)
+    n_threads: int = Field(default=0, ge=0)
+    max_waiting: int = Field(default=256, ge=0)
 
 
 class Settings(BaseModel):
@@ -28,8 +28,8 @@ class Settings(BaseModel):
     local_model: str = "smollm2-135m-instruct"  # a model in the store; pulled on first start when it is the bundled one
     serve_local: bool = True
     aliases: dict[str, str] = Field(default_factory=dict)  # extra model names, e.g. claude-3-5-haiku-latest: smollm2
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
-    engine: EngineSettings = Field(default_factory=EngineSettings)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    engine: EngineSettings = Field(default_factory=lambda: EngineSettings())
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:

@@ -31,7 +31,9 @@ class _Exchange:
     """One request sent to the ASGI app, with its response headers and body chunks as they come."""
 
     def __init__(self, app: Any, request: httpx.Request, body: bytes) -> None:
-        self.headers_ready: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] = asyncio.get_running_loop().create_future()
+        self.headers_ready: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] = (
+            asyncio.get_running_loop().create_future()
+        )
         self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.gone = asyncio.Event()
         self._body = body

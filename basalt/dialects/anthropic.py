@@ -24,7 +24,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def sse(event: Event) -> bytes:
-    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    name: str = event["type"]
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 async def first_and_rest(events: AsyncIterator[Event]) -> AsyncIterator[Event]:

@@ -36,7 +36,7 @@ def openai_status(error: BasaltError) -> int:
 def either_error(error: BasaltError, request_id: str) -> dict[str, Any]:
     """For routes both dialects share (GET /v1/models): a body each SDK reads as its own."""
     body = anthropic_error(error, request_id)
-    kind, code = OPENAI_TYPES.get(error.error_type, ("server_error", None))
+    _, code = OPENAI_TYPES.get(error.error_type, ("server_error", None))
     body["error"].update({"param": error.param, "code": code or error.error_type})
     return body
 

@@ -51,7 +51,11 @@ def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
 def to_completion(message: dict[str, Any], model: str) -> dict[str, Any]:
     text = "".join(b["text"] for b in message["content"] if b["type"] == "text")
     calls = [
-        {"id": b["id"], "type": "function", "function": {"name": b["name"], "arguments": orjson.dumps(b["input"]).decode()}}
+        {
+            "id": b["id"],
+            "type": "function",
+            "function": {"name": b["name"], "arguments": orjson.dumps(b["input"]).decode()},
+        }
         for b in message["content"]
         if b["type"] == "tool_use"
     ]
@@ -109,7 +113,12 @@ class ChunkEncoder:
         if kind == "content_block_start" and event["content_block"]["type"] == "tool_use":
             block = event["content_block"]
             index = self.tool_index[event["index"]] = len(self.tool_index)
-            call = {"index": index, "id": block["id"], "type": "function", "function": {"name": block["name"], "arguments": ""}}
+            call = {
+                "index": index,
+                "id": block["id"],
+                "type": "function",
+                "function": {"name": block["name"], "arguments": ""},
+            }
             return self._chunk({"tool_calls": [call]})
         if kind == "content_block_delta":
             delta = event["delta"]

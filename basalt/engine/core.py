@@ -7,6 +7,7 @@ computes, so serving never waits on a decode step.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -171,10 +172,8 @@ class EngineCore:
             pass
 
     def _drain_inbox_briefly(self) -> None:
-        try:
+        with contextlib.suppress(queue.Empty):
             self._handle(*self._inbox.get(timeout=0.01))
-        except queue.Empty:
-            pass
 
     def _handle(self, kind: str, payload: object) -> None:
         if kind == "add":

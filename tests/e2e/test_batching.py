@@ -93,14 +93,16 @@ def test_disconnect_frees_the_sequence_while_others_finish(server: Server) -> No
             "messages": ask("Tell me a very long story."),
             "ignore_eos": True,
         }
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as raw:
-            async with raw.stream("POST", "/v1/messages", json=body) as response:
-                assert response.status_code == 200
-                seen = 0
-                async for line in response.aiter_lines():
-                    seen += line.startswith("event: content_block_delta")
-                    if seen >= 5:
-                        break  # leave mid-stream: the connection closes
+        async with (
+            httpx.AsyncClient(base_url=server.url, timeout=60) as raw,
+            raw.stream("POST", "/v1/messages", json=body) as response,
+        ):
+            assert response.status_code == 200
+            seen = 0
+            async for line in response.aiter_lines():
+                seen += line.startswith("event: content_block_delta")
+                if seen >= 5:
+                    break  # leave mid-stream: the connection closes
 
     async def run() -> list[int]:
         client = server.async_anthropic()

@@ -53,7 +53,10 @@ def assert_openai_error(response: httpx.Response, status: int, kind: str = "inva
         ({**GOOD, "stream": "yes"}, "stream"),
         ({**GOOD, "frobnicate": True}, "frobnicate"),
         ({**GOOD, "tool_choice": {"type": "tool", "name": "missing"}}, "tool"),
-        ({**GOOD, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hi "}]}, "whitespace"),
+        (
+            {**GOOD, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hi "}]},
+            "whitespace",
+        ),
     ],
 )
 def test_anthropic_bad_requests(server: Server, body: bytes | dict[str, Any], needle: str) -> None:
@@ -87,9 +90,9 @@ def test_over_long_prompt_is_refused_in_both_dialects(server: Server) -> None:
     with pytest.raises(anthropic.BadRequestError) as a:
         server.anthropic().messages.create(model="smollm2", max_tokens=3, messages=messages)  # type: ignore[arg-type]
     assert "prompt is too long" in a.value.body["error"]["message"]  # type: ignore[index]
-    with pytest.raises(anthropic.BadRequestError):
-        with server.anthropic().messages.stream(model="smollm2", max_tokens=3, messages=messages) as s:  # type: ignore[arg-type]
-            s.get_final_message()
+    stream = server.anthropic().messages.stream(model="smollm2", max_tokens=3, messages=messages)  # type: ignore[arg-type]
+    with pytest.raises(anthropic.BadRequestError), stream as s:
+        s.get_final_message()
     with pytest.raises(openai.BadRequestError) as o:
         server.openai().chat.completions.create(model="smollm2", messages=messages, stream=True)  # type: ignore[arg-type]
     assert "prompt is too long" in o.value.message

@@ -13,7 +13,8 @@ def pattern_to_regex(expr: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("lo", "hi"), [(0, 9), (1, 7), (0, 100), (13, 4821), (-50, 50), (-7, -3), (999, 1001), (None, -5), (3, None), (None, None)]
+    ("lo", "hi"),
+    [(0, 9), (1, 7), (0, 100), (13, 4821), (-50, 50), (-7, -3), (999, 1001), (None, -5), (3, None), (None, None)],
 )
 def test_integer_range_matches_exactly_the_integers_in_range(lo: int | None, hi: int | None) -> None:
     regex = re.compile(pattern_to_regex(integer_range(lo, hi)))

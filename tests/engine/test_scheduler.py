@@ -1,0 +1,83 @@
+"""The scheduler alone: hand-built sequences and sampled tokens, no model."""
+
+from basalt.engine.scheduler import Scheduler, Sequence, Status
+
+
+def make(max_seqs: int = 4, budget: int = 64, chunk: int = 16, capacity: int = 256) -> Scheduler:
+    return Scheduler(max_seqs=max_seqs, seq_capacity=capacity, token_budget=budget, prefill_chunk=chunk)
+
+
+def run_step(s: Scheduler, token: int = 7) -> dict[str, tuple[int, int, bool]]:
+    out = s.schedule()
+    sampled = {c.seq.request_id: token for c in out.chunks if c.sample}
+    s.update_from_output(out, sampled)
+    return {c.seq.request_id: (c.start, len(c.tokens), c.sample) for c in out.chunks}
+
+
+def test_prompt_is_prefilled_in_chunks_then_decoded_one_token_per_step() -> None:
+    s = make(chunk=16)
+    s.add(Sequence("a", list(range(40)), max_tokens=5))
+    assert run_step(s) == {"a": (0, 16, False)}
+    assert run_step(s) == {"a": (16, 16, False)}
+    assert run_step(s) == {"a": (32, 8, True)}
+    seq = s.get("a")
+    assert seq is not None and seq.output == [7] and seq.generating
+    assert run_step(s) == {"a": (40, 1, True)}
+    assert seq.output == [7, 7] and seq.n_cached == 41
+
+
+def test_running_streams_decode_before_new_prompts_take_the_budget() -> None:
+    s = make(budget=20, chunk=16)
+    s.add(Sequence("a", [1, 2, 3], max_tokens=9))
+    run_step(s)  # a prefilled, first token sampled
+    s.add(Sequence("b", list(range(50)), max_tokens=9))
+    step = run_step(s)
+    assert step["a"] == (3, 1, True)  # a keeps generating
+    assert step["b"] == (0, 16, False)  # b's prompt gets a chunk, within the budget
+    assert sum(n for _, n, _ in step.values()) <= 20
+
+
+def test_slots_limit_running_sequences_and_free_on_finish() -> None:
+    s = make(max_seqs=2)
+    for name in "abc":
+        s.add(Sequence(name, [1, 2], max_tokens=3))
+    step = run_step(s)
+    assert set(step) == {"a", "b"}
+    assert [q.request_id for q in s.waiting] == ["c"]
+    a = s.get("a")
+    assert a is not None
+    s.finish(a)
+    assert a.status is Status.FINISHED
+    step = run_step(s)
+    assert "c" in step and step["c"] == (0, 2, True)
+    c = s.get("c")
+    assert c is not None and c.seq_id == a.seq_id  # the freed slot is reused
+
+
+def test_finishing_a_waiting_sequence_removes_it_from_the_queue() -> None:
+    s = make(max_seqs=1)
+    s.add(Sequence("a", [1], max_tokens=1))
+    s.add(Sequence("b", [1], max_tokens=1))
+    run_step(s)
+    b = s.get("b")
+    assert b is not None
+    s.finish(b)
+    assert not s.waiting and s.get("b") is None
+
+
+def test_a_sequence_longer_than_its_context_is_refused() -> None:
+    s = make(capacity=8)
+    try:
+        s.add(Sequence("a", list(range(8)), max_tokens=1))
+    except ValueError as exc:
+        assert "context" in str(exc)
+    else:
+        raise AssertionError("expected a refusal")
+
+
+def test_cells_used_counts_cached_tokens() -> None:
+    s = make()
+    s.add(Sequence("a", [1, 2, 3, 4], max_tokens=5))
+    run_step(s)
+    run_step(s)
+    assert s.cells_used == 5
