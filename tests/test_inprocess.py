@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
+import openai
 import pytest
 
 from basalt import EngineSettings, InProcess, Settings
@@ -74,3 +75,16 @@ def test_leaving_a_stream_early_frees_its_sequence(basalt: InProcess) -> None:
         time.sleep(0.05)
     assert engine.stats().aborted == before + 1
     assert engine.stats().running == 0
+
+
+def test_a_full_queue_answers_overloaded_with_retry_after(basalt_home: Path) -> None:
+    settings = Settings(home=basalt_home, engine=EngineSettings(context_window=512, max_seqs=1, max_waiting=0))
+    with InProcess(settings) as full:
+        with pytest.raises(anthropic.APIStatusError) as a:
+            full.anthropic(max_retries=0).messages.create(model="smollm2", max_tokens=5, messages=ASK)
+        assert a.value.status_code == 529
+        assert a.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+        assert a.value.response.headers["retry-after"] == "1"
+        with pytest.raises(openai.APIStatusError) as o:
+            full.openai(max_retries=0).chat.completions.create(model="smollm2", messages=ASK, max_tokens=5)
+        assert o.value.status_code == 503 and o.value.response.headers["retry-after"] == "1"

@@ -111,7 +111,7 @@ ContentBlock = Annotated[
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]  # "system" mid-conversation is a recent addition
     content: StrictStr | list[ContentBlock]
 
     def blocks(self) -> list[Any]:

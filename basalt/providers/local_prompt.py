@@ -27,6 +27,12 @@ def plan_prompt(request: MessagesRequest, model: str) -> PromptPlan:
     messages: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
     for message in request.messages:
         text = _render_blocks(message.blocks(), model)
+        if message.role == "system":  # a mid-conversation instruction: the template knows only one system turn
+            if messages and messages[0]["role"] == "system":
+                messages[0]["content"] += "\n\n" + text
+            else:
+                messages.insert(0, {"role": "system", "content": text})
+            continue
         if messages and messages[-1]["role"] == message.role:
             messages[-1]["content"] += "\n\n" + text
         else:

@@ -48,6 +48,7 @@ def assert_openai_error(response: httpx.Response, status: int, kind: str = "inva
         ({**GOOD, "max_tokens": 0}, "max_tokens"),
         ({**GOOD, "messages": "hello"}, "messages"),
         ({**GOOD, "messages": [{"role": "robot", "content": "Hi"}]}, "messages.0.role"),
+        ({**GOOD, "messages": [{"role": "user"}]}, "messages.0.content"),
         ({**GOOD, "messages": [{"role": "user", "content": [{"type": "video", "url": "x"}]}]}, "messages.0.content"),
         ({**GOOD, "temperature": 1.5}, "temperature"),
         ({**GOOD, "stream": "yes"}, "stream"),
