@@ -18,8 +18,8 @@ serve: setup
 	$(BIN)/basalt serve $(ARGS)
 
 lint: setup
-	$(BIN)/ruff check basalt tests
-	$(BIN)/ruff format --check basalt tests
+	$(BIN)/ruff check basalt tests bench
+	$(BIN)/ruff format --check basalt tests bench
 	$(BIN)/mypy
 
 test: lint

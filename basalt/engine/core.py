@@ -58,7 +58,9 @@ class EngineStats:
     running: int
     waiting: int
     kv_cells_used: int
+    kv_cells_cached: int
     kv_cells: int
+    prefix_reused_tokens: int
     steps: int
     tokens_generated: int
     aborted: int
@@ -129,7 +131,9 @@ class EngineCore:
             running=len(s.running),
             waiting=len(s.waiting) + self._inbox.qsize(),
             kv_cells_used=s.cells_used,
+            kv_cells_cached=s.cells_cached,
             kv_cells=s.seq_capacity * s.max_seqs,
+            prefix_reused_tokens=s.reused_tokens,
             steps=self._steps,
             tokens_generated=self._generated,
             aborted=self._aborted,
@@ -200,12 +204,18 @@ class EngineCore:
     def step(self) -> bool:
         """Run one decode step; False when there was nothing to run."""
         plan = self.scheduler.schedule()
+        for op in plan.cache_ops:
+            if op.src != op.dst:
+                self.ctx.copy_stream(op.src, op.dst)
+            self.ctx.forget(op.dst, op.keep)
         if not plan.chunks:
             return False
         batch = self.ctx.batch
         batch.clear()
         sample_at = []
-        for chunk in plan.chunks:
+        # In seq_id order: llama.cpp splits a batch over separate KV streams into micro-batches, and sequences out of
+        # stream order make it run one micro-batch per sequence (measured: 2.2x slower decode at 16 sequences).
+        for chunk in sorted(plan.chunks, key=lambda c: c.seq.seq_id):
             index = batch.add(chunk.tokens, chunk.start, chunk.seq.seq_id, chunk.sample)
             if chunk.sample:
                 sample_at.append((chunk.seq.request_id, index))
@@ -249,9 +259,10 @@ class EngineCore:
         self, live: _Live, reason: str, *, text: str = "", stop_sequence: str | None = None, error: str | None = None
     ) -> None:
         seq = live.seq
-        if seq.seq_id >= 0 and seq.n_cached > 0:
+        keep_cache = reason not in ("aborted", "error")  # a finished sequence's cells stay, as prefix cache
+        if not keep_cache and seq.seq_id >= 0 and seq.n_cached > 0:
             self.ctx.forget(seq.seq_id)
-        self.scheduler.finish(seq)
+        self.scheduler.finish(seq, keep_cache=keep_cache)
         self._live.pop(seq.request_id, None)
         live.request.sampler.free()
         live.request.on_output(Output(text, len(seq.output), reason, stop_sequence, error))

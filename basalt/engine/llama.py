@@ -173,8 +173,9 @@ class LlamaContext:
         """Drop a sequence's KV cells from position `start` on."""
         lib().llama_memory_seq_rm(self.memory, seq_id, start, -1)
 
-    def copy_prefix(self, src: int, dst: int, length: int) -> None:
-        lib().llama_memory_seq_cp(self.memory, src, dst, 0, length)
+    def copy_stream(self, src: int, dst: int) -> None:
+        """Copy a sequence's whole KV stream into another's (llama.cpp copies separate streams only whole)."""
+        lib().llama_memory_seq_cp(self.memory, src, dst, -1, -1)
 
     def close(self) -> None:
         self.batch.free()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import threading
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,20 +85,55 @@ class LocalEngine:
         return generation
 
 
+class _Mailbox:
+    """Carries outputs from the engine thread to one event loop, waking the loop once per batch, not per token."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._items: list[tuple[asyncio.Queue[Output], Output]] = []
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def post(self, queue: asyncio.Queue[Output], output: Output) -> None:
+        with self._lock:
+            self._items.append((queue, output))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        with contextlib.suppress(RuntimeError):  # the event loop is gone: nobody is listening any more
+            self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items, self._scheduled = self._items, [], False
+        for queue, output in items:
+            queue.put_nowait(output)
+
+
+_mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
+
+
+def _mailbox() -> _Mailbox:
+    loop = asyncio.get_running_loop()
+    box = _mailboxes.get(loop)
+    if box is None:
+        box = _mailboxes[loop] = _Mailbox(loop)
+    return box
+
+
 class Generation:
     """One sequence's outputs as an async iterator. Closing it before the end (a client gone) frees the sequence."""
 
     def __init__(self, core: EngineCore, request_id: str) -> None:
         self.request_id = request_id
         self._core = core
-        self._loop = asyncio.get_running_loop()
+        self._mailbox = _mailbox()
         self._outputs: asyncio.Queue[Output] = asyncio.Queue()
         self._finished = False
 
     def deliver(self, output: Output) -> None:
         """Called on the engine thread."""
-        with contextlib.suppress(RuntimeError):  # the event loop is gone: nobody is listening any more
-            self._loop.call_soon_threadsafe(self._outputs.put_nowait, output)
+        self._mailbox.post(self._outputs, output)
 
     def __aiter__(self) -> AsyncIterator[Output]:
         return self._iterate()

@@ -5,8 +5,11 @@ A plain object with no llama.cpp in it, so it is tested alone. The contract foll
 running sequence that is generating gets one token; the rest of the step's token budget goes to prompt
 chunks (chunked prefill), so a long prompt never stalls the streams already running.
 
-Each sequence owns a KV stream of `seq_capacity` cells (llama.cpp's non-unified cache), so sequences never compete
-for cells and nothing is ever preempted: admission needs only a free slot.
+Each sequence runs in a slot that owns a KV stream of `seq_capacity` cells (llama.cpp's non-unified cache), so
+sequences never compete for cells. A slot keeps its cells after its sequence finishes: that is the prefix cache.
+A new sequence starts from the slot (free or running) whose cached tokens share the longest prefix with its
+prompt: in place when that slot is free, otherwise by copying that slot's stream into a free one. A sequence whose
+prompt shares a long prefix with one still being computed waits for it instead of computing it again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
+
+MIN_SHARED_PREFIX = 64  # shorter common prefixes are cheaper to recompute than to copy a stream for
 
 
 class Status(Enum):
@@ -30,6 +35,7 @@ class Sequence:
     output: list[int] = field(default_factory=list)
     seq_id: int = -1
     n_cached: int = 0  # tokens whose keys and values are in the KV cache
+    n_reused: int = 0  # prompt tokens that came from the prefix cache
     status: Status = Status.WAITING
 
     @property
@@ -40,6 +46,12 @@ class Sequence:
     def generating(self) -> bool:
         """True when the only token not yet cached is the last one sampled."""
         return bool(self.output) and self.n_cached == self.length - 1
+
+    def tokens(self, n: int) -> list[int]:
+        """The first n tokens: prompt, then output."""
+        if n <= len(self.prompt):
+            return self.prompt[:n]
+        return self.prompt + self.output[: n - len(self.prompt)]
 
     def pending(self) -> list[int]:
         """Tokens not yet in the cache: the prompt's rest while prefilling, the last sampled token after."""
@@ -57,9 +69,27 @@ class ScheduledChunk:
     sample: bool  # True when the chunk reaches the sequence's end, so the next token is sampled
 
 
+@dataclass(frozen=True)
+class CacheOp:
+    """Before the step: copy slot `src`'s stream into `dst` (when src != dst), then drop dst's cells from `keep` on."""
+
+    src: int
+    dst: int
+    keep: int
+
+
 @dataclass
 class SchedulerOutput:
     chunks: list[ScheduledChunk]
+    cache_ops: list[CacheOp] = field(default_factory=list)
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 class Scheduler:
@@ -70,8 +100,12 @@ class Scheduler:
         self.prefill_chunk = max(1, min(prefill_chunk, token_budget))
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
-        self._free_ids = list(range(max_seqs - 1, -1, -1))
+        self._occupant: list[Sequence | None] = [None] * max_seqs
+        self._cached: list[list[int]] = [[] for _ in range(max_seqs)]  # what a free slot's stream still holds
+        self._last_used = [0] * max_seqs
+        self._clock = 0
         self._by_id: dict[str, Sequence] = {}
+        self.reused_tokens = 0
 
     # -- requests in and out -------------------------------------------------------------------------------------
     def add(self, seq: Sequence) -> None:
@@ -83,11 +117,13 @@ class Scheduler:
     def get(self, request_id: str) -> Sequence | None:
         return self._by_id.get(request_id)
 
-    def finish(self, seq: Sequence) -> None:
-        """Remove a sequence (done, aborted or failed); its seq_id is free again once the caller dropped its cells."""
+    def finish(self, seq: Sequence, *, keep_cache: bool = True) -> None:
+        """Remove a sequence (done, aborted or failed). Its slot keeps the cached tokens unless told otherwise,
+        in which case the caller drops the slot's cells."""
         if seq.status is Status.RUNNING:
             self.running.remove(seq)
-            self._free_ids.append(seq.seq_id)
+            self._occupant[seq.seq_id] = None
+            self._cached[seq.seq_id] = seq.tokens(seq.n_cached) if keep_cache else []
         elif seq.status is Status.WAITING:
             self.waiting.remove(seq)
         seq.status = Status.FINISHED
@@ -95,37 +131,80 @@ class Scheduler:
 
     @property
     def cells_used(self) -> int:
+        """Cells held by running sequences."""
         return sum(s.n_cached for s in self.running)
+
+    @property
+    def cells_cached(self) -> int:
+        """Cells kept by free slots for future prompts."""
+        return sum(len(c) for i, c in enumerate(self._cached) if self._occupant[i] is None)
 
     def has_work(self) -> bool:
         return bool(self.running or self.waiting)
 
     # -- one step ------------------------------------------------------------------------------------------------
     def schedule(self) -> SchedulerOutput:
+        out = SchedulerOutput([])
         budget = self.token_budget
-        chunks: list[ScheduledChunk] = []
         # Generating sequences first: one token each keeps every stream moving.
         for seq in self.running:
             if seq.generating and budget > 0:
-                chunks.append(ScheduledChunk(seq, seq.n_cached, seq.pending(), True))
+                out.chunks.append(ScheduledChunk(seq, seq.n_cached, seq.pending(), True))
                 budget -= 1
-        # Then prompts already started, then new sequences, while the budget and the slots last.
+        # A prompt may take the whole budget only when no stream is waiting on this step.
+        chunk_cap = self.prefill_chunk if out.chunks else self.token_budget
         for seq in self.running:
             if not seq.generating and budget > 0:
-                budget = self._schedule_prefill(seq, budget, chunks)
-        while self.waiting and budget > 0 and self._free_ids:
-            seq = self.waiting.popleft()
-            seq.seq_id = self._free_ids.pop()
+                budget = self._schedule_prefill(seq, budget, chunk_cap, out)
+        for seq in list(self.waiting):
+            if budget <= 0 or all(o is not None for o in self._occupant):
+                break
+            op = self._place(seq)
+            if op is None:
+                continue  # it waits for a running sequence to compute the prefix they share
+            self.waiting.remove(seq)
+            out.cache_ops.append(op)
             seq.status = Status.RUNNING
             self.running.append(seq)
-            budget = self._schedule_prefill(seq, budget, chunks)
-        return SchedulerOutput(chunks)
+            budget = self._schedule_prefill(seq, budget, chunk_cap, out)
+        return out
 
-    def _schedule_prefill(self, seq: Sequence, budget: int, chunks: list[ScheduledChunk]) -> int:
+    def _schedule_prefill(self, seq: Sequence, budget: int, cap: int, out: SchedulerOutput) -> int:
         pending = seq.pending()
-        take = min(len(pending), budget, self.prefill_chunk)
-        chunks.append(ScheduledChunk(seq, seq.n_cached, pending[:take], take == len(pending)))
+        take = min(len(pending), budget, cap)
+        out.chunks.append(ScheduledChunk(seq, seq.n_cached, pending[:take], take == len(pending)))
         return budget - take
+
+    def _place(self, seq: Sequence) -> CacheOp | None:
+        """Pick a slot for a new sequence and the cache operation that seeds it; None to make it wait."""
+        best, best_len = -1, 0
+        for slot in range(self.max_seqs):
+            occupant = self._occupant[slot]
+            cached = occupant.tokens(occupant.n_cached) if occupant else self._cached[slot]
+            n = common_prefix(cached, seq.prompt)
+            if n > best_len:
+                best, best_len = slot, n
+        for other in self.running:
+            shared = common_prefix(other.prompt, seq.prompt)
+            if shared >= best_len + MIN_SHARED_PREFIX and other.n_cached < shared:
+                return None  # that prefix is being computed right now: reuse it once it is there
+        keep = min(best_len, len(seq.prompt) - 1)  # the last prompt token runs again, for its logits
+        if keep < MIN_SHARED_PREFIX:
+            best, keep = -1, 0
+        if best >= 0 and self._occupant[best] is None:
+            target = best
+        else:
+            target = min(
+                (s for s in range(self.max_seqs) if self._occupant[s] is None),
+                key=lambda s: (len(self._cached[s]) > 0, self._last_used[s]),
+            )
+        self._clock += 1
+        self._last_used[target] = self._clock
+        self._occupant[target] = seq
+        self._cached[target] = []
+        seq.seq_id, seq.n_cached, seq.n_reused = target, keep, keep
+        self.reused_tokens += keep
+        return CacheOp(best if best >= 0 else target, target, keep)
 
     def update_from_output(self, output: SchedulerOutput, sampled: dict[str, int]) -> None:
         """Record that the scheduled chunks are now cached, and append each sampled token to its sequence."""

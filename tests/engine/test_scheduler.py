@@ -15,7 +15,7 @@ def run_step(s: Scheduler, token: int = 7) -> dict[str, tuple[int, int, bool]]:
 
 
 def test_prompt_is_prefilled_in_chunks_then_decoded_one_token_per_step() -> None:
-    s = make(chunk=16)
+    s = make(budget=16, chunk=16)
     s.add(Sequence("a", list(range(40)), max_tokens=5))
     assert run_step(s) == {"a": (0, 16, False)}
     assert run_step(s) == {"a": (16, 16, False)}
@@ -24,6 +24,12 @@ def test_prompt_is_prefilled_in_chunks_then_decoded_one_token_per_step() -> None
     assert seq is not None and seq.output == [7] and seq.generating
     assert run_step(s) == {"a": (40, 1, True)}
     assert seq.output == [7, 7] and seq.n_cached == 41
+
+
+def test_a_prompt_takes_the_whole_budget_only_when_no_stream_is_generating() -> None:
+    s = make(budget=64, chunk=16)
+    s.add(Sequence("a", list(range(100)), max_tokens=5))
+    assert run_step(s) == {"a": (0, 64, False)}
 
 
 def test_running_streams_decode_before_new_prompts_take_the_budget() -> None:
@@ -81,3 +87,72 @@ def test_cells_used_counts_cached_tokens() -> None:
     run_step(s)
     run_step(s)
     assert s.cells_used == 5
+
+
+def finish_after(s: Scheduler, name: str, steps: int) -> Sequence:
+    for _ in range(steps):
+        run_step(s)
+    seq = s.get(name)
+    assert seq is not None
+    s.finish(seq)
+    return seq
+
+
+def test_a_finished_sequence_leaves_its_prefix_for_the_next_in_the_same_slot() -> None:
+    s = make(budget=256, chunk=256)
+    prefix = list(range(100, 200))
+    s.add(Sequence("a", [*prefix, 1, 2], max_tokens=3))
+    a = finish_after(s, "a", 2)
+    assert s.cells_cached == a.n_cached == 103
+    s.add(Sequence("b", [*prefix, 9, 9, 9], max_tokens=3))
+    out = s.schedule()
+    b = s.get("b")
+    assert b is not None and b.seq_id == a.seq_id and b.n_reused == 100
+    assert out.cache_ops[0].src == out.cache_ops[0].dst == a.seq_id and out.cache_ops[0].keep == 100
+    assert out.chunks[0].start == 100 and out.chunks[0].tokens == [9, 9, 9]
+
+
+def test_a_running_sequences_prefix_is_copied_into_a_free_slot() -> None:
+    s = make(budget=256, chunk=256)
+    prefix = list(range(100, 200))
+    s.add(Sequence("a", [*prefix, 1], max_tokens=50))
+    run_step(s)
+    run_step(s)
+    s.add(Sequence("b", [*prefix, 7, 7], max_tokens=3))
+    out = s.schedule()
+    a, b = s.get("a"), s.get("b")
+    assert a is not None and b is not None and b.seq_id != a.seq_id
+    assert out.cache_ops == [type(out.cache_ops[0])(src=a.seq_id, dst=b.seq_id, keep=100)]
+
+
+def test_a_prompt_waits_for_the_shared_prefix_being_computed_instead_of_recomputing_it() -> None:
+    s = make(budget=200, chunk=64)
+    prefix = list(range(1000, 1150))
+    s.add(Sequence("a", [*prefix, 1], max_tokens=3))
+    s.add(Sequence("b", [*prefix, 2], max_tokens=3))
+    s.add(Sequence("c", [5, 6, 7], max_tokens=3))  # unrelated: not held back
+    step = run_step(s)
+    assert set(step) == {"a", "c"}  # a's prompt is alone, so it takes more than a chunk
+    step = run_step(s)
+    b = s.get("b")
+    assert b is not None and b.n_reused == 150 and step["b"] == (150, 1, True)
+
+
+def test_short_common_prefixes_are_not_worth_a_copy() -> None:
+    s = make()
+    s.add(Sequence("a", [1, 2, 3, 4, 5], max_tokens=9))
+    run_step(s)
+    s.add(Sequence("b", [1, 2, 3, 9], max_tokens=3))
+    run_step(s)
+    b = s.get("b")
+    assert b is not None and b.n_reused == 0
+
+
+def test_free_slots_are_reused_empty_first_then_least_recently_used() -> None:
+    s = make(max_seqs=2, budget=256, chunk=256)
+    s.add(Sequence("a", list(range(40)), max_tokens=1))
+    a = finish_after(s, "a", 1)
+    s.add(Sequence("b", list(range(500, 540)), max_tokens=1))
+    run_step(s)
+    b = s.get("b")
+    assert b is not None and b.seq_id != a.seq_id  # the empty slot, not the one holding a's prefix
