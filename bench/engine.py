@@ -222,6 +222,16 @@ def markdown(rows: list[dict[str, Any]], machine: str) -> str:
     return f"Machine: {machine}\n\n" + head + "\n".join(lines) + "\n"
 
 
+def write_section(name: str, text: str) -> None:
+    """Replace the text between `<!-- name:begin -->` and `<!-- name:end -->` in docs/benchmarks.md."""
+    doc = ROOT / "docs" / "benchmarks.md"
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    content = doc.read_text()
+    head, _, rest = content.partition(begin)
+    _, _, tail = rest.partition(end)
+    doc.write_text(f"{head}{begin}\n{text}{end}{tail}")
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -247,6 +257,8 @@ def soak(total: int = 2000, concurrency: int = 16) -> None:
             print(f"  {done} requests: RSS {samples[-1][1]} MB", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "soak.json").write_text(json.dumps({"machine": machine(), "rss_mb_after_requests": samples}, indent=2))
+    table = "| requests served | Basalt RSS (MB) |\n|---|---|\n" + "".join(f"| {n} | {r} |\n" for n, r in samples)
+    write_section("soak", f"Machine: {machine()}\n\n" + table)
 
 
 def main() -> None:
@@ -270,7 +282,9 @@ def main() -> None:
     rows = build_rows(results, workloads)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "engine.json").write_text(json.dumps({"machine": machine(), "rows": rows, "raw": results}, indent=2))
-    print(markdown(rows, machine()))
+    table = markdown(rows, machine())
+    write_section("engine", table)
+    print(table)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
-MIN_SHARED_PREFIX = 64  # shorter common prefixes are cheaper to recompute than to copy a stream for
+# Copying a stream costs a few milliseconds of memcpy, less than computing even a short shared prefix (a chat
+# template's default system prompt); waiting a step for another sequence to compute a prefix pays off only when the
+# prefix is long.
+MIN_COPY_PREFIX = 16
+MIN_WAIT_PREFIX = 256
 
 
 class Status(Enum):
@@ -186,10 +190,10 @@ class Scheduler:
                 best, best_len = slot, n
         for other in self.running:
             shared = common_prefix(other.prompt, seq.prompt)
-            if shared >= best_len + MIN_SHARED_PREFIX and other.n_cached < shared:
+            if shared >= best_len + MIN_WAIT_PREFIX and other.n_cached < shared:
                 return None  # that prefix is being computed right now: reuse it once it is there
         keep = min(best_len, len(seq.prompt) - 1)  # the last prompt token runs again, for its logits
-        if keep < MIN_SHARED_PREFIX:
+        if keep < MIN_COPY_PREFIX:
             best, keep = -1, 0
         if best >= 0 and self._occupant[best] is None:
             target = best

@@ -126,8 +126,8 @@ def test_a_running_sequences_prefix_is_copied_into_a_free_slot() -> None:
 
 
 def test_a_prompt_waits_for_the_shared_prefix_being_computed_instead_of_recomputing_it() -> None:
-    s = make(budget=200, chunk=64)
-    prefix = list(range(1000, 1150))
+    s = make(budget=400, chunk=64, capacity=512)
+    prefix = list(range(1000, 1300))
     s.add(Sequence("a", [*prefix, 1], max_tokens=3))
     s.add(Sequence("b", [*prefix, 2], max_tokens=3))
     s.add(Sequence("c", [5, 6, 7], max_tokens=3))  # unrelated: not held back
@@ -135,7 +135,7 @@ def test_a_prompt_waits_for_the_shared_prefix_being_computed_instead_of_recomput
     assert set(step) == {"a", "c"}  # a's prompt is alone, so it takes more than a chunk
     step = run_step(s)
     b = s.get("b")
-    assert b is not None and b.n_reused == 150 and step["b"] == (150, 1, True)
+    assert b is not None and b.n_reused == 300 and step["b"] == (300, 1, True)
 
 
 def test_short_common_prefixes_are_not_worth_a_copy() -> None:
