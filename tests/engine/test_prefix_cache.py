@@ -10,6 +10,7 @@ import pytest
 
 from basalt.engine.core import EngineConfig
 from basalt.engine.runtime import GenerationParams, LocalEngine
+from basalt.engine.scheduler import MIN_WAIT_PREFIX
 
 SYSTEM = " ".join(f"Rule {i}: answer politely, mention the number {i * 7}, and keep to the topic." for i in range(30))
 QUESTIONS = ["What is a river?", "Name a famous painter.", "How do magnets work?", "What is bread made of?"]
@@ -80,5 +81,6 @@ def test_concurrent_prompts_sharing_a_new_prefix_compute_it_once(engine: LocalEn
     answers = asyncio.run(run())
     assert all(answers)
     shared = len(prompt(engine, QUESTIONS[0])) - 20
-    # The first request computed the system prompt; the three others copied it.
-    assert engine.stats().prefix_reused_tokens >= 3 * shared
+    # The first request computed the system prompt; the three others waited for it, and copied it once no more than
+    # MIN_WAIT_PREFIX of it was left to compute.
+    assert engine.stats().prefix_reused_tokens >= 3 * (shared - MIN_WAIT_PREFIX)
