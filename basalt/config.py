@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,6 +20,18 @@ class EngineSettings(BaseModel):
     max_waiting: int = Field(default=256, ge=0)
 
 
+class Deployment(BaseModel):
+    """A model name served by an upstream provider."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str  # the model name clients send
+    provider: Literal["anthropic", "openai"]  # "openai" is any Chat Completions server: OpenAI, vLLM, Ollama, ...
+    model: str  # the upstream's model id
+    base_url: str  # e.g. https://api.anthropic.com, https://api.openai.com/v1, http://vllm:8000/v1
+    api_key_env: str | None = None  # the environment variable holding the key (never the key itself)
+    timeout: float = Field(default=600, gt=0)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
@@ -30,6 +42,7 @@ class Settings(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict)  # extra model names, e.g. claude-3-5-haiku-latest: smollm2
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     engine: EngineSettings = Field(default_factory=lambda: EngineSettings())
+    deployments: list[Deployment] = Field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:

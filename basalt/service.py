@@ -15,6 +15,7 @@ from .config import Settings
 from .engine.core import EngineConfig, EngineStats
 from .engine.runtime import LocalEngine
 from .engine.store import BUNDLED, ModelStore, StoreError
+from .providers import UPSTREAMS
 from .providers.base import Event
 from .providers.local import LocalProvider
 
@@ -30,6 +31,8 @@ class Service:
     def start(self) -> None:
         if self.settings.serve_local:
             self._start_local()
+        for d in self.settings.deployments:
+            self.catalog.register(UPSTREAMS[d.provider](d.name, d.model, d.base_url, d.api_key_env, d.timeout))
         for alias, target in self.settings.aliases.items():
             self.catalog.alias(alias, target)
 

@@ -1,0 +1,60 @@
+"""Anthropic's Messages API upstream. The canonical form is this API's, so requests and events pass through whole."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..canonical import MessagesRequest
+from ..errors import InternalError
+from .base import Event, ModelInfo
+from .upstream_http import error_from, new_client, open_stream, sse_events
+
+BASALT_ONLY = ("seed", "ignore_eos")  # Basalt's own extensions, unknown to Anthropic
+
+
+class AnthropicProvider:
+    def __init__(self, name: str, upstream_model: str, base_url: str, api_key_env: str | None, timeout: float) -> None:
+        self.name = name
+        self.upstream_model = upstream_model
+        headers = {"anthropic-version": "2023-06-01"}
+        key = os.environ.get(api_key_env or "ANTHROPIC_API_KEY", "")
+        if key:
+            headers["x-api-key"] = key
+        self.client = new_client(base_url.rstrip("/"), timeout, headers)
+        self.info = ModelInfo(name, f"{upstream_model} via {base_url}", "2025-01-01T00:00:00Z", owned_by="anthropic")
+
+    def models(self) -> list[ModelInfo]:
+        return [self.info]
+
+    def _body(self, request: MessagesRequest, *, stream: bool) -> dict[str, Any]:
+        body = request.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=set(BASALT_ONLY))
+        body["model"] = self.upstream_model
+        body["stream"] = stream
+        return body
+
+    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+        response = await open_stream(self.client, "/v1/messages", self._body(request, stream=True), self.name)
+        try:
+            async for name, data in sse_events(response):
+                if name == "ping" or not isinstance(data, dict):
+                    continue
+                if name == "error":
+                    raise InternalError(
+                        f"upstream {self.name} failed mid-stream: {data.get('error', {}).get('message')}"
+                    )
+                if name == "message_start":
+                    data["message"]["model"] = model
+                yield data
+        finally:
+            await response.aclose()
+
+    async def count_tokens(self, request: MessagesRequest, model: str) -> int:
+        body = self._body(request, stream=False)
+        for key in ("max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "metadata"):
+            body.pop(key, None)
+        response = await self.client.post("/v1/messages/count_tokens", json=body)
+        if response.status_code != 200:
+            raise await error_from(response, self.name)
+        return int(response.json()["input_tokens"])

@@ -1,0 +1,282 @@
+"""OpenAI Chat Completions upstreams: OpenAI itself and any compatible server (vLLM, Ollama, llama-server, Basalt).
+
+Requests are translated from the canonical form; the upstream's chunks are translated back into canonical events.
+Anything Chat Completions cannot express (documents, thinking, server tools, cache_control TTLs) is refused with a
+400 rather than dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..canonical import MessagesRequest, new_message_id
+from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
+from ..errors import InternalError, InvalidRequest
+from .base import Event, ModelInfo
+from .upstream_http import new_client, open_stream, sse_events
+
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+
+
+class OpenAICompatProvider:
+    def __init__(self, name: str, upstream_model: str, base_url: str, api_key_env: str | None, timeout: float) -> None:
+        self.name = name
+        self.upstream_model = upstream_model
+        key = os.environ.get(api_key_env or "OPENAI_API_KEY", "")
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        self.client = new_client(base_url.rstrip("/"), timeout, headers)
+        self.info = ModelInfo(name, f"{upstream_model} via {base_url}", "2025-01-01T00:00:00Z", owned_by="openai")
+
+    def models(self) -> list[ModelInfo]:
+        return [self.info]
+
+    async def count_tokens(self, request: MessagesRequest, model: str) -> int:
+        raise InvalidRequest(f"model {model} is served by a Chat Completions upstream, which cannot count tokens")
+
+    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+        body = to_chat_request(request, self.upstream_model)
+        response = await open_stream(self.client, "/chat/completions", body, self.name)
+        try:
+            state = _ChunkReader(model)
+            async for _, data in sse_events(response):
+                if data == "[DONE]":
+                    break
+                if not isinstance(data, dict):
+                    raise InternalError(f"upstream {self.name} sent a chunk that is not JSON: {str(data)[:100]}")
+                if "error" in data:
+                    raise InternalError(f"upstream {self.name} failed mid-stream: {data['error'].get('message')}")
+                for event in state.feed(data):
+                    yield event
+            for event in state.finish():
+                yield event
+        finally:
+            await response.aclose()
+
+
+def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, Any]:
+    if request.thinking is not None and request.thinking.type != "disabled":
+        raise InvalidRequest("thinking cannot be expressed in the Chat Completions API")
+    messages: list[dict[str, Any]] = []
+    if request.system_text():
+        messages.append({"role": "system", "content": request.system_text()})
+    for message in request.messages:
+        messages.extend(_messages(message.role, message.blocks()))
+    body: dict[str, Any] = {
+        "model": upstream_model,
+        "messages": messages,
+        "max_completion_tokens": request.max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    for key in ("temperature", "top_p", "seed"):
+        value = getattr(request, key)
+        if value is not None:
+            body[key] = value
+    if request.top_k is not None:
+        raise InvalidRequest("top_k cannot be expressed in the Chat Completions API")
+    if request.stop_sequences:
+        body["stop"] = request.stop_sequences
+    if request.ignore_eos:
+        body["ignore_eos"] = True
+    _tools(request, body)
+    fmt = request.output_config.format if request.output_config else None
+    if fmt is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt.json_schema}}
+    return body
+
+
+def _messages(role: str, blocks: list[Any]) -> list[dict[str, Any]]:
+    if role == "system":
+        return [{"role": "system", "content": "\n\n".join(b.text for b in blocks if isinstance(b, TextBlock))}]
+    out: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    for block in blocks:
+        if isinstance(block, TextBlock):
+            parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock) and role == "user":
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.source)}})
+        elif isinstance(block, ToolUseBlock):
+            arguments = json.dumps(block.input)
+            calls.append({"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}})
+        elif isinstance(block, ToolResultBlock):
+            out.append({"role": "tool", "tool_call_id": block.tool_use_id, "content": _tool_text(block)})
+        elif block.type in ("thinking", "redacted_thinking"):
+            continue  # earlier reasoning is not replayed to another provider
+        else:
+            raise InvalidRequest(f"{block.type} content cannot be expressed in the Chat Completions API")
+    if role == "assistant":
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(p["text"] for p in parts) or None}
+        if calls:
+            message["tool_calls"] = calls
+        return [*out, message]
+    if parts:
+        only_text = all(p["type"] == "text" for p in parts)
+        out.append({"role": "user", "content": "\n\n".join(p["text"] for p in parts) if only_text else parts})
+    return out
+
+
+def _image_url(source: dict[str, Any]) -> str:
+    if source.get("type") == "base64":
+        return f"data:{source.get('media_type')};base64,{source.get('data')}"
+    if source.get("type") == "url":
+        return str(source.get("url"))
+    raise InvalidRequest(f"image source {source.get('type')!r} cannot be expressed in the Chat Completions API")
+
+
+def _tool_text(block: ToolResultBlock) -> str:
+    if block.content is None or isinstance(block.content, str):
+        return block.content or ""
+    texts = []
+    for item in block.content:
+        if item.get("type") != "text":
+            raise InvalidRequest("only text tool results can be expressed in the Chat Completions API")
+        texts.append(str(item.get("text", "")))
+    return "\n".join(texts)
+
+
+def _tools(request: MessagesRequest, body: dict[str, Any]) -> None:
+    tools = request.tools or []
+    for tool in tools:
+        if not tool.is_client_tool:
+            raise InvalidRequest(f"server tool {tool.name!r} cannot run through a Chat Completions upstream")
+    if tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    **({"description": t.description} if t.description else {}),
+                    "parameters": t.input_schema,
+                },
+            }
+            for t in tools
+        ]
+    choice = request.tool_choice
+    if choice is None:
+        return
+    body["tool_choice"] = {
+        "auto": "auto",
+        "none": "none",
+        "any": "required",
+        "tool": {"type": "function", "function": {"name": choice.name}},
+    }[choice.type]
+    if choice.disable_parallel_tool_use and tools:
+        body["parallel_tool_calls"] = False
+
+
+class _ChunkReader:
+    """Chat completion chunks -> canonical events, opening and closing content blocks as the deltas change kind."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.started = False
+        self.open_index: int | None = None
+        self.open_kind = ""
+        self.next_index = 0
+        self.tool_blocks: dict[int, int] = {}  # upstream tool call index -> our block index
+        self.finish_reason: str | None = None
+        self.usage: dict[str, int] = {"input_tokens": 0, "output_tokens": 0}
+
+    def _start(self) -> list[Event]:
+        if self.started:
+            return []
+        self.started = True
+        message: dict[str, Any] = {
+            "id": new_message_id(),
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": dict(self.usage),
+        }
+        return [{"type": "message_start", "message": message}]
+
+    def _close(self) -> list[Event]:
+        if self.open_index is None:
+            return []
+        index, self.open_index = self.open_index, None
+        return [{"type": "content_block_stop", "index": index}]
+
+    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        events = self._start()
+        if chunk.get("usage"):
+            u = chunk["usage"]
+            cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+            self.usage = {
+                "input_tokens": (u.get("prompt_tokens") or 0) - cached,
+                "output_tokens": u.get("completion_tokens") or 0,
+                "cache_read_input_tokens": cached,
+                "cache_creation_input_tokens": 0,
+            }
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                events += self._text(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                events += self._tool(call)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return events
+
+    def _text(self, text: str) -> list[Event]:
+        events: list[Event] = []
+        if self.open_kind != "text" or self.open_index is None:
+            events += self._close()
+            self.open_index, self.open_kind = self.next_index, "text"
+            self.next_index += 1
+            events.append(
+                {"type": "content_block_start", "index": self.open_index, "content_block": {"type": "text", "text": ""}}
+            )
+        events.append(
+            {"type": "content_block_delta", "index": self.open_index, "delta": {"type": "text_delta", "text": text}}
+        )
+        return events
+
+    def _tool(self, call: dict[str, Any]) -> list[Event]:
+        events: list[Event] = []
+        upstream_index = int(call.get("index", 0))
+        if upstream_index not in self.tool_blocks:
+            events += self._close()
+            index = self.tool_blocks[upstream_index] = self.next_index
+            self.next_index += 1
+            self.open_index, self.open_kind = index, f"tool{upstream_index}"
+            function = call.get("function") or {}
+            block = {
+                "type": "tool_use",
+                "id": call.get("id") or f"toolu_{index}",
+                "name": function.get("name", ""),
+                "input": {},
+            }
+            events.append({"type": "content_block_start", "index": index, "content_block": block})
+        arguments = (call.get("function") or {}).get("arguments")
+        if arguments:
+            index = self.tool_blocks[upstream_index]
+            events.append(
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": arguments},
+                }
+            )
+        return events
+
+    def finish(self) -> list[Event]:
+        events = self._start() + self._close()
+        if self.finish_reason is None:
+            raise InternalError("the upstream stream ended before it finished")
+        stop_reason = STOP_REASONS.get(self.finish_reason, "end_turn")
+        events.append(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": dict(self.usage),
+            }
+        )
+        events.append({"type": "message_stop"})
+        return events
