@@ -30,6 +30,16 @@ class Deployment(BaseModel):
     base_url: str  # e.g. https://api.anthropic.com, https://api.openai.com/v1, http://vllm:8000/v1
     api_key_env: str | None = None  # the environment variable holding the key (never the key itself)
     timeout: float = Field(default=600, gt=0)
+    weight: int = Field(default=1, ge=1)  # share of traffic among deployments of the same name
+    max_concurrency: int | None = Field(default=None, ge=1)
+
+
+class RouterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    retries: int = Field(default=2, ge=0)
+    backoff: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=8.0, ge=0)
+    cooldown: float = Field(default=30.0, ge=0)
 
 
 class Settings(BaseModel):
@@ -42,7 +52,8 @@ class Settings(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict)  # extra model names, e.g. claude-3-5-haiku-latest: smollm2
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     engine: EngineSettings = Field(default_factory=lambda: EngineSettings())
-    deployments: list[Deployment] = Field(default_factory=list)
+    deployments: list[Deployment] = Field(default_factory=list)  # several with one name: balanced, with fallbacks
+    router: RouterSettings = Field(default_factory=lambda: RouterSettings())
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:

@@ -18,6 +18,7 @@ from .engine.store import BUNDLED, ModelStore, StoreError
 from .providers import UPSTREAMS
 from .providers.base import Event
 from .providers.local import LocalProvider
+from .router import RetryPolicy, Router, Target
 
 log = logging.getLogger("basalt")
 
@@ -31,10 +32,18 @@ class Service:
     def start(self) -> None:
         if self.settings.serve_local:
             self._start_local()
-        for d in self.settings.deployments:
-            self.catalog.register(UPSTREAMS[d.provider](d.name, d.model, d.base_url, d.api_key_env, d.timeout))
+        self._start_deployments()
         for alias, target in self.settings.aliases.items():
             self.catalog.alias(alias, target)
+
+    def _start_deployments(self) -> None:
+        groups: dict[str, list[Target]] = {}
+        for d in self.settings.deployments:
+            provider = UPSTREAMS[d.provider](d.name, d.model, d.base_url, d.api_key_env, d.timeout)
+            groups.setdefault(d.name, []).append(Target(provider, d.model, d.weight, d.max_concurrency))
+        policy = RetryPolicy(**self.settings.router.model_dump())
+        for name, targets in groups.items():
+            self.catalog.register(Router(name, targets, policy))
 
     def _start_local(self) -> None:
         store = ModelStore(self.settings.home)

@@ -1,0 +1,117 @@
+"""Routes a model name over its deployments: load balancing, retries with backoff, fallbacks and cooldowns.
+
+A `Router` is itself a provider, so the rest of the flow does not know whether a name has one deployment or many.
+Nothing is retried or moved to another deployment once an event has reached the client: a stream is never spliced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from .canonical import MessagesRequest
+from .errors import BasaltError
+from .providers.base import Event, ModelInfo, Provider
+
+log = logging.getLogger("basalt.router")
+RETRYABLE = {"rate_limit_error", "api_error", "overloaded_error", "timeout_error"}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 2  # further tries on the same deployment before moving on
+    backoff: float = 0.5  # first delay in seconds, doubled each try
+    max_delay: float = 8.0  # an upstream's retry-after above this moves on to the next deployment instead
+    cooldown: float = 30.0  # a deployment that failed all its tries rests this long (then one request probes it)
+
+
+@dataclass(eq=False)
+class Target:
+    provider: Provider
+    model: str
+    weight: int = 1
+    max_concurrency: int | None = None
+    in_flight: int = 0
+    cooling_until: float = 0.0
+    failures: int = field(default=0)
+
+    def available(self, now: float) -> bool:
+        busy = self.max_concurrency is not None and self.in_flight >= self.max_concurrency
+        return not busy and now >= self.cooling_until
+
+
+class Router:
+    def __init__(self, name: str, targets: list[Target], policy: RetryPolicy | None = None) -> None:
+        self.name = name
+        self.targets = targets
+        self.policy = policy or RetryPolicy()
+        first = targets[0].provider.models()[0]
+        self.info = ModelInfo(name, first.display_name, first.created_at, first.owned_by, first.context_window)
+
+    def models(self) -> list[ModelInfo]:
+        return [self.info]
+
+    async def count_tokens(self, request: MessagesRequest, model: str) -> int:
+        return await self.order()[0].provider.count_tokens(request, self.order()[0].model)
+
+    def order(self) -> list[Target]:
+        """Available targets first, least busy first, ties broken by weighted chance; resting ones last."""
+        now = time.monotonic()
+        ready = [t for t in self.targets if t.available(now)]
+        resting = sorted((t for t in self.targets if not t.available(now)), key=lambda t: t.cooling_until)
+        keyed = [(t.in_flight, -(random.random() ** (1.0 / t.weight)), t) for t in ready]
+        return [t for _, _, t in sorted(keyed, key=lambda k: (k[0], k[1]))] + resting
+
+    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+        last_error: BasaltError | None = None
+        for target in self.order():
+            attempt = 0
+            while True:
+                events = target.provider.stream(request, target.model)
+                target.in_flight += 1
+                try:
+                    first = await anext(events)
+                except BasaltError as exc:
+                    target.in_flight -= 1
+                    await events.aclose()  # type: ignore[attr-defined]
+                    last_error = exc
+                    delay = self._retry_delay(exc, attempt)
+                    if delay is None:
+                        break
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    continue
+                except BaseException:
+                    target.in_flight -= 1
+                    raise
+                target.failures = 0
+                try:
+                    if first["type"] == "message_start":
+                        first["message"]["model"] = model
+                    yield first
+                    async for event in events:
+                        yield event
+                finally:
+                    target.in_flight -= 1
+                    await events.aclose()  # type: ignore[attr-defined]
+                return
+            if last_error is not None and last_error.error_type not in RETRYABLE:
+                raise last_error
+            target.failures += 1
+            target.cooling_until = time.monotonic() + self.policy.cooldown
+            log.warning("deployment %s of %s failed (%s); trying the next one", target.model, self.name, last_error)
+        assert last_error is not None
+        raise last_error
+
+    def _retry_delay(self, error: BasaltError, attempt: int) -> float | None:
+        """Seconds to wait before trying the same deployment again; None to move on (or give up, if not retryable)."""
+        if error.error_type not in RETRYABLE or attempt >= self.policy.retries:
+            return None
+        wait = error.retry_after
+        if wait is not None:
+            return float(wait) if 0 <= wait <= self.policy.max_delay else None
+        return min(self.policy.backoff * 2.0**attempt, self.policy.max_delay) * random.uniform(0.8, 1.0)

@@ -1,0 +1,99 @@
+"""A scripted OpenAI-compatible upstream on a real port, for fault tests: each request takes the next action."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+class Script:
+    def __init__(self) -> None:
+        self.actions: list[str] = []
+        self.requests: list[dict[str, Any]] = []
+        self.disconnected = 0
+
+    def next(self) -> str:
+        return self.actions.pop(0) if self.actions else "ok"
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if usage is None else [],
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+def build_app(script: Script) -> Starlette:
+    async def completions(request: Request) -> Response:
+        body = await request.json()
+        script.requests.append(body)
+        action = script.next()
+        if action == "429":
+            return JSONResponse({"error": {"message": "slow down", "type": "rate_limit"}}, 429, {"retry-after": "1"})
+        if action in ("500", "529", "503"):
+            return JSONResponse({"error": {"message": f"failure {action}"}}, int(action))
+        if action == "400":
+            return JSONResponse({"error": {"message": "bad field 'x'"}}, 400)
+        if action.startswith("slow:"):
+            await asyncio.sleep(float(action[5:]))
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                yield chunk({"role": "assistant", "content": ""})
+                words = ["Hello", " from", " the", " fake", " upstream", "."]
+                for i, word in enumerate(words):
+                    if action == "cut" and i == 3:
+                        raise RuntimeError("connection cut")  # the server drops the connection mid-stream
+                    if action == "badjson" and i == 2:
+                        yield b"data: {not json\n\n"
+                    if action == "endless":
+                        await asyncio.sleep(0.05)
+                    yield chunk({"content": word})
+                    if action == "endless" and i == len(words) - 1:
+                        words.extend(["more"] * 200)
+                yield chunk({}, "stop")
+                yield chunk({}, usage={"prompt_tokens": 7, "completion_tokens": len(words), "total_tokens": 13})
+                yield b"data: [DONE]\n\n"
+            except asyncio.CancelledError:
+                script.disconnected += 1
+                raise
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+@contextmanager
+def fake_upstream() -> Iterator[tuple[str, Script]]:
+    script = Script()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(build_app(script), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}/v1", script
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
