@@ -9,7 +9,7 @@ from typing import Any
 from ..canonical import MessagesRequest
 from ..errors import InternalError
 from .base import Event, ModelInfo
-from .upstream_http import error_from, new_client, open_stream, sse_events
+from .upstream_http import UpstreamClient, sse_events
 
 BASALT_ONLY = ("seed", "ignore_eos")  # Basalt's own extensions, unknown to Anthropic
 
@@ -22,7 +22,7 @@ class AnthropicProvider:
         key = os.environ.get(api_key_env or "ANTHROPIC_API_KEY", "")
         if key:
             headers["x-api-key"] = key
-        self.client = new_client(base_url.rstrip("/"), timeout, headers)
+        self.client = UpstreamClient(base_url, timeout, headers)
         self.info = ModelInfo(name, f"{upstream_model} via {base_url}", "2025-01-01T00:00:00Z", owned_by="anthropic")
 
     def models(self) -> list[ModelInfo]:
@@ -35,9 +35,9 @@ class AnthropicProvider:
         return body
 
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
-        response = await open_stream(self.client, "/v1/messages", self._body(request, stream=True), self.name)
+        response = await self.client.post("/v1/messages", self._body(request, stream=True), self.name)
         try:
-            async for name, data in sse_events(response):
+            async for name, data in sse_events(response, self.name):
                 if name == "ping" or not isinstance(data, dict):
                     continue
                 if name == "error":
@@ -48,13 +48,14 @@ class AnthropicProvider:
                     data["message"]["model"] = model
                 yield data
         finally:
-            await response.aclose()
+            response.release()
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         body = self._body(request, stream=False)
         for key in ("max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "metadata"):
             body.pop(key, None)
-        response = await self.client.post("/v1/messages/count_tokens", json=body)
-        if response.status_code != 200:
-            raise await error_from(response, self.name)
-        return int(response.json()["input_tokens"])
+        response = await self.client.post("/v1/messages/count_tokens", body, self.name)
+        try:
+            return int((await response.json())["input_tokens"])
+        finally:
+            response.release()

@@ -16,7 +16,7 @@ from ..canonical import MessagesRequest, new_message_id
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
-from .upstream_http import new_client, open_stream, sse_events
+from .upstream_http import UpstreamClient, sse_events
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 
@@ -27,7 +27,7 @@ class OpenAICompatProvider:
         self.upstream_model = upstream_model
         key = os.environ.get(api_key_env or "OPENAI_API_KEY", "")
         headers = {"authorization": f"Bearer {key}"} if key else {}
-        self.client = new_client(base_url.rstrip("/"), timeout, headers)
+        self.client = UpstreamClient(base_url, timeout, headers)
         self.info = ModelInfo(name, f"{upstream_model} via {base_url}", "2025-01-01T00:00:00Z", owned_by="openai")
 
     def models(self) -> list[ModelInfo]:
@@ -38,12 +38,12 @@ class OpenAICompatProvider:
 
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
         body = to_chat_request(request, self.upstream_model)
-        response = await open_stream(self.client, "/chat/completions", body, self.name)
+        response = await self.client.post("/chat/completions", body, self.name)
         try:
             state = _ChunkReader(model)
-            async for _, data in sse_events(response):
+            async for _, data in sse_events(response, self.name):
                 if data == "[DONE]":
-                    break
+                    continue  # read to the end, so the connection goes back to the pool
                 if not isinstance(data, dict):
                     raise InternalError(f"upstream {self.name} sent a chunk that is not JSON: {str(data)[:100]}")
                 if "error" in data:
@@ -53,7 +53,7 @@ class OpenAICompatProvider:
             for event in state.finish():
                 yield event
         finally:
-            await response.aclose()
+            response.release()
 
 
 def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, Any]:

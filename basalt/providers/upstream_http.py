@@ -1,11 +1,16 @@
-"""What the HTTP upstream providers share: a pooled client, server-sent-event parsing, and error mapping."""
+"""What the HTTP upstream providers share: a pooled client, server-sent-event parsing, and error mapping.
+
+aiohttp rather than httpx: on the gateway's hot path it measured about twice as fast here (httpx2's pool and
+stream plumbing took half of the gateway's CPU at 32 concurrent requests).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2 as httpx
+import aiohttp
 import orjson
 
 from ..errors import BasaltError, InternalError, InvalidRequest, NotFound, Overloaded
@@ -26,26 +31,56 @@ class UpstreamTimeout(BasaltError):
     error_type = "timeout_error"
 
 
-def new_client(base_url: str, timeout: float, headers: dict[str, str]) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-    return httpx.AsyncClient(
-        base_url=base_url, timeout=httpx.Timeout(timeout, connect=5), limits=limits, headers=headers
-    )
+class UpstreamClient:
+    """A connection pool to one upstream, made on first use in each event loop (aiohttp pools are loop-bound)."""
+
+    def __init__(self, base_url: str, timeout: float, headers: dict[str, str]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"content-type": "application/json", **headers}
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=5, sock_read=timeout)
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+    def session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(limit=512, limit_per_host=512, keepalive_timeout=30)
+            session = self._sessions[loop] = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self.timeout,
+                headers=self.headers,
+                json_serialize=lambda v: orjson.dumps(v).decode(),
+            )
+        return session
+
+    async def post(self, path: str, body: dict[str, Any], upstream: str) -> aiohttp.ClientResponse:
+        """Send the request and wait for the status line; errors before any output are raised here."""
+        try:
+            response = await self.session().post(self.base_url + path, data=orjson.dumps(body))
+        except TimeoutError as exc:
+            raise UpstreamTimeout(f"upstream {upstream} timed out: {exc}") from None
+        except aiohttp.ClientError as exc:
+            raise InternalError(f"upstream {upstream} could not be reached: {exc}") from None
+        if response.status != 200:
+            error = await error_from(response, upstream)
+            response.release()
+            raise error
+        return response
 
 
-async def error_from(response: httpx.Response, upstream: str) -> BasaltError:
+async def error_from(response: aiohttp.ClientResponse, upstream: str) -> BasaltError:
     """The caller sees the upstream's own message, with the status class it implies."""
-    raw = await response.aread()
+    raw = await response.read()
     try:
         body = orjson.loads(raw)
         message = str((body.get("error") or {}).get("message") or raw[:300].decode(errors="replace"))
     except (orjson.JSONDecodeError, AttributeError):
         message = raw[:300].decode(errors="replace")
     retry_after = _retry_after(response.headers.get("retry-after"))
-    text = f"upstream {upstream} answered {response.status_code}: {message}"
-    if response.status_code == 429:
+    text = f"upstream {upstream} answered {response.status}: {message}"
+    if response.status == 429:
         return RateLimited(text, retry_after=retry_after)
-    kind = UPSTREAM_ERRORS.get(response.status_code)
+    kind = UPSTREAM_ERRORS.get(response.status)
     if kind is not None:
         return kind(text, retry_after=retry_after)
     return InternalError(text, retry_after=retry_after)
@@ -58,43 +93,30 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
+async def sse_events(response: aiohttp.ClientResponse, upstream: str) -> AsyncIterator[tuple[str, Any]]:
     """(event name, parsed data) for each server-sent event; data that is not JSON comes back as a string."""
-    name, data = "", list[str]()
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                text = "\n".join(data)
-                try:
-                    yield name, orjson.loads(text)
-                except orjson.JSONDecodeError:
-                    yield name, text
-            name, data = "", []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].lstrip())
-    if data:
-        text = "\n".join(data)
-        try:
-            yield name, orjson.loads(text)
-        except orjson.JSONDecodeError:
-            yield name, text
-
-
-async def open_stream(client: httpx.AsyncClient, path: str, body: dict[str, Any], upstream: str) -> httpx.Response:
-    """Send the request and wait for the status line; errors before any output are raised here."""
+    name, data = "", list[bytes]()
     try:
-        request = client.build_request(
-            "POST", path, content=orjson.dumps(body), headers={"content-type": "application/json"}
-        )
-        response = await client.send(request, stream=True)
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeout(f"upstream {upstream} timed out: {exc}") from None
-    except httpx.TransportError as exc:
-        raise InternalError(f"upstream {upstream} could not be reached: {exc}") from None
-    if response.status_code != 200:
-        error = await error_from(response, upstream)
-        await response.aclose()
-        raise error
-    return response
+        async for raw in response.content:
+            line = raw.rstrip(b"\r\n")
+            if not line:
+                if data:
+                    yield name, _parse(b"\n".join(data))
+                name, data = "", []
+            elif line.startswith(b"event:"):
+                name = line[6:].strip().decode()
+            elif line.startswith(b"data:"):
+                data.append(line[5:].lstrip())
+    except TimeoutError:
+        raise UpstreamTimeout(f"upstream {upstream} stopped sending") from None
+    except aiohttp.ClientError as exc:
+        raise InternalError(f"upstream {upstream} broke off the stream: {exc}") from None
+    if data:
+        yield name, _parse(b"\n".join(data))
+
+
+def _parse(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data.decode(errors="replace")
