@@ -72,14 +72,17 @@ def rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def running(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def running(
+    cmd: list[str], port: int, env: dict[str, str] | None = None, probe: str = "/v1/models", method: str = "GET"
+) -> Iterator[subprocess.Popen[bytes]]:
     log = (WORK / f"server-{port}.log").open("wb")
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
         deadline = time.monotonic() + 300
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
+                body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]} if method == "POST" else None
+                if httpx.request(method, f"http://127.0.0.1:{port}{probe}", json=body, timeout=2).status_code < 500:
                     break
             except httpx.TransportError:
                 pass
