@@ -2,12 +2,14 @@
 
 from .anthropic import AnthropicProvider
 from .base import ModelInfo, Provider
+from .gemini import GeminiProvider
 from .openai_compat import OpenAICompatProvider
 
 # Upstream providers by the name a deployment gives in the config. Adding one is a module and a line here.
-UPSTREAMS: dict[str, type[AnthropicProvider] | type[OpenAICompatProvider]] = {
+UPSTREAMS: dict[str, type[AnthropicProvider] | type[OpenAICompatProvider] | type[GeminiProvider]] = {
     "anthropic": AnthropicProvider,
     "openai": OpenAICompatProvider,
+    "gemini": GeminiProvider,
 }
 
-__all__ = ["UPSTREAMS", "AnthropicProvider", "ModelInfo", "OpenAICompatProvider", "Provider"]
+__all__ = ["UPSTREAMS", "AnthropicProvider", "GeminiProvider", "ModelInfo", "OpenAICompatProvider", "Provider"]
