@@ -25,7 +25,9 @@ class Deployment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str  # the model name clients send
-    provider: Literal["anthropic", "openai", "gemini"]  # "openai": any Chat Completions server (vLLM, Ollama, ...)
+    provider: Literal[
+        "anthropic", "openai", "gemini", "bedrock"
+    ]  # "openai": any Chat Completions server (vLLM, Ollama, ...)
     model: str  # the upstream's model id
     base_url: str  # e.g. https://api.anthropic.com, https://api.openai.com/v1, http://vllm:8000/v1
     api_key_env: str | None = None  # the environment variable holding the key (never the key itself)

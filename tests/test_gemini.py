@@ -112,9 +112,10 @@ def test_function_call_and_stop_reasons(gemini: tuple[InProcess, GeminiScript]) 
     (call,) = message.content
     assert call.type == "tool_use" and call.name == "get_weather" and call.input == {"city": "Oslo"}
     completion = gateway.openai().chat.completions.create(
-        model="gem", messages=[{"role": "user", "content": "Oslo?"}],
+        model="gem",
+        messages=[{"role": "user", "content": "Oslo?"}],
         tools=[{"type": "function", "function": {"name": "get_weather", "parameters": TOOL["input_schema"]}}],  # type: ignore[list-item]
-    )  # fmt: skip
+    )
     assert completion.choices[0].finish_reason == "tool_calls"
     assert json.loads(completion.choices[0].message.tool_calls[0].function.arguments) == {"city": "Oslo"}  # type: ignore[index, union-attr]
     script.chunks = text_reply("cut", finish="MAX_TOKENS")

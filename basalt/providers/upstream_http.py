@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from ..errors import BasaltError, InternalError, InvalidRequest, NotFound, Overloaded
 
@@ -53,10 +54,15 @@ class UpstreamClient:
             )
         return session
 
-    async def post(self, path: str, body: dict[str, Any], upstream: str) -> aiohttp.ClientResponse:
+    async def post(
+        self, path: str, body: dict[str, Any] | bytes, upstream: str, headers: dict[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
         """Send the request and wait for the status line; errors before any output are raised here."""
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
         try:
-            response = await self.session().post(self.base_url + path, data=orjson.dumps(body))
+            # encoded=True: send the path exactly as given (and as signed), e.g. a Bedrock model id's %3A
+            url = URL(self.base_url + path, encoded=True)
+            response = await self.session().post(url, data=data, headers=headers)
         except TimeoutError as exc:
             raise UpstreamTimeout(f"upstream {upstream} timed out: {exc}") from None
         except aiohttp.ClientError as exc:
@@ -73,7 +79,9 @@ async def error_from(response: aiohttp.ClientResponse, upstream: str) -> BasaltE
     raw = await response.read()
     try:
         body = orjson.loads(raw)
-        message = str((body.get("error") or {}).get("message") or raw[:300].decode(errors="replace"))
+        error = body.get("error")
+        found = error.get("message") if isinstance(error, dict) else body.get("message") or body.get("Message")
+        message = str(found or raw[:300].decode(errors="replace"))
     except (orjson.JSONDecodeError, AttributeError):
         message = raw[:300].decode(errors="replace")
     retry_after = _retry_after(response.headers.get("retry-after"))
