@@ -6,7 +6,17 @@ import secrets
 import string
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from ..errors import InvalidRequest
 
@@ -204,6 +214,16 @@ class MessagesRequest(BaseModel):
     # llama-server's `ignore_eos` so a benchmark can generate exactly max_tokens tokens.
     seed: StrictInt | None = None
     ignore_eos: StrictBool = False
+    # The client's anthropic-beta header values, forwarded to an Anthropic upstream.
+    _betas: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def betas(self) -> tuple[str, ...]:
+        return self._betas
+
+    def with_betas(self, betas: tuple[str, ...]) -> MessagesRequest:
+        self._betas = betas
+        return self
 
     def system_text(self) -> str:
         if self.system is None:

@@ -64,6 +64,10 @@ def build_router(service: Service) -> APIRouter:
 
     async def decode(request: Request) -> MessagesRequest:
         body = parse_messages_request(await read_body(request, limit))
+        betas = [
+            b.strip() for value in request.headers.getlist("anthropic-beta") for b in value.split(",") if b.strip()
+        ]
+        body.with_betas(tuple(betas))
         if body.temperature is not None and body.temperature > 1.0:
             raise InvalidRequest("temperature: Input should be less than or equal to 1", param="temperature")
         return body

@@ -35,7 +35,8 @@ class AnthropicProvider:
         return body
 
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
-        response = await self.client.post("/v1/messages", self._body(request, stream=True), self.name)
+        headers = {"anthropic-beta": ",".join(request.betas)} if request.betas else None
+        response = await self.client.post("/v1/messages", self._body(request, stream=True), self.name, headers)
         try:
             async for name, data in sse_events(response, self.name):
                 if name == "ping" or not isinstance(data, dict):
