@@ -17,7 +17,16 @@ from urllib.parse import quote
 
 import orjson
 
-from ..canonical import MessagesRequest, new_message_id
+from ..canonical import MessagesRequest
+from ..canonical.events import (
+    block_stop,
+    input_json_delta,
+    message_end,
+    message_start,
+    text_delta,
+    text_start,
+    tool_use_start,
+)
 from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest, Overloaded
 from .aws import Credentials, EventStreamDecoder, sign_v4
@@ -202,17 +211,7 @@ class _EventReader:
         if self.started:
             return []
         self.started = True
-        message: dict[str, Any] = {
-            "id": new_message_id(),
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": dict(self.usage),
-        }
-        return [{"type": "message_start", "message": message}]
+        return [message_start(self.model, self.usage)]
 
     def feed(self, kind: str, payload: dict[str, Any]) -> list[Event]:
         events = self._start()
@@ -220,35 +219,19 @@ class _EventReader:
         if kind == "contentBlockStart":
             tool = (payload.get("start") or {}).get("toolUse") or {}
             self.open[index] = "tool"
-            block = {"type": "tool_use", "id": tool.get("toolUseId", ""), "name": tool.get("name", ""), "input": {}}
-            events.append({"type": "content_block_start", "index": index, "content_block": block})
+            events.append(tool_use_start(index, tool.get("toolUseId", ""), tool.get("name", "")))
         elif kind == "contentBlockDelta":
             delta = payload.get("delta") or {}
             if "text" in delta:
                 if index not in self.open:
                     self.open[index] = "text"
-                    events.append(
-                        {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
-                    )
-                events.append(
-                    {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {"type": "text_delta", "text": delta["text"]},
-                    }
-                )
+                    events.append(text_start(index))
+                events.append(text_delta(index, delta["text"]))
             elif "toolUse" in delta:
-                partial = delta["toolUse"].get("input", "")
-                events.append(
-                    {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {"type": "input_json_delta", "partial_json": partial},
-                    }
-                )
+                events.append(input_json_delta(index, delta["toolUse"].get("input", "")))
         elif kind == "contentBlockStop":
             if self.open.pop(index, None) is not None:
-                events.append({"type": "content_block_stop", "index": index})
+                events.append(block_stop(index))
         elif kind == "messageStop":
             self.stop_reason = payload.get("stopReason")
         elif kind == "metadata":
@@ -264,10 +247,7 @@ class _EventReader:
     def finish(self) -> list[Event]:
         events = self._start()
         for index in sorted(self.open):
-            events.append({"type": "content_block_stop", "index": index})
+            events.append(block_stop(index))
         if self.stop_reason is None:
             raise InternalError("the Bedrock stream ended before messageStop")
-        delta = {"stop_reason": STOP_REASONS.get(self.stop_reason, "end_turn"), "stop_sequence": None}
-        events.append({"type": "message_delta", "delta": delta, "usage": dict(self.usage)})
-        events.append({"type": "message_stop"})
-        return events
+        return events + message_end(STOP_REASONS.get(self.stop_reason, "end_turn"), self.usage)

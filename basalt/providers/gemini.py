@@ -13,7 +13,16 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..canonical import MessagesRequest, new_message_id, new_tool_use_id
+from ..canonical import MessagesRequest, new_tool_use_id
+from ..canonical.events import (
+    block_stop,
+    input_json_delta,
+    message_end,
+    message_start,
+    text_delta,
+    text_start,
+    tool_use_start,
+)
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
@@ -164,23 +173,13 @@ class _ChunkReader:
         if self.started:
             return []
         self.started = True
-        message: dict[str, Any] = {
-            "id": new_message_id(),
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": dict(self.usage),
-        }
-        return [{"type": "message_start", "message": message}]
+        return [message_start(self.model, self.usage)]
 
     def _close_text(self) -> list[Event]:
         if self.text_index is None:
             return []
         index, self.text_index = self.text_index, None
-        return [{"type": "content_block_stop", "index": index}]
+        return [block_stop(index)]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         events = self._start()
@@ -212,12 +211,8 @@ class _ChunkReader:
         if self.text_index is None:
             self.text_index = self.next_index
             self.next_index += 1
-            events.append(
-                {"type": "content_block_start", "index": self.text_index, "content_block": {"type": "text", "text": ""}}
-            )
-        events.append(
-            {"type": "content_block_delta", "index": self.text_index, "delta": {"type": "text_delta", "text": text}}
-        )
+            events.append(text_start(self.text_index))
+        events.append(text_delta(self.text_index, text))
         return events
 
     def _call(self, call: dict[str, Any]) -> list[Event]:
@@ -225,23 +220,9 @@ class _ChunkReader:
         index = self.next_index
         self.next_index += 1
         self.called = True
-        block = {
-            "type": "tool_use",
-            "id": call.get("id") or new_tool_use_id(),
-            "name": call.get("name", ""),
-            "input": {},
-        }
         arguments = json.dumps(call.get("args") or {})
-        return [
-            *events,
-            {"type": "content_block_start", "index": index, "content_block": block},
-            {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": "input_json_delta", "partial_json": arguments},
-            },
-            {"type": "content_block_stop", "index": index},
-        ]
+        start = tool_use_start(index, call.get("id") or new_tool_use_id(), call.get("name", ""))
+        return [*events, start, input_json_delta(index, arguments), block_stop(index)]
 
     def finish(self) -> list[Event]:
         events = self._start() + self._close_text()
@@ -253,12 +234,4 @@ class _ChunkReader:
             stop_reason = "tool_use"
         else:
             stop_reason = STOP_REASONS.get(self.finish_reason, "end_turn")
-        events.append(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                "usage": dict(self.usage),
-            }
-        )
-        events.append({"type": "message_stop"})
-        return events
+        return events + message_end(stop_reason, self.usage)

@@ -6,7 +6,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..canonical import MessagesRequest, new_message_id, new_tool_use_id
+from ..canonical import MessagesRequest, new_tool_use_id
+from ..canonical.events import (
+    block_stop,
+    input_json_delta,
+    message_end,
+    message_start,
+    text_delta,
+    text_start,
+    tool_use_start,
+)
 from ..engine.json_grammar import SchemaError, schema_to_gbnf
 from ..engine.runtime import GenerationParams, LocalEngine
 from ..errors import InternalError, InvalidRequest
@@ -62,7 +71,7 @@ class LocalProvider:
             "cache_read_input_tokens": 0,
         }
         try:
-            yield {"type": "message_start", "message": _empty_message(model, usage)}
+            yield message_start(model, usage)
             blocks = _TextBlocks() if not plan.forced_tools else _ToolCall(plan.forced_tools)
             last = None
             async for out in generation:
@@ -78,27 +87,10 @@ class LocalProvider:
             if blocks.is_tool_call and stop_reason == "end_turn":
                 stop_reason = "tool_use"
             usage["output_tokens"] = last.output_tokens
-            yield {
-                "type": "message_delta",
-                "delta": {"stop_reason": stop_reason, "stop_sequence": last.stop_sequence},
-                "usage": dict(usage),
-            }
-            yield {"type": "message_stop"}
+            for event in message_end(stop_reason, usage, last.stop_sequence):
+                yield event
         finally:
             generation.close()
-
-
-def _empty_message(model: str, usage: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": new_message_id(),
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": dict(usage),
-    }
 
 
 def _grammar(schema: dict[str, Any]) -> str:
@@ -122,12 +114,12 @@ class _TextBlocks:
         events: list[Event] = []
         if not self.open:
             self.open = True
-            events.append({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
-        events.append({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+            events.append(text_start(0))
+        events.append(text_delta(0, text))
         return events
 
     def close(self, stop_reason: str) -> list[Event]:
-        return [{"type": "content_block_stop", "index": 0}] if self.open else []
+        return [block_stop(0)] if self.open else []
 
 
 class _ToolCall:
@@ -156,13 +148,4 @@ class _ToolCall:
         else:
             name, arguments = value["name"], value["input"]
         self.is_tool_call = True
-        block = {"type": "tool_use", "id": new_tool_use_id(), "name": name, "input": {}}
-        return [
-            {"type": "content_block_start", "index": 0, "content_block": block},
-            {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "input_json_delta", "partial_json": json.dumps(arguments)},
-            },
-            {"type": "content_block_stop", "index": 0},
-        ]
+        return [tool_use_start(0, new_tool_use_id(), name), input_json_delta(0, json.dumps(arguments)), block_stop(0)]

@@ -12,7 +12,16 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..canonical import MessagesRequest, new_message_id
+from ..canonical import MessagesRequest
+from ..canonical.events import (
+    block_stop,
+    input_json_delta,
+    message_end,
+    message_start,
+    text_delta,
+    text_start,
+    tool_use_start,
+)
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
@@ -185,23 +194,13 @@ class _ChunkReader:
         if self.started:
             return []
         self.started = True
-        message: dict[str, Any] = {
-            "id": new_message_id(),
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": dict(self.usage),
-        }
-        return [{"type": "message_start", "message": message}]
+        return [message_start(self.model, self.usage)]
 
     def _close(self) -> list[Event]:
         if self.open_index is None:
             return []
         index, self.open_index = self.open_index, None
-        return [{"type": "content_block_stop", "index": index}]
+        return [block_stop(index)]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         events = self._start()
@@ -230,12 +229,8 @@ class _ChunkReader:
             events += self._close()
             self.open_index, self.open_kind = self.next_index, "text"
             self.next_index += 1
-            events.append(
-                {"type": "content_block_start", "index": self.open_index, "content_block": {"type": "text", "text": ""}}
-            )
-        events.append(
-            {"type": "content_block_delta", "index": self.open_index, "delta": {"type": "text_delta", "text": text}}
-        )
+            events.append(text_start(self.open_index))
+        events.append(text_delta(self.open_index, text))
         return events
 
     def _tool(self, call: dict[str, Any]) -> list[Event]:
@@ -247,36 +242,14 @@ class _ChunkReader:
             self.next_index += 1
             self.open_index, self.open_kind = index, f"tool{upstream_index}"
             function = call.get("function") or {}
-            block = {
-                "type": "tool_use",
-                "id": call.get("id") or f"toolu_{index}",
-                "name": function.get("name", ""),
-                "input": {},
-            }
-            events.append({"type": "content_block_start", "index": index, "content_block": block})
+            events.append(tool_use_start(index, call.get("id") or f"toolu_{index}", function.get("name", "")))
         arguments = (call.get("function") or {}).get("arguments")
         if arguments:
-            index = self.tool_blocks[upstream_index]
-            events.append(
-                {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "input_json_delta", "partial_json": arguments},
-                }
-            )
+            events.append(input_json_delta(self.tool_blocks[upstream_index], arguments))
         return events
 
     def finish(self) -> list[Event]:
         events = self._start() + self._close()
         if self.finish_reason is None:
             raise InternalError("the upstream stream ended before it finished")
-        stop_reason = STOP_REASONS.get(self.finish_reason, "end_turn")
-        events.append(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                "usage": dict(self.usage),
-            }
-        )
-        events.append({"type": "message_stop"})
-        return events
+        return events + message_end(STOP_REASONS.get(self.finish_reason, "end_turn"), self.usage)
