@@ -51,3 +51,53 @@ def input_json_delta(index: int, partial_json: str) -> Event:
 
 def block_stop(index: int) -> Event:
     return {"type": "content_block_stop", "index": index}
+
+
+class EventWriter:
+    """Builds a well-formed canonical event stream from an upstream's pieces: message_start exactly once, gapless
+    block indices, one block open at a time (a new block closes the previous one), and every block stopped."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.usage: dict[str, Any] = {"input_tokens": 0, "output_tokens": 0}
+        self._started = False
+        self._next = 0
+        self._text: int | None = None  # the open block, when it is a text block
+        self._open: int | None = None  # the open block, when it is a tool_use block
+
+    def start(self) -> list[Event]:
+        if self._started:
+            return []
+        self._started = True
+        return [message_start(self.model, self.usage)]
+
+    def text(self, text: str) -> list[Event]:
+        events = self.start()
+        if self._text is None:
+            events += self.close()
+            self._text = self._new_index()
+            events.append(text_start(self._text))
+        events.append(text_delta(self._text, text))
+        return events
+
+    def tool(self, tool_id: str, name: str) -> tuple[int, list[Event]]:
+        """Open a tool_use block; returns its index for the argument deltas."""
+        events = self.start() + self.close()
+        index = self._open = self._new_index()
+        return index, [*events, tool_use_start(index, tool_id, name)]
+
+    def tool_input(self, index: int, partial_json: str) -> list[Event]:
+        return [input_json_delta(index, partial_json)]
+
+    def close(self) -> list[Event]:
+        """Stop the open block, if any."""
+        index = self._text if self._text is not None else self._open
+        self._text = self._open = None
+        return [] if index is None else [block_stop(index)]
+
+    def end(self, stop_reason: str, stop_sequence: str | None = None) -> list[Event]:
+        return self.start() + self.close() + message_end(stop_reason, self.usage, stop_sequence)
+
+    def _new_index(self) -> int:
+        index, self._next = self._next, self._next + 1
+        return index

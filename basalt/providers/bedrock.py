@@ -18,15 +18,7 @@ from urllib.parse import quote
 import orjson
 
 from ..canonical import MessagesRequest
-from ..canonical.events import (
-    block_stop,
-    input_json_delta,
-    message_end,
-    message_start,
-    text_delta,
-    text_start,
-    tool_use_start,
-)
+from ..canonical.events import EventWriter
 from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest, Overloaded
 from .aws import Credentials, EventStreamDecoder, sign_v4
@@ -201,42 +193,30 @@ class _EventReader:
     """ConverseStream events -> canonical events."""
 
     def __init__(self, model: str) -> None:
-        self.model = model
-        self.started = False
-        self.open: dict[int, str] = {}  # Bedrock block index -> kind, for blocks not yet stopped
+        self.out = EventWriter(model)
+        self.blocks: dict[int, int] = {}  # Bedrock's content block index -> ours
         self.stop_reason: str | None = None
-        self.usage: dict[str, int] = {"input_tokens": 0, "output_tokens": 0}
-
-    def _start(self) -> list[Event]:
-        if self.started:
-            return []
-        self.started = True
-        return [message_start(self.model, self.usage)]
 
     def feed(self, kind: str, payload: dict[str, Any]) -> list[Event]:
-        events = self._start()
-        index = int(payload.get("contentBlockIndex") or 0)
+        events = self.out.start()
+        upstream = int(payload.get("contentBlockIndex") or 0)
         if kind == "contentBlockStart":
             tool = (payload.get("start") or {}).get("toolUse") or {}
-            self.open[index] = "tool"
-            events.append(tool_use_start(index, tool.get("toolUseId", ""), tool.get("name", "")))
+            self.blocks[upstream], opened = self.out.tool(tool.get("toolUseId", ""), tool.get("name", ""))
+            events += opened
         elif kind == "contentBlockDelta":
             delta = payload.get("delta") or {}
             if "text" in delta:
-                if index not in self.open:
-                    self.open[index] = "text"
-                    events.append(text_start(index))
-                events.append(text_delta(index, delta["text"]))
-            elif "toolUse" in delta:
-                events.append(input_json_delta(index, delta["toolUse"].get("input", "")))
+                events += self.out.text(delta["text"])  # Bedrock sends no contentBlockStart for text
+            elif "toolUse" in delta and upstream in self.blocks:
+                events += self.out.tool_input(self.blocks[upstream], delta["toolUse"].get("input", ""))
         elif kind == "contentBlockStop":
-            if self.open.pop(index, None) is not None:
-                events.append(block_stop(index))
+            events += self.out.close()
         elif kind == "messageStop":
             self.stop_reason = payload.get("stopReason")
         elif kind == "metadata":
             u = payload.get("usage") or {}
-            self.usage = {
+            self.out.usage = {
                 "input_tokens": u.get("inputTokens", 0),
                 "output_tokens": u.get("outputTokens", 0),
                 "cache_read_input_tokens": u.get("cacheReadInputTokens", 0),
@@ -245,9 +225,6 @@ class _EventReader:
         return events
 
     def finish(self) -> list[Event]:
-        events = self._start()
-        for index in sorted(self.open):
-            events.append(block_stop(index))
         if self.stop_reason is None:
             raise InternalError("the Bedrock stream ended before messageStop")
-        return events + message_end(STOP_REASONS.get(self.stop_reason, "end_turn"), self.usage)
+        return self.out.end(STOP_REASONS.get(self.stop_reason, "end_turn"))

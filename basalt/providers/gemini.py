@@ -14,15 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..canonical import MessagesRequest, new_tool_use_id
-from ..canonical.events import (
-    block_stop,
-    input_json_delta,
-    message_end,
-    message_start,
-    text_delta,
-    text_start,
-    tool_use_start,
-)
+from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
@@ -161,32 +153,16 @@ class _ChunkReader:
     """GenerateContentResponse chunks -> canonical events."""
 
     def __init__(self, model: str) -> None:
-        self.model = model
-        self.started = False
-        self.text_index: int | None = None
-        self.next_index = 0
+        self.out = EventWriter(model)
         self.called = False
         self.finish_reason: str | None = None
-        self.usage: dict[str, int] = {"input_tokens": 0, "output_tokens": 0}
-
-    def _start(self) -> list[Event]:
-        if self.started:
-            return []
-        self.started = True
-        return [message_start(self.model, self.usage)]
-
-    def _close_text(self) -> list[Event]:
-        if self.text_index is None:
-            return []
-        index, self.text_index = self.text_index, None
-        return [block_stop(index)]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
-        events = self._start()
+        events = self.out.start()
         usage = chunk.get("usageMetadata")
         if usage:
             cached = usage.get("cachedContentTokenCount") or 0
-            self.usage = {
+            self.out.usage = {
                 "input_tokens": (usage.get("promptTokenCount") or 0) - cached,
                 "output_tokens": (usage.get("candidatesTokenCount") or 0) + (usage.get("thoughtsTokenCount") or 0),
                 "cache_read_input_tokens": cached,
@@ -197,7 +173,7 @@ class _ChunkReader:
                 if part.get("thought"):
                     continue  # Gemini's thought summaries carry no signature another turn could replay
                 if part.get("text"):
-                    events += self._text(part["text"])
+                    events += self.out.text(part["text"])
                 elif "functionCall" in part:
                     events += self._call(part["functionCall"])
             if candidate.get("finishReason"):
@@ -206,26 +182,13 @@ class _ChunkReader:
             self.finish_reason = "SAFETY"
         return events
 
-    def _text(self, text: str) -> list[Event]:
-        events: list[Event] = []
-        if self.text_index is None:
-            self.text_index = self.next_index
-            self.next_index += 1
-            events.append(text_start(self.text_index))
-        events.append(text_delta(self.text_index, text))
-        return events
-
     def _call(self, call: dict[str, Any]) -> list[Event]:
-        events = self._close_text()
-        index = self.next_index
-        self.next_index += 1
+        """Gemini sends each function call whole, in one part."""
         self.called = True
-        arguments = json.dumps(call.get("args") or {})
-        start = tool_use_start(index, call.get("id") or new_tool_use_id(), call.get("name", ""))
-        return [*events, start, input_json_delta(index, arguments), block_stop(index)]
+        index, events = self.out.tool(call.get("id") or new_tool_use_id(), call.get("name", ""))
+        return events + self.out.tool_input(index, json.dumps(call.get("args") or {})) + self.out.close()
 
     def finish(self) -> list[Event]:
-        events = self._start() + self._close_text()
         if self.finish_reason is None:
             raise InternalError("the upstream stream ended before it finished")
         if self.finish_reason in REFUSALS:
@@ -234,4 +197,4 @@ class _ChunkReader:
             stop_reason = "tool_use"
         else:
             stop_reason = STOP_REASONS.get(self.finish_reason, "end_turn")
-        return events + message_end(stop_reason, self.usage)
+        return self.out.end(stop_reason)

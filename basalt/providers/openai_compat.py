@@ -13,15 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..canonical import MessagesRequest
-from ..canonical.events import (
-    block_stop,
-    input_json_delta,
-    message_end,
-    message_start,
-    text_delta,
-    text_start,
-    tool_use_start,
-)
+from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
@@ -178,36 +170,19 @@ def _tools(request: MessagesRequest, body: dict[str, Any]) -> None:
 
 
 class _ChunkReader:
-    """Chat completion chunks -> canonical events, opening and closing content blocks as the deltas change kind."""
+    """Chat completion chunks -> canonical events."""
 
     def __init__(self, model: str) -> None:
-        self.model = model
-        self.started = False
-        self.open_index: int | None = None
-        self.open_kind = ""
-        self.next_index = 0
+        self.out = EventWriter(model)
         self.tool_blocks: dict[int, int] = {}  # upstream tool call index -> our block index
         self.finish_reason: str | None = None
-        self.usage: dict[str, int] = {"input_tokens": 0, "output_tokens": 0}
-
-    def _start(self) -> list[Event]:
-        if self.started:
-            return []
-        self.started = True
-        return [message_start(self.model, self.usage)]
-
-    def _close(self) -> list[Event]:
-        if self.open_index is None:
-            return []
-        index, self.open_index = self.open_index, None
-        return [block_stop(index)]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
-        events = self._start()
+        events = self.out.start()
         if chunk.get("usage"):
             u = chunk["usage"]
             cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-            self.usage = {
+            self.out.usage = {
                 "input_tokens": (u.get("prompt_tokens") or 0) - cached,
                 "output_tokens": u.get("completion_tokens") or 0,
                 "cache_read_input_tokens": cached,
@@ -216,40 +191,25 @@ class _ChunkReader:
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             if delta.get("content"):
-                events += self._text(delta["content"])
+                events += self.out.text(delta["content"])
             for call in delta.get("tool_calls") or []:
                 events += self._tool(call)
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return events
 
-    def _text(self, text: str) -> list[Event]:
-        events: list[Event] = []
-        if self.open_kind != "text" or self.open_index is None:
-            events += self._close()
-            self.open_index, self.open_kind = self.next_index, "text"
-            self.next_index += 1
-            events.append(text_start(self.open_index))
-        events.append(text_delta(self.open_index, text))
-        return events
-
     def _tool(self, call: dict[str, Any]) -> list[Event]:
         events: list[Event] = []
         upstream_index = int(call.get("index", 0))
+        function = call.get("function") or {}
         if upstream_index not in self.tool_blocks:
-            events += self._close()
-            index = self.tool_blocks[upstream_index] = self.next_index
-            self.next_index += 1
-            self.open_index, self.open_kind = index, f"tool{upstream_index}"
-            function = call.get("function") or {}
-            events.append(tool_use_start(index, call.get("id") or f"toolu_{index}", function.get("name", "")))
-        arguments = (call.get("function") or {}).get("arguments")
-        if arguments:
-            events.append(input_json_delta(self.tool_blocks[upstream_index], arguments))
+            tool_id = call.get("id") or f"toolu_{upstream_index}"
+            self.tool_blocks[upstream_index], events = self.out.tool(tool_id, function.get("name", ""))
+        if function.get("arguments"):
+            events += self.out.tool_input(self.tool_blocks[upstream_index], function["arguments"])
         return events
 
     def finish(self) -> list[Event]:
-        events = self._start() + self._close()
         if self.finish_reason is None:
             raise InternalError("the upstream stream ended before it finished")
-        return events + message_end(STOP_REASONS.get(self.finish_reason, "end_turn"), self.usage)
+        return self.out.end(STOP_REASONS.get(self.finish_reason, "end_turn"))
