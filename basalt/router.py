@@ -56,7 +56,8 @@ class Router:
         return [self.info]
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
-        return await self.order()[0].provider.count_tokens(request, self.order()[0].model)
+        target = self.order()[0]
+        return await target.provider.count_tokens(request, target.model)
 
     def order(self) -> list[Target]:
         """Available targets first, least busy first, ties broken by weighted chance; resting ones last."""
