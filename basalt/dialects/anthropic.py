@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ from ..errors import BasaltError, InternalError, InvalidRequest
 from ..http.plumbing import EventStreamResponse, read_body, request_id, unless_disconnected
 from ..providers.base import Event, ModelInfo
 from ..service import Service
-from .errors import anthropic_error, either_error
+from .errors import anthropic_error
 
 log = logging.getLogger("basalt.anthropic")
 
@@ -112,8 +113,6 @@ def orjson_loads_object(raw: bytes) -> dict[str, Any]:
 
 def model_object(info: ModelInfo) -> dict[str, Any]:
     """A model in both dialects' shapes at once, since both SDKs call GET /v1/models."""
-    from datetime import datetime
-
     created = int(datetime.fromisoformat(info.created_at.replace("Z", "+00:00")).timestamp())
     return {
         "type": "model",
@@ -150,6 +149,3 @@ def list_page(models: list[ModelInfo], after_id: str | None, before_id: str | No
         "last_id": data[-1]["id"] if data else None,
         "has_more": has_more,
     }
-
-
-__all__ = ["anthropic_error", "build_router", "either_error", "json_response"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -76,8 +77,6 @@ class _Live:
 
 class EngineCore:
     def __init__(self, model: LlamaModel, config: EngineConfig) -> None:
-        import os
-
         threads = config.n_threads or len(os.sched_getaffinity(0))
         self.model = model
         self.config = config

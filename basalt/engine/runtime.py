@@ -42,6 +42,7 @@ class LocalEngine:
         self.core = EngineCore(self.model, config or EngineConfig())
         self.context_window = self.core.scheduler.seq_capacity
         self._ids = itertools.count()
+        self._mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
 
     def start(self) -> None:
         self.core.start()
@@ -56,6 +57,14 @@ class LocalEngine:
     def tokenize(self, text: str) -> list[int]:
         return self.model.tokenize(text)
 
+    def _mailbox(self) -> _Mailbox:
+        """One mailbox per event loop that consumes outputs (the server's, or an in-process caller's)."""
+        loop = asyncio.get_running_loop()
+        box = self._mailboxes.get(loop)
+        if box is None:
+            box = self._mailboxes[loop] = _Mailbox(loop)
+        return box
+
     def submit(self, prompt: list[int], params: GenerationParams) -> Generation:
         """Queue a sequence now (raising Overloaded if the queue is full) and return its stream of outputs."""
         try:
@@ -69,7 +78,7 @@ class LocalEngine:
             )
         except ValueError as exc:
             raise InvalidRequest(f"the requested output format cannot be enforced: {exc}") from exc
-        generation = Generation(self.core, f"seq-{next(self._ids)}")
+        generation = Generation(self.core, f"seq-{next(self._ids)}", self._mailbox())
         request = EngineRequest(
             generation.request_id,
             prompt,
@@ -110,24 +119,13 @@ class _Mailbox:
             queue.put_nowait(output)
 
 
-_mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
-
-
-def _mailbox() -> _Mailbox:
-    loop = asyncio.get_running_loop()
-    box = _mailboxes.get(loop)
-    if box is None:
-        box = _mailboxes[loop] = _Mailbox(loop)
-    return box
-
-
 class Generation:
     """One sequence's outputs as an async iterator. Closing it before the end (a client gone) frees the sequence."""
 
-    def __init__(self, core: EngineCore, request_id: str) -> None:
+    def __init__(self, core: EngineCore, request_id: str, mailbox: _Mailbox) -> None:
         self.request_id = request_id
         self._core = core
-        self._mailbox = _mailbox()
+        self._mailbox = mailbox
         self._outputs: asyncio.Queue[Output] = asyncio.Queue()
         self._finished = False
 

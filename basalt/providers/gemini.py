@@ -18,7 +18,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
-from .upstream_http import UpstreamClient, sse_events
+from .upstream_http import UpstreamClient, json_chunks
 
 STOP_REASONS = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens"}
 REFUSALS = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -51,12 +51,8 @@ class GeminiProvider:
         response = await self.client.post(path, to_gemini_request(request), self.name)
         try:
             reader = _ChunkReader(model)
-            async for _, data in sse_events(response, self.name):
-                if not isinstance(data, dict):
-                    raise InternalError(f"upstream {self.name} sent a chunk that is not JSON: {str(data)[:100]}")
-                if "error" in data:
-                    raise InternalError(f"upstream {self.name} failed mid-stream: {data['error'].get('message')}")
-                for event in reader.feed(data):
+            async for chunk in json_chunks(response, self.name):
+                for event in reader.feed(chunk):
                     yield event
             for event in reader.finish():
                 yield event

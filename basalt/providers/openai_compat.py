@@ -17,7 +17,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
-from .upstream_http import UpstreamClient, sse_events
+from .upstream_http import UpstreamClient, json_chunks
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 
@@ -41,17 +41,11 @@ class OpenAICompatProvider:
         body = to_chat_request(request, self.upstream_model)
         response = await self.client.post("/chat/completions", body, self.name)
         try:
-            state = _ChunkReader(model)
-            async for _, data in sse_events(response, self.name):
-                if data == "[DONE]":
-                    continue  # read to the end, so the connection goes back to the pool
-                if not isinstance(data, dict):
-                    raise InternalError(f"upstream {self.name} sent a chunk that is not JSON: {str(data)[:100]}")
-                if "error" in data:
-                    raise InternalError(f"upstream {self.name} failed mid-stream: {data['error'].get('message')}")
-                for event in state.feed(data):
+            reader = _ChunkReader(model)
+            async for chunk in json_chunks(response, self.name):
+                for event in reader.feed(chunk):
                     yield event
-            for event in state.finish():
+            for event in reader.finish():
                 yield event
         finally:
             response.release()

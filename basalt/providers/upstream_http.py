@@ -128,3 +128,16 @@ def _parse(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return data.decode(errors="replace")
+
+
+async def json_chunks(response: aiohttp.ClientResponse, upstream: str) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of a `data:`-only event stream (Chat Completions, Gemini), read to the end so the connection
+    returns to the pool; an error object or a chunk that is not JSON ends the stream with an error."""
+    async for _, data in sse_events(response, upstream):
+        if data == "[DONE]":
+            continue
+        if not isinstance(data, dict):
+            raise InternalError(f"upstream {upstream} sent a chunk that is not JSON: {str(data)[:100]}")
+        if "error" in data:
+            raise InternalError(f"upstream {upstream} failed mid-stream: {data['error'].get('message')}")
+        yield data
