@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from .config import Settings
+from .control import admin as control_admin
 from .dialects import anthropic, openai
 from .dialects.anthropic import json_response
 from .dialects.errors import anthropic_error, either_error, openai_error, openai_status, retry_headers
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         try:
             yield
         finally:
+            await svc.control.close()
             if owned:
                 svc.stop()
 
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.state.service = svc
     app.include_router(anthropic.build_router(svc))
     app.include_router(openai.build_router(svc))
+    app.include_router(control_admin.build_router(svc.control))
     app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(BasaltError)

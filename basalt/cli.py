@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--url", default=None, help="a running server's base URL (default: run in-process)")
     chat.set_defaults(func=cmd_chat)
 
+    from .control.commands import register
+
+    register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

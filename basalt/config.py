@@ -44,6 +44,27 @@ class RouterSettings(BaseModel):
     cooldown: float = Field(default=30.0, ge=0)
 
 
+class Price(BaseModel):
+    """USD per million tokens. Cache prices default to Anthropic's ratios of the input price."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: float = Field(default=0.0, ge=0)
+    output: float = Field(default=0.0, ge=0)
+    cache_read: float | None = Field(default=None, ge=0)  # default: 0.1 x input
+    cache_write: float | None = Field(default=None, ge=0)  # default: 1.25 x input
+
+
+class ControlSettings(BaseModel):
+    """Keys, tenants, limits and metering. With `auth` off, a local single-user server needs no key."""
+
+    model_config = ConfigDict(extra="forbid")
+    auth: bool = False
+    database: str | None = None  # SQLAlchemy URL (sqlite+aiosqlite:///..., postgresql+asyncpg://...); default in home
+    redis: str | None = None  # redis://host:6379/0 shares limit counters between workers and replicas
+    key_cache_seconds: float = Field(default=1.0, ge=0)  # how long a replica trusts a checked key (revocation lag)
+    instance: str | None = None  # this replica's name in the ledger; default host:port
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
@@ -56,6 +77,8 @@ class Settings(BaseModel):
     engine: EngineSettings = Field(default_factory=lambda: EngineSettings())
     deployments: list[Deployment] = Field(default_factory=list)  # several with one name: balanced, with fallbacks
     router: RouterSettings = Field(default_factory=lambda: RouterSettings())
+    control: ControlSettings = Field(default_factory=lambda: ControlSettings())
+    prices: dict[str, Price] = Field(default_factory=dict)  # by model name as clients send it
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -71,8 +94,17 @@ class Settings(BaseModel):
             value = os.environ.get(f"BASALT_{key.upper()}")
             if value:
                 data[key] = value
+        control = data.setdefault("control", {})
+        for key, var in (("database", "BASALT_DATABASE_URL"), ("redis", "BASALT_REDIS_URL"), ("auth", "BASALT_AUTH")):
+            value = os.environ.get(var)
+            if value and isinstance(control, dict):
+                control[key] = value
         data.update({k: v for k, v in overrides.items() if v is not None})
         try:
-            return cls.model_validate(data)
+            settings = cls.model_validate(data)
         except ValidationError as exc:
             raise SystemExit(f"basalt: invalid configuration: {exc}") from None
+        return settings
+
+    def database_url(self) -> str:
+        return self.control.database or f"sqlite+aiosqlite:///{self.home / 'basalt.db'}"

@@ -25,11 +25,19 @@ class BasaltError(Exception):
 
     error_type = "api_error"
 
-    def __init__(self, message: str, *, param: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.retry_after = retry_after
+        self.headers = headers or {}  # extra response headers, e.g. the rate-limit state
 
     @property
     def status(self) -> int:
@@ -50,6 +58,22 @@ class RequestTooLarge(BasaltError):
 
 class Overloaded(BasaltError):
     error_type = "overloaded_error"
+
+
+class AuthenticationFailed(BasaltError):
+    error_type = "authentication_error"
+
+
+class PermissionDenied(BasaltError):
+    error_type = "permission_error"
+
+
+class RateLimited(BasaltError):
+    error_type = "rate_limit_error"
+
+
+class BudgetExceeded(BasaltError):
+    error_type = "billing_error"
 
 
 class InternalError(BasaltError):

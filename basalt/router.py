@@ -38,6 +38,7 @@ class Target:
     in_flight: int = 0
     cooling_until: float = 0.0
     failures: int = field(default=0)
+    label: str = ""  # how the usage ledger names this deployment
 
     def available(self, now: float) -> bool:
         busy = self.max_concurrency is not None and self.in_flight >= self.max_concurrency
@@ -90,6 +91,7 @@ class Router:
                     target.in_flight -= 1
                     raise
                 target.failures = 0
+                request.note_deployment(target.label or target.model)
                 try:
                     if first["type"] == "message_start":
                         first["message"]["model"] = model

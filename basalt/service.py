@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from .canonical import MessagesRequest
 from .catalog import Catalog
 from .config import Settings
+from .control import ControlPlane, Principal, Ticket
 from .engine.core import EngineConfig, EngineStats
 from .engine.runtime import LocalEngine
 from .engine.store import BUNDLED, ModelStore, StoreError
@@ -28,8 +29,10 @@ class Service:
         self.settings = settings
         self.catalog = Catalog()
         self.engine: LocalEngine | None = None
+        self.control = ControlPlane(settings)
 
     def start(self) -> None:
+        self.control.prepare()
         if self.settings.serve_local:
             self._start_local()
         self._start_deployments()
@@ -40,7 +43,8 @@ class Service:
         groups: dict[str, list[Target]] = {}
         for d in self.settings.deployments:
             provider = UPSTREAMS[d.provider](d.name, d.model, d.base_url, d.api_key_env, d.timeout)
-            groups.setdefault(d.name, []).append(Target(provider, d.model, d.weight, d.max_concurrency))
+            label = f"{d.provider}:{d.model}@{d.base_url}"
+            groups.setdefault(d.name, []).append(Target(provider, d.model, d.weight, d.max_concurrency, label=label))
         policy = RetryPolicy(**self.settings.router.model_dump())
         for name, targets in groups.items():
             self.catalog.register(Router(name, targets, policy))
@@ -79,8 +83,18 @@ class Service:
             self.engine.stop()
             self.engine = None
 
+    async def answer(
+        self, principal: Principal, request: MessagesRequest, endpoint: str, request_id: str
+    ) -> tuple[AsyncIterator[Event], Ticket]:
+        """The flow after decoding: admit (limits, budget, ledger reservation), then the metered answer."""
+        self.catalog.resolve(request.model)  # an unknown model is a 404, not an admitted request
+        ticket = await self.control.admit(principal, request, endpoint, request_id)
+        return ticket.meter(self.stream(request)), ticket
+
     def stream(self, request: MessagesRequest) -> AsyncIterator[Event]:
-        provider, _, _ = self.catalog.resolve(request.model)
+        provider, model_id, _ = self.catalog.resolve(request.model)
+        if not isinstance(provider, Router):
+            request.note_deployment(f"local:{model_id}")
         return provider.stream(request, request.model)
 
     async def count_tokens(self, request: MessagesRequest) -> int:

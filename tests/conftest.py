@@ -11,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_HOME = ROOT / ".basalt-test"
+# Anything that opens Basalt's default home in a test (its ledger database, say) uses the test home, not ~/.basalt.
+os.environ.setdefault("BASALT_HOME", str(TEST_HOME))
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,7 @@ async def anthropic_sse(events: AsyncIterator[Event], rid: str) -> AsyncIterator
 def build_router(service: Service) -> APIRouter:
     router = APIRouter()
     limit = service.settings.max_body_bytes
+    control = service.control
 
     async def decode(request: Request) -> MessagesRequest:
         body = parse_messages_request(await read_body(request, limit))
@@ -75,26 +76,34 @@ def build_router(service: Service) -> APIRouter:
 
     @router.post("/v1/messages")
     async def create_message(request: Request) -> Any:
+        principal = await control.authenticate(request.headers, "messages")
         body = await decode(request)
-        events = await first_and_rest(service.stream(body))
+        events, ticket = await service.answer(principal, body, "messages", request_id(request))
+        events = await first_and_rest(events)
+        headers = ticket.headers("anthropic")
         if body.stream:
-            return EventStreamResponse(anthropic_sse(events, request_id(request)))
-        return json_response(await unless_disconnected(request, fold_events(events)))
+            return EventStreamResponse(anthropic_sse(events, request_id(request)), headers)
+        return json_response(await unless_disconnected(request, fold_events(events)), headers=headers)
 
     @router.post("/v1/messages/count_tokens")
     async def count_tokens(request: Request) -> Any:
+        principal = await control.authenticate(request.headers, "count_tokens")
         raw = orjson_loads_object(await read_body(request, limit))
         raw.setdefault("max_tokens", 1)  # count_tokens takes a messages body without max_tokens
-        return json_response({"input_tokens": await service.count_tokens(parse_messages_request(raw))})
+        body = parse_messages_request(raw)
+        principal.require_model(body.model)
+        return json_response({"input_tokens": await service.count_tokens(body)})
 
     @router.get("/v1/models")
     async def list_models(
         request: Request, after_id: str | None = None, before_id: str | None = None, limit: int = 20
     ) -> Any:
+        await control.authenticate(request.headers, "models")
         return json_response(list_page(service.catalog.models(), after_id, before_id, limit))
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(request: Request, model_id: str) -> Any:
+        await control.authenticate(request.headers, "models")
         _, _, info = service.catalog.resolve(model_id)
         return json_response(model_object(info))
 

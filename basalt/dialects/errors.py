@@ -43,5 +43,6 @@ def either_error(error: BasaltError, request_id: str) -> dict[str, Any]:
 
 def retry_headers(error: BasaltError) -> dict[str, str]:
     if error.retry_after is None:
-        return {}
-    return {"retry-after": str(max(1, round(error.retry_after))), "retry-after-ms": str(int(error.retry_after * 1000))}
+        return dict(error.headers)
+    seconds = error.retry_after
+    return {**error.headers, "retry-after": str(max(1, round(seconds))), "retry-after-ms": str(int(seconds * 1000))}

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 
 from ..canonical import fold_events
 from ..errors import BasaltError, InternalError
-from ..http.plumbing import EventStreamResponse, read_body, unless_disconnected
+from ..http.plumbing import EventStreamResponse, read_body, request_id, unless_disconnected
 from ..providers.base import Event
 from ..service import Service
 from .anthropic import first_and_rest, json_response
@@ -170,13 +170,16 @@ def build_router(service: Service) -> APIRouter:
 
     @router.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Any:
+        principal = await service.control.authenticate(request.headers, "chat.completions")
         chat = parse_chat_request(await read_body(request, limit))
         canonical = to_canonical(chat)
-        events = await first_and_rest(service.stream(canonical))
+        events, ticket = await service.answer(principal, canonical, "chat.completions", request_id(request))
+        events = await first_and_rest(events)
+        headers = ticket.headers("openai")
         if chat.stream:
             include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-            return EventStreamResponse(openai_sse(events, ChunkEncoder(chat.model, include_usage)))
+            return EventStreamResponse(openai_sse(events, ChunkEncoder(chat.model, include_usage)), headers)
         message = await unless_disconnected(request, fold_events(events))
-        return json_response(to_completion(message, chat.model))
+        return json_response(to_completion(message, chat.model), headers=headers)
 
     return router

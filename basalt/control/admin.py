@@ -1,0 +1,202 @@
+"""The admin HTTP API (projects, keys, usage reports) and the tenant's own usage report at GET /v1/usage."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import InvalidRequest, NotFound, PermissionDenied
+from .plane import ControlPlane
+from .principal import ENDPOINTS, Principal
+from .records import LIMIT_FIELDS, Limits, Project
+from .store import GROUPS
+
+
+class LimitFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rpm: int | None = Field(default=None, ge=1)
+    input_tpm: int | None = Field(default=None, ge=1)
+    output_tpm: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    daily_budget_usd: float | None = Field(default=None, ge=0)
+    monthly_budget_usd: float | None = Field(default=None, ge=0)
+    guardrail: str | None = None  # "name:version"
+
+    def limits(self) -> Limits:
+        return Limits(**{name: getattr(self, name) for name in LIMIT_FIELDS})
+
+
+class NewProject(LimitFields):
+    name: str = Field(min_length=1, max_length=200)
+    org: str = "default"
+
+
+class NewKey(LimitFields):
+    name: str = Field(min_length=1, max_length=200)
+    project: str | None = None  # id or name; required unless admin
+    admin: bool = False
+    models: list[str] | None = None
+    endpoints: list[str] | None = None
+    expires_at: float | None = None  # Unix seconds
+    expires_in: float | None = Field(default=None, gt=0)  # seconds from now
+
+
+def parse(model: type[BaseModel], raw: bytes) -> Any:
+    try:
+        return model.model_validate(orjson.loads(raw or b"{}"))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"There was an error parsing the body of your request: {exc}") from None
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise InvalidRequest("; ".join(parts)) from None
+
+
+def ok(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def project_json(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "org_id": project.org_id,
+        "name": project.name,
+        "created_at": project.created_at,
+        "limits": project.limits.as_dict(),
+        "guardrail": project.guardrail,
+    }
+
+
+def timestamp(value: str | None, name: str) -> float | None:
+    """Unix seconds, or an ISO 8601 date or time (UTC unless it says otherwise)."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"{name}: expected Unix seconds or an ISO 8601 date, got {value!r}", param=name) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def build_router(control: ControlPlane) -> APIRouter:
+    router = APIRouter()
+
+    async def admin(request: Request) -> Principal:
+        return await control.authenticate(request.headers, "admin")
+
+    async def project_of(ref: str) -> Project:
+        project = await control.store().find_project(ref)
+        if project is None:
+            raise NotFound(f"No project {ref!r}.")
+        return project
+
+    @router.get("/admin/projects")
+    async def list_projects(request: Request) -> Any:
+        await admin(request)
+        return ok({"data": [project_json(p) for p in await control.store().list_projects()]})
+
+    @router.post("/admin/projects")
+    async def create_project(request: Request) -> Any:
+        await admin(request)
+        body: NewProject = parse(NewProject, await request.body())
+        if await control.store().find_project(body.name) is not None:
+            raise InvalidRequest(f"A project named {body.name!r} exists already.", param="name")
+        project = await control.store().create_project(body.name, body.org, body.limits(), body.guardrail)
+        return ok(project_json(project), 201)
+
+    @router.get("/admin/projects/{ref}")
+    async def get_project(request: Request, ref: str) -> Any:
+        await admin(request)
+        return ok(project_json(await project_of(ref)))
+
+    @router.patch("/admin/projects/{ref}")
+    async def update_project(request: Request, ref: str) -> Any:
+        await admin(request)
+        project = await project_of(ref)
+        changes: LimitFields = parse(LimitFields, await request.body())
+        updated = await control.store().update_project(project.id, changes.model_dump(exclude_unset=True))
+        assert updated is not None
+        return ok(project_json(updated))
+
+    @router.get("/admin/keys")
+    async def list_keys(request: Request, project: str | None = None) -> Any:
+        await admin(request)
+        project_id = (await project_of(project)).id if project else None
+        return ok({"data": [k.public() for k in await control.store().list_keys(project_id)]})
+
+    @router.post("/admin/keys")
+    async def create_key(request: Request) -> Any:
+        await admin(request)
+        body: NewKey = parse(NewKey, await request.body())
+        unknown = sorted(set(body.endpoints or ()) - set(ENDPOINTS))
+        if unknown:
+            raise InvalidRequest(f"endpoints: unknown {unknown}; known: {list(ENDPOINTS)}", param="endpoints")
+        if body.project is None and not body.admin:
+            raise InvalidRequest("project: a key belongs to a project (only admin keys may have none)", param="project")
+        project = await project_of(body.project) if body.project else None
+        expires_at = body.expires_at or (time.time() + body.expires_in if body.expires_in else None)
+        key, secret = await control.store().create_key(
+            body.name,
+            project,
+            admin=body.admin,
+            models=body.models,
+            endpoints=body.endpoints,
+            expires_at=expires_at,
+            limits=body.limits(),
+            guardrail=body.guardrail,
+        )
+        return ok({**key.public(), "key": secret}, 201)
+
+    @router.post("/admin/keys/{key_id}/revoke")
+    @router.delete("/admin/keys/{key_id}")
+    async def revoke_key(request: Request, key_id: str) -> Any:
+        await admin(request)
+        key = await control.store().revoke_key(key_id)
+        if key is None:
+            raise NotFound(f"No API key {key_id!r}.")
+        control.auth.forget(key_id)
+        return ok(key.public())
+
+    async def report(principal: Principal, request: Request) -> Any:
+        q = request.query_params
+        group_by = [g for g in (q.get("group_by") or "day").split(",") if g]
+        unknown = [g for g in group_by if g not in GROUPS]
+        if unknown:
+            raise InvalidRequest(f"group_by: unknown {unknown}; choose from {list(GROUPS)}", param="group_by")
+        where: dict[str, Any] = {
+            "project_id": q.get("project"),
+            "key_id": q.get("key"),
+            "model": q.get("model"),
+            "since": timestamp(q.get("since"), "since"),
+            "until": timestamp(q.get("until"), "until"),
+        }
+        if not principal.admin:
+            # A tenant sees its own project and nothing else, whatever it asks for.
+            own = principal.project_id
+            if where["project_id"] not in (None, own):
+                raise PermissionDenied("This key may only read the usage of its own project.")
+            where["project_id"] = own
+        ctx = control.context()
+        await ctx.ledger.flush()
+        if q.get("records"):
+            rows = await control.store().usage_records(where, int(q.get("limit") or 100))
+            return ok({"data": rows})
+        return ok({"group_by": group_by, "data": await control.store().usage_report(where, group_by)})
+
+    @router.get("/admin/usage")
+    async def admin_usage(request: Request) -> Any:
+        return await report(await admin(request), request)
+
+    @router.get("/v1/usage")
+    async def own_usage(request: Request) -> Any:
+        return await report(await control.authenticate(request.headers, "usage"), request)
+
+    return router

@@ -1,0 +1,82 @@
+"""Spend limits per key and project, per UTC day and month, kept as counters beside the rate limits.
+
+A counter holds what was spent plus what open requests have reserved; it is seeded from the ledger the first time a
+process (or a Redis that lost its data) needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ..errors import BudgetExceeded
+from .limiter import Limiter
+from .principal import Principal
+from .store import Store
+
+DAY_TTL = 2 * 86400.0
+MONTH_TTL = 33 * 86400.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    counter: str  # limiter spend-counter name
+    limit: float
+    owner: str  # "key" or "project", for messages and the ledger column
+    ref: str
+    period: str  # "daily" or "monthly"
+    since: float  # period start (Unix seconds)
+    resets_at: datetime
+    ttl: float
+
+
+def budgets(principal: Principal, now: datetime) -> list[Budget]:
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = day.replace(day=1)
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    out: list[Budget] = []
+    owners = [("key", principal.key), ("project", principal.project)]
+    for owner, record in owners:
+        if record is None:
+            continue
+        limits = record.limits
+        for period, limit, start, end, ttl in (
+            ("daily", limits.daily_budget_usd, day, day + timedelta(days=1), DAY_TTL),
+            ("monthly", limits.monthly_budget_usd, month, next_month, MONTH_TTL),
+        ):
+            if limit is None:
+                continue
+            stamp = start.strftime("%Y-%m-%d" if period == "daily" else "%Y-%m")
+            counter = f"spend:{owner}:{record.id}:{stamp}"
+            out.append(Budget(counter, limit, owner, record.id, period, start.timestamp(), end, ttl))
+    return out
+
+
+class BudgetBook:
+    """Checks and charges budgets; remembers which counters this process has seeded from the ledger."""
+
+    def __init__(self, limiter: Limiter, store: Store) -> None:
+        self.limiter = limiter
+        self.store = store
+        self._seeded: set[str] = set()
+
+    async def check(self, items: list[Budget], cost: float) -> None:
+        if not items:
+            return
+        for budget in items:
+            if budget.counter not in self._seeded:
+                so_far = await self.store.spend_since(f"{budget.owner}_id", budget.ref, budget.since)
+                await self.limiter.seed_spend(budget.counter, so_far, budget.ttl)
+                self._seeded.add(budget.counter)
+        spent = await self.limiter.get_spend([b.counter for b in items])
+        for budget, amount in zip(items, spent, strict=True):
+            if amount + cost > budget.limit:
+                raise BudgetExceeded(
+                    f"The {budget.period} budget of {budget.owner} {budget.ref} is spent: ${amount:.4f} of "
+                    f"${budget.limit:.2f} used or reserved, and this request may cost up to ${cost:.4f}. "
+                    f"It resets at {budget.resets_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}."
+                )
+
+    async def charge(self, items: list[Budget], amount: float) -> None:
+        for budget in items:
+            await self.limiter.add_spend([budget.counter], amount, budget.ttl)

@@ -1,0 +1,212 @@
+"""`basalt projects ...`, `basalt keys ...` and `basalt usage`: the admin operations, straight on the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ..config import Settings
+from .admin import timestamp
+from .principal import ENDPOINTS
+from .records import LIMIT_FIELDS, Limits
+from .store import GROUPS, Store
+
+Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
+
+
+def print_table(rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def duration(text: str) -> float:
+    """Seconds from `90d`, `12h`, `30m` or plain seconds."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([dhms]?)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a duration like 30d, 12h, 45m or 3600, got {text!r}")
+    return float(match[1]) * {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}[match[2]]
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    return Limits(**{name: getattr(args, name, None) for name in LIMIT_FIELDS})
+
+
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rpm", type=int, help="requests per minute")
+    parser.add_argument("--input-tpm", type=int, help="input tokens per minute")
+    parser.add_argument("--output-tpm", type=int, help="output tokens per minute")
+    parser.add_argument("--max-concurrency", type=int, help="requests at once")
+    parser.add_argument("--daily-budget-usd", type=float, help="spend limit per UTC day")
+    parser.add_argument("--monthly-budget-usd", type=float, help="spend limit per UTC month")
+    parser.add_argument("--guardrail", help="guardrail name:version applied to every request")
+
+
+def when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+async def projects_create(store: Store, args: argparse.Namespace) -> int:
+    project = await store.create_project(args.name, args.org, limits_of(args), args.guardrail)
+    print(project.id)
+    return 0
+
+
+async def projects_list(store: Store, args: argparse.Namespace) -> int:
+    rows: list[Sequence[Any]] = [("ID", "NAME", "CREATED", *(f.upper() for f in LIMIT_FIELDS))]
+    for p in await store.list_projects():
+        rows.append((p.id, p.name, when(p.created_at), *(getattr(p.limits, f) or "-" for f in LIMIT_FIELDS)))
+    print_table(rows)
+    return 0
+
+
+async def projects_update(store: Store, args: argparse.Namespace) -> int:
+    project = await store.find_project(args.project)
+    if project is None:
+        print(f"basalt: no project {args.project!r}", file=sys.stderr)
+        return 1
+    changes = {k: v for k, v in {**limits_of(args).as_dict(), "guardrail": args.guardrail}.items() if v is not None}
+    await store.update_project(project.id, changes)
+    return 0
+
+
+async def keys_create(store: Store, args: argparse.Namespace) -> int:
+    project = await store.find_project(args.project) if args.project else None
+    if args.project and project is None:
+        print(f"basalt: no project {args.project!r}", file=sys.stderr)
+        return 1
+    if project is None and not args.admin:
+        print("basalt: a key needs --project (or --admin)", file=sys.stderr)
+        return 1
+    endpoints = args.endpoints.split(",") if args.endpoints else None
+    unknown = sorted(set(endpoints or ()) - set(ENDPOINTS))
+    if unknown:
+        print(f"basalt: unknown endpoints {unknown}; known: {', '.join(ENDPOINTS)}", file=sys.stderr)
+        return 1
+    key, secret = await store.create_key(
+        args.name,
+        project,
+        admin=args.admin,
+        models=args.models.split(",") if args.models else None,
+        endpoints=endpoints,
+        expires_at=time.time() + args.expires_in if args.expires_in else None,
+        limits=limits_of(args),
+        guardrail=args.guardrail,
+    )
+    print(f"created {key.id}; this is the only time the key is shown:", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+async def keys_list(store: Store, args: argparse.Namespace) -> int:
+    project = await store.find_project(args.project) if args.project else None
+    rows: list[Sequence[Any]] = [("ID", "NAME", "PROJECT", "HINT", "ADMIN", "MODELS", "EXPIRES", "REVOKED")]
+    for k in await store.list_keys(project.id if project else None):
+        models = ",".join(k.models) if k.models is not None else "*"
+        project_id = k.project_id or "-"
+        rows.append((k.id, k.name, project_id, k.hint, k.admin, models, when(k.expires_at), when(k.revoked_at)))
+    print_table(rows)
+    return 0
+
+
+async def keys_revoke(store: Store, args: argparse.Namespace) -> int:
+    key = await store.revoke_key(args.key_id)
+    if key is None:
+        print(f"basalt: no key {args.key_id!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {key.id}")
+    return 0
+
+
+async def usage(store: Store, args: argparse.Namespace) -> int:
+    group_by = args.by.split(",")
+    unknown = [g for g in group_by if g not in GROUPS]
+    if unknown:
+        print(f"basalt: cannot group by {unknown}; choose from {', '.join(GROUPS)}", file=sys.stderr)
+        return 1
+    project = await store.find_project(args.project) if args.project else None
+    where = {
+        "project_id": project.id if project else None,
+        "key_id": args.key,
+        "model": args.model,
+        "since": timestamp(args.since, "since"),
+        "until": timestamp(args.until, "until"),
+    }
+    rows = await store.usage_report(where, group_by)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    columns = [*group_by, "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cost_usd"]
+    table: list[Sequence[Any]] = [[c.upper() for c in columns]]
+    for row in rows:
+        table.append([f"{row[c]:.6f}" if c == "cost_usd" else row[c] for c in columns])
+    print_table(table)
+    return 0
+
+
+def run(command: Command) -> Callable[[argparse.Namespace], int]:
+    def main(args: argparse.Namespace) -> int:
+        settings = Settings.load(args.config)
+
+        async def go() -> int:
+            store = Store(settings.database_url()).connect()
+            try:
+                await store.migrate()
+                return await command(store, args)
+            finally:
+                await store.close()
+
+        return asyncio.run(go())
+
+    return main
+
+
+def register(sub: Any) -> None:
+    """Adds the projects, keys and usage commands to the `basalt` parser."""
+
+    def command(parent: Any, name: str, help: str, func: Command) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = parent.add_parser(name, help=help)
+        parser.add_argument("--config", default=None, help="YAML configuration file (for the database URL)")
+        parser.set_defaults(func=run(func))
+        return parser
+
+    projects = sub.add_parser("projects", help="manage projects (tenants)").add_subparsers(dest="action", required=True)
+    p = command(projects, "create", "create a project", projects_create)
+    p.add_argument("name")
+    p.add_argument("--org", default="default")
+    add_limit_options(p)
+    command(projects, "list", "list projects", projects_list)
+    p = command(projects, "update", "change a project's limits or guardrail", projects_update)
+    p.add_argument("project", help="id or name")
+    add_limit_options(p)
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    p = command(keys, "create", "create a key; prints it once", keys_create)
+    p.add_argument("--name", required=True)
+    p.add_argument("--project", help="project id or name")
+    p.add_argument("--admin", action="store_true", help="an admin key (manages projects, keys, usage)")
+    p.add_argument("--models", help="comma-separated model names or glob patterns this key may use")
+    p.add_argument("--endpoints", help=f"comma-separated endpoints this key may call: {', '.join(ENDPOINTS)}")
+    p.add_argument("--expires-in", type=duration, help="lifetime, e.g. 90d")
+    add_limit_options(p)
+    p = command(keys, "list", "list keys (never their secrets)", keys_list)
+    p.add_argument("--project")
+    p = command(keys, "revoke", "revoke a key", keys_revoke)
+    p.add_argument("key_id")
+
+    p = command(sub, "usage", "usage and cost report", usage)
+    p.add_argument("--by", default="day", help=f"comma-separated grouping: {', '.join(GROUPS)}")
+    p.add_argument("--project")
+    p.add_argument("--key")
+    p.add_argument("--model")
+    p.add_argument("--since", help="ISO date or Unix seconds")
+    p.add_argument("--until", help="ISO date or Unix seconds")
+    p.add_argument("--json", action="store_true")

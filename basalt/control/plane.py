@@ -1,0 +1,179 @@
+"""The control plane's front: authentication, admission and the admin operations, over per-event-loop resources.
+
+Database engines, Redis clients and the ledger writer belong to the event loop that uses them; a server has one loop,
+but an in-process Basalt may be called from several, so each loop gets its own set, created on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..canonical import MessagesRequest
+from ..config import Settings
+from .admission import Context, Ticket, admit
+from .auth import Authenticator
+from .budgets import BudgetBook
+from .ledger import Ledger
+from .limiter import Limiter, MemoryLimiter, RedisLimiter
+from .prices import TokenCounts, cost
+from .principal import Principal
+from .records import ApiKey, Project
+from .store import Store
+
+log = logging.getLogger("basalt.control")
+T = TypeVar("T")
+
+
+class ControlPlane:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        control = settings.control
+        self.url = settings.database_url()
+        self.instance = control.instance or f"{socket.gethostname()}:{settings.port}"
+        self.auth = Authenticator(control.auth, self._lookup, control.key_cache_seconds)
+        self._memory = MemoryLimiter() if not control.redis else None  # shared by every loop of this process
+        self._contexts: dict[asyncio.AbstractEventLoop, tuple[Store, Context]] = {}
+        self.admin_key_file: Path | None = None
+
+    # Start-up ---------------------------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Migrate the schema, bootstrap the admin key, reconcile reservations a killed process left open."""
+        run_in_thread(self._prepare())
+
+    async def _prepare(self) -> None:
+        store = Store(self.url).connect()
+        try:
+            await store.migrate()
+            if self.settings.control.auth and not await store.has_admin_key():
+                await self._bootstrap_admin(store)
+            await self._reconcile(store)
+        finally:
+            await store.close()
+
+    async def _bootstrap_admin(self, store: Store) -> None:
+        _, secret = await store.create_key("bootstrap admin", None, admin=True)
+        path = self.settings.home / "admin-key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
+        self.admin_key_file = path
+        log.warning("auth is on and there was no admin key: created one, readable only by you, in %s", path)
+
+    async def _reconcile(self, store: Store) -> None:
+        limiter = RedisLimiter(self.settings.control.redis) if self.settings.control.redis else None
+        rows = await store.open_usage(self.instance)
+        now = time.time()
+        settled = []
+        for row in rows:
+            tokens = TokenCounts(row["reserved_input_tokens"], row["output_tokens"])
+            spent = cost(self.settings.prices.get(row["model"]), tokens)
+            settled.append(
+                {
+                    "request_id": row["request_id"],
+                    "status": "interrupted",
+                    "input_tokens": tokens.input,
+                    "cost_usd": spent,
+                    "finished_at": now,
+                    "detail": "the server stopped before the request finished; input tokens are the reservation's "
+                    "estimate and output tokens those counted until the last checkpoint",
+                }
+            )
+            if limiter is not None:  # shared budget counters still hold the reserved cost
+                await _correct_spend(limiter, row, spent - row["reserved_cost_usd"])
+        if settled:
+            await store.write_usage([], settled)
+            log.warning("reconciled %d requests left open by a previous run of %s", len(settled), self.instance)
+        if limiter is not None:
+            await limiter.close()
+
+    # Per request ------------------------------------------------------------------------------------------------
+
+    async def authenticate(self, headers: Mapping[str, str], endpoint: str) -> Principal:
+        principal = await self.auth.authenticate(headers)
+        principal.require_endpoint(endpoint)
+        return principal
+
+    async def admit(self, principal: Principal, request: MessagesRequest, endpoint: str, request_id: str) -> Ticket:
+        return await admit(self.context(), principal, request, endpoint, request_id)
+
+    def store(self) -> Store:
+        return self._resources()[0]
+
+    def context(self) -> Context:
+        return self._resources()[1]
+
+    def _resources(self) -> tuple[Store, Context]:
+        loop = asyncio.get_running_loop()
+        found = self._contexts.get(loop)
+        if found is None:
+            store = Store(self.url).connect()
+            limiter: Limiter = self._memory or RedisLimiter(self.settings.control.redis or "")
+            ctx = Context(limiter, Ledger(store), BudgetBook(limiter, store), self.settings.prices, self.instance)
+            found = self._contexts[loop] = (store, ctx)
+        return found
+
+    async def _lookup(self, key_id: str) -> tuple[ApiKey, str, Project | None] | None:
+        store = self.store()
+        found = await store.get_key(key_id)
+        if found is None:
+            return None
+        key, secret_hash = found
+        project = await store.find_project(key.project_id) if key.project_id else None
+        return key, secret_hash, project
+
+    async def close(self) -> None:
+        """Flush and close this loop's resources."""
+        found = self._contexts.pop(asyncio.get_running_loop(), None)
+        if found is None:
+            return
+        store, ctx = found
+        if ctx.settling:
+            await asyncio.gather(*ctx.settling, return_exceptions=True)
+        await ctx.ledger.close()
+        if ctx.limiter is not self._memory:
+            await ctx.limiter.close()
+        await store.close()
+
+
+async def _correct_spend(limiter: Limiter, row: dict[str, Any], delta: float) -> None:
+    if delta == 0:
+        return
+    started = time.gmtime(row["started_at"])
+    day, month = time.strftime("%Y-%m-%d", started), time.strftime("%Y-%m", started)
+    for owner, ref in (("key", row["key_id"]), ("project", row["project_id"])):
+        if ref:
+            names = [f"spend:{owner}:{ref}:{day}", f"spend:{owner}:{ref}:{month}"]
+            current = await limiter.get_spend(names)
+            # Only counters that still exist: a vanished one is seeded from the (now settled) ledger when needed.
+            live = [n for n, v in zip(names, current, strict=True) if v]
+            if live:
+                await limiter.add_spend(live, delta, 33 * 86400.0)
+
+
+def run_in_thread(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a fresh event loop in another thread (callers may be inside a loop)."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as exc:
+            error.append(exc)
+
+    thread = threading.Thread(target=main, name="basalt-control-prepare")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]

@@ -1,0 +1,104 @@
+"""The control plane's tables, as SQLAlchemy Core metadata (Alembic migrations are written against this).
+
+Times are Unix seconds (floats) so SQLite and PostgreSQL compare them the same way; money is USD as a float,
+which is exact enough for metering at micro-dollar scale and is what the price table is written in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+
+def _limits() -> list[Column[object]]:
+    """The limits a key and a project can each carry; NULL means unlimited."""
+    return [
+        Column("rpm", Integer),
+        Column("input_tpm", Integer),
+        Column("output_tpm", Integer),
+        Column("max_concurrency", Integer),
+        Column("daily_budget_usd", Float),
+        Column("monthly_budget_usd", Float),
+    ]
+
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("guardrail", String(200)),  # "name:version" applied to every request of the project
+    *_limits(),
+    Index("ix_projects_org_name", "org_id", "name", unique=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),  # public id, also the key's lookup prefix
+    Column("org_id", String(40), ForeignKey("organizations.id"), nullable=False),
+    Column("project_id", String(40), ForeignKey("projects.id")),  # NULL for admin keys
+    Column("name", String(200), nullable=False),
+    Column("secret_hash", String(64), nullable=False),  # sha256 of the secret part; the key itself is never stored
+    Column("hint", String(16), nullable=False),  # the last characters, to recognise a key in a listing
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("models", JSON),  # glob patterns of model names this key may call; NULL: all
+    Column("endpoints", JSON),  # endpoint names this key may call; NULL: all but admin
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("guardrail", String(200)),
+    *_limits(),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("request_id", String(40), primary_key=True),
+    Column("org_id", String(40)),
+    Column("project_id", String(40)),
+    Column("key_id", String(40)),
+    Column("endpoint", String(40), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("deployment", String(300)),
+    # reserved -> ok | error | cancelled, or interrupted when a restart finds it still reserved
+    Column("status", String(16), nullable=False),
+    Column("error_type", String(40)),
+    Column("input_tokens", Integer, nullable=False, default=0),
+    Column("output_tokens", Integer, nullable=False, default=0),
+    Column("cache_read_tokens", Integer, nullable=False, default=0),
+    Column("cache_write_tokens", Integer, nullable=False, default=0),
+    Column("reserved_input_tokens", Integer, nullable=False, default=0),
+    Column("reserved_output_tokens", Integer, nullable=False, default=0),
+    Column("reserved_cost_usd", Float, nullable=False, default=0.0),
+    Column("cost_usd", Float, nullable=False, default=0.0),
+    Column("latency_ms", Float),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("instance", String(200), nullable=False),
+    Column("guardrail_action", String(40)),
+    Column("detail", Text),
+    Index("ix_usage_project_started", "project_id", "started_at"),
+    Index("ix_usage_key_started", "key_id", "started_at"),
+    Index("ix_usage_open", "instance", "status"),
+)
+
+guardrails = Table(
+    "guardrails",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("version", String(40), primary_key=True),
+    Column("config", JSON, nullable=False),  # the guardrail's definition, as the admin API accepted it
+    Column("created_at", Float, nullable=False),
+)
