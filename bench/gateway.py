@@ -23,7 +23,7 @@ from .engine import RESULTS, WORK, free_port, machine, running, write_section
 ROOT = Path(__file__).resolve().parent.parent
 LITELLM_VERSION = "1.108.7"
 MASTER_KEY = "sk-bench-master-key"
-DURATION = 8
+DURATION = int(__import__("os").environ.get("BENCH_DURATION", "8"))
 
 
 def wrk_script(stream: bool, key: str | None) -> Path:
@@ -56,6 +56,22 @@ def run_wrk(url: str, script: Path, concurrency: int) -> dict[str, float]:
     }
 
 
+def basalt_tenant(config: Path) -> str:
+    """A fresh ledger with a project whose limits and budget are on but never reached, and its key: so the run
+    pays for authentication, rate limiting, budget checks and a durable ledger row per request."""
+    for stale in WORK.glob("gateway-ledger.db*"):
+        stale.unlink()
+    basalt = [sys.executable, "-m", "basalt.cli"]
+    limits = ["--rpm", "100000000", "--input-tpm", "1000000000", "--output-tpm", "1000000000"]
+    limits += ["--max-concurrency", "10000", "--daily-budget-usd", "1000000000"]
+    subprocess.run([*basalt, "projects", "create", "bench", *limits, "--config", str(config)], check=True)
+    created = subprocess.run(
+        [*basalt, "keys", "create", "--project", "bench", "--name", "bench", *limits, "--config", str(config)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return created.stdout.strip()
+
+
 def litellm_bin() -> Path:
     venv = WORK / "litellm-venv"
     if not (venv / "bin" / "litellm").exists():
@@ -70,9 +86,13 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     up_port, basalt_port, litellm_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}/v1"
-    (WORK / "gateway-basalt.yaml").write_text(
+    basalt_config = WORK / "gateway-basalt.yaml"
+    basalt_config.write_text(
         f"serve_local: false\ndeployments:\n  - {{name: m, provider: openai, model: m, base_url: '{upstream}'}}\n"
+        f"control: {{auth: true, database: 'sqlite+aiosqlite:///{WORK / 'gateway-ledger.db'}'}}\n"
+        "prices: {m: {input: 3.0, output: 15.0}}\n"
     )
+    basalt_key = basalt_tenant(basalt_config)
     (WORK / "gateway-litellm.yaml").write_text(
         "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/m\n"
         f"      api_base: {upstream}\n      api_key: fake\ngeneral_settings:\n  master_key: {MASTER_KEY}\n"
@@ -87,7 +107,7 @@ def main() -> None:
                 [sys.executable, "-m", "basalt.cli", "serve", "--port", str(basalt_port), "--config",
                  str(WORK / "gateway-basalt.yaml")],
                 f"http://127.0.0.1:{basalt_port}/v1/chat/completions",
-                None,
+                basalt_key,
             ),
             "litellm": (
                 [str(litellm_bin()), "--config", str(WORK / "gateway-litellm.yaml"), "--port", str(litellm_port),
@@ -99,7 +119,7 @@ def main() -> None:
         for name, (cmd, url, key) in servers.items():
             print(f"== {name}", flush=True)
             port = int(url.split(":")[2].split("/")[0])
-            probe = "/health/liveliness" if name == "litellm" else "/v1/models"  # LiteLLM's /v1/models needs a DB
+            probe = "/health/liveliness" if name == "litellm" else "/health"  # LiteLLM's /v1/models needs a DB
             ctx = running(cmd, port, probe=probe) if cmd else _null()
             with ctx:
                 time.sleep(1)

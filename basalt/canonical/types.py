@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 import string
 from typing import Annotated, Any, Literal
 
@@ -24,7 +24,9 @@ _ALPHABET = string.ascii_letters + string.digits
 
 
 def _random_id(prefix: str, n: int = 24) -> str:
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(n))
+    # One urandom read mapped onto the alphabet: a per-character secrets.choice was a visible cost per request.
+    # 256 % 62 leaves a slight bias towards the first letters, harmless for ids that only need to be unique.
+    return prefix + "".join(_ALPHABET[b % 62] for b in os.urandom(n))
 
 
 def new_message_id() -> str:

@@ -6,6 +6,7 @@ that is also how long a revocation takes to reach every replica. The secret is c
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -35,6 +36,9 @@ class Authenticator:
         self.lookup = lookup
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, tuple[ApiKey, str, Project | None] | None]] = {}
+        self._pending: dict[
+            tuple[asyncio.AbstractEventLoop, str], asyncio.Future[tuple[ApiKey, str, Project | None] | None]
+        ] = {}
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         if not self.enabled:
@@ -61,10 +65,15 @@ class Authenticator:
         hit = self._cache.get(key_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        found = await self.lookup(key_id)
+        slot = (asyncio.get_running_loop(), key_id)
+        pending = self._pending.get(slot)
+        if pending is None:  # one database read per key however many requests arrive while it runs
+            pending = self._pending[slot] = asyncio.ensure_future(self.lookup(key_id))
+            pending.add_done_callback(lambda _: self._pending.pop(slot, None))
+        found = await asyncio.shield(pending)
         if len(self._cache) > 100_000:  # unknown ids are cached too; keep a flood of them from growing the map
             self._cache.clear()
-        self._cache[key_id] = (now + self.cache_seconds, found)
+        self._cache[key_id] = (time.monotonic() + self.cache_seconds, found)
         return found
 
     def forget(self, key_id: str) -> None:

@@ -21,7 +21,7 @@ from ..config import Settings
 from .admission import Context, Ticket, admit
 from .auth import Authenticator
 from .budgets import BudgetBook
-from .ledger import Ledger
+from .ledger import Journal, Ledger, replay
 from .limiter import Limiter, MemoryLimiter, RedisLimiter
 from .prices import TokenCounts, cost
 from .principal import Principal
@@ -42,6 +42,7 @@ class ControlPlane:
         self._memory = MemoryLimiter() if not control.redis else None  # shared by every loop of this process
         self._contexts: dict[asyncio.AbstractEventLoop, tuple[Store, Context]] = {}
         self.admin_key_file: Path | None = None
+        self.journal_dir = settings.home / "ledger"
 
     # Start-up ---------------------------------------------------------------------------------------------------
 
@@ -55,6 +56,9 @@ class ControlPlane:
             await store.migrate()
             if self.settings.control.auth and not await store.has_admin_key():
                 await self._bootstrap_admin(store)
+            replayed = await replay(store, self.journal_dir, self.instance)
+            if replayed:
+                log.warning("moved %d ledger records a previous run left in its journal into the database", replayed)
             await self._reconcile(store)
         finally:
             await store.close()
@@ -118,7 +122,8 @@ class ControlPlane:
         if found is None:
             store = Store(self.url).connect()
             limiter: Limiter = self._memory or RedisLimiter(self.settings.control.redis or "")
-            ctx = Context(limiter, Ledger(store), BudgetBook(limiter, store), self.settings.prices, self.instance)
+            ledger = Ledger(store, Journal(self.journal_dir, self.instance))
+            ctx = Context(limiter, ledger, BudgetBook(limiter, store), self.settings.prices, self.instance)
             found = self._contexts[loop] = (store, ctx)
         return found
 

@@ -190,6 +190,14 @@ class Store:
                 rows = [{**{c: r[c] for c in columns}, "rid": r["request_id"]} for r in settled]
                 await conn.execute(stmt, rows)
 
+    async def existing_requests(self, request_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(request_ids), 500):
+            query = select(usage.c.request_id).where(usage.c.request_id.in_(request_ids[start : start + 500]))
+            async with self.db.connect() as conn:
+                found.update((await conn.execute(query)).scalars())
+        return found
+
     async def open_usage(self, instance: str) -> list[dict[str, Any]]:
         """This instance's reservations that were never settled (it was killed, or lost its database)."""
         query = select(usage).where(usage.c.instance == instance, usage.c.status == "reserved")
