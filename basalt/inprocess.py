@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -144,7 +145,12 @@ class InProcess:
     """Runs the Basalt service in this process; hands out official SDK clients wired to it."""
 
     def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
+        settings = settings or Settings()
+        if settings.control.instance is None:
+            # Not a listening server, so host:port does not name it; a crashed in-process run is not reconciled.
+            control = settings.control.model_copy(update={"instance": f"in-process:{os.getpid()}:{id(self):x}"})
+            settings = settings.model_copy(update={"control": control})
+        self.settings = settings
         self.service = Service(self.settings)
         self.app = create_app(self.settings, self.service)
         self.loop = asyncio.new_event_loop()

@@ -51,9 +51,10 @@ class Journal:
         old, self.path = self.path, self._open()
         return old
 
-    def close(self) -> None:
+    def close(self, remove: bool = True) -> None:
         os.close(self.fd)
-        self.path.unlink(missing_ok=True)
+        if remove:
+            self.path.unlink(missing_ok=True)
 
 
 class Ledger:
@@ -89,14 +90,20 @@ class Ledger:
         self._wake.set()
         await done
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 10.0) -> None:
+        """Flushes and closes; if the database stays unreachable, the journal is left for the next start to replay."""
+        flushed = True
         if self._writer is not None:
-            await self.flush()
+            try:
+                await asyncio.wait_for(self.flush(), timeout)
+            except TimeoutError:
+                flushed = False
+                log.error("the usage ledger could not reach the database; %s keeps its rows", self.journal.directory)
             self._writer.cancel()
             self._writer = None
         if self._soon is not None:
             self._soon.cancel()
-        self.journal.close()
+        self.journal.close(remove=flushed and not self._unwritten)
 
     def _schedule(self) -> None:
         if self._soon is None:
@@ -121,6 +128,7 @@ class Ledger:
                 log.exception(
                     "the usage ledger could not write %d rows; they stay in %s", len(new) + len(settled), segment
                 )
+                new = await _not_written(self.store, new)
                 self._new[:0] = new  # kept in order, and in the journal, until the database takes them
                 for row in settled:
                     later = self._settled.get(row["request_id"])
@@ -138,6 +146,25 @@ class Ledger:
                     waiter.set_result(None)
 
 
+async def _not_written(store: Store, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reservations of a failed batch that the database does not hold (it may hold some, after a replay)."""
+    try:
+        present = await store.existing_requests([r["request_id"] for r in new])
+    except Exception:
+        return new
+    return [r for r in new if r["request_id"] not in present]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 async def write_rows(store: Store, new: list[dict[str, Any]], settled: list[dict[str, Any]]) -> None:
     # Settlements of one shape go in one executemany; shapes differ between final and progress updates.
     shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
@@ -153,9 +180,13 @@ async def write_rows(store: Store, new: list[dict[str, Any]], settled: list[dict
 
 async def replay(store: Store, directory: Path, instance: str) -> int:
     """Moves journal segments a previous run of this instance left behind into the database; returns the rows."""
-    segments = sorted(directory.glob(journal_prefix(instance) + "*.jsonl")) if directory.exists() else []
+    prefix = journal_prefix(instance)
+    segments = sorted(directory.glob(prefix + "*.jsonl")) if directory.exists() else []
     total = 0
     for segment in segments:
+        pid = segment.name[len(prefix) :].split("-")[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):
+            continue  # a live process's journal: it writes these rows itself
         new: dict[str, dict[str, Any]] = {}
         settled: dict[str, dict[str, Any]] = {}
         for line in segment.read_bytes().splitlines():
