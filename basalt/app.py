@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
+from . import guard
 from .config import Settings
 from .control import admin as control_admin
 from .dialects import anthropic, openai
@@ -59,7 +60,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.state.service = svc
     app.include_router(anthropic.build_router(svc))
     app.include_router(openai.build_router(svc))
-    app.include_router(control_admin.build_router(svc.control))
+    app.include_router(control_admin.build_router(svc.control, svc.guardrails))
+
+    async def may_apply_guardrails(request: Request) -> None:
+        await svc.control.authenticate(request.headers, "guardrails")
+
+    app.include_router(guard.build_router(svc.guardrails, may_apply_guardrails))
     app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(BasaltError)

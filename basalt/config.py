@@ -9,6 +9,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .guard.config import GuardrailConfig
+
 
 class EngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -79,6 +81,8 @@ class Settings(BaseModel):
     router: RouterSettings = Field(default_factory=lambda: RouterSettings())
     control: ControlSettings = Field(default_factory=lambda: ControlSettings())
     prices: dict[str, Price] = Field(default_factory=dict)  # by model name as clients send it
+    guardrails: list[GuardrailConfig] = Field(default_factory=list)  # see docs/guardrails.md
+    model_guardrails: dict[str, str] = Field(default_factory=dict)  # model name -> "guardrail:version" always applied
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:

@@ -188,26 +188,26 @@ class InProcess:
     def anthropic(self, **kwargs: Any) -> Any:
         import anthropic
 
-        return anthropic.Anthropic(base_url=BASE_URL, api_key="in-process", http_client=self.http_client(), **kwargs)
+        kwargs.setdefault("api_key", "in-process")
+        return anthropic.Anthropic(base_url=BASE_URL, http_client=self.http_client(), **kwargs)
 
     def openai(self, **kwargs: Any) -> Any:
         import openai
 
-        return openai.OpenAI(base_url=BASE_URL + "/v1", api_key="in-process", http_client=self.http_client(), **kwargs)
+        kwargs.setdefault("api_key", "in-process")
+        return openai.OpenAI(base_url=BASE_URL + "/v1", http_client=self.http_client(), **kwargs)
 
     def async_anthropic(self, **kwargs: Any) -> Any:
         import anthropic
 
-        return anthropic.AsyncAnthropic(
-            base_url=BASE_URL, api_key="in-process", http_client=self.async_http_client(), **kwargs
-        )
+        kwargs.setdefault("api_key", "in-process")
+        return anthropic.AsyncAnthropic(base_url=BASE_URL, http_client=self.async_http_client(), **kwargs)
 
     def async_openai(self, **kwargs: Any) -> Any:
         import openai
 
-        return openai.AsyncOpenAI(
-            base_url=BASE_URL + "/v1", api_key="in-process", http_client=self.async_http_client(), **kwargs
-        )
+        kwargs.setdefault("api_key", "in-process")
+        return openai.AsyncOpenAI(base_url=BASE_URL + "/v1", http_client=self.async_http_client(), **kwargs)
 
     @staticmethod
     @contextlib.contextmanager

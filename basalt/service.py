@@ -6,7 +6,7 @@ The dialects hand it canonical requests and get canonical events back; it is als
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 from .canonical import MessagesRequest
@@ -16,6 +16,8 @@ from .control import ControlPlane, Principal, Ticket
 from .engine.core import EngineConfig, EngineStats
 from .engine.runtime import LocalEngine
 from .engine.store import BUNDLED, ModelStore, StoreError
+from .guard import Guardrails
+from .guarding import TRACE_HEADER, GuardedAnswer, attached, replay
 from .providers import UPSTREAMS
 from .providers.base import Event
 from .providers.local import LocalProvider
@@ -30,9 +32,18 @@ class Service:
         self.catalog = Catalog()
         self.engine: LocalEngine | None = None
         self.control = ControlPlane(settings)
+        self.guardrails = Guardrails()
+
+    def _load_guardrails(self) -> None:
+        """From the config file, then those defined through the admin API (stored in the database)."""
+        for config in self.settings.guardrails:
+            self.guardrails.add(config, replace=True)
+        for definition in self.control.stored_guardrails():
+            self.guardrails.add(definition, replace=True)
 
     def start(self) -> None:
         self.control.prepare()
+        self._load_guardrails()
         if self.settings.serve_local:
             self._start_local()
         self._start_deployments()
@@ -84,12 +95,31 @@ class Service:
             self.engine = None
 
     async def answer(
-        self, principal: Principal, request: MessagesRequest, endpoint: str, request_id: str
+        self,
+        principal: Principal,
+        request: MessagesRequest,
+        endpoint: str,
+        request_id: str,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[AsyncIterator[Event], Ticket]:
-        """The flow after decoding: admit (limits, budget, ledger reservation), then the metered answer."""
+        """The flow after decoding: admit (limits, budget, ledger reservation), input guardrails, the provider,
+        output guardrails, metering."""
+        headers = headers or {}
         self.catalog.resolve(request.model)  # an unknown model is a 404, not an admitted request
+        guardrails = attached(self.guardrails, self.settings.model_guardrails, principal, request.model, headers)
         ticket = await self.control.admit(principal, request, endpoint, request_id)
-        return ticket.meter(self.stream(request)), ticket
+        if not guardrails:
+            return ticket.meter(self.stream(request)), ticket
+        guard = GuardedAnswer(guardrails, headers.get(TRACE_HEADER, "").lower() == "enabled")
+        ticket.outcomes.append(lambda: guard.action)
+        try:
+            request, refusal = await guard.check_input(request)
+        except BaseException as exc:
+            ticket.settle({}, "error", getattr(exc, "error_type", "api_error"))
+            raise
+        if refusal is not None:  # a blocked request never reaches the model
+            return ticket.meter(replay(refusal)), ticket
+        return ticket.meter(guard.check_output(request, self.stream(request))), ticket
 
     def stream(self, request: MessagesRequest) -> AsyncIterator[Event]:
         provider, model_id, _ = self.catalog.resolve(request.model)

@@ -38,6 +38,8 @@ async def fold_events(events: AsyncIterator[Event]) -> dict[str, Any]:
         elif kind == "message_delta":
             message.update(event["delta"])
             message["usage"].update(event.get("usage") or {})
+            if "guardrail" in event:  # the guardrail trace a caller asked for (basalt-guardrail-trace: enabled)
+                message["guardrail"] = event["guardrail"]
     if message is None:
         raise InternalError("the event stream was empty")
     return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InvalidRequest, NotFound, PermissionDenied
+from ..guard import Guardrails
 from .plane import ControlPlane
 from .principal import ENDPOINTS, Principal
 from .records import LIMIT_FIELDS, Limits, Project
@@ -86,8 +88,27 @@ def timestamp(value: str | None, name: str) -> float | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
-def build_router(control: ControlPlane) -> APIRouter:
+def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     router = APIRouter()
+
+    @router.get("/admin/guardrails")
+    async def list_guardrails(request: Request) -> Any:
+        await admin(request)
+        return ok({"data": [c.model_dump(mode="json") for c in guardrails.configs()]})
+
+    @router.post("/admin/guardrails")
+    async def create_guardrail(request: Request) -> Any:
+        await admin(request)
+        try:
+            raw = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest(f"There was an error parsing the body of your request: {exc}") from None
+        if not isinstance(raw, dict):
+            raise InvalidRequest("The request body must be a guardrail definition (a JSON object).")
+        compiled = await asyncio.to_thread(guardrails.add, raw)  # loads the models its policies need
+        config = compiled.config.model_dump(mode="json")
+        await control.store().put_guardrail(compiled.config.name, str(compiled.config.version), config)
+        return ok(config, 201)
 
     async def admin(request: Request) -> Principal:
         return await control.authenticate(request.headers, "admin")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -193,6 +193,7 @@ class Ticket:
         self.slots: list[str] = []
         self.budgets: list[Budget] = []
         self.guardrail_action: str | None = None
+        self.outcomes: list[Callable[[], str | None]] = []  # read at settlement: what guardrails did
         self._settled = False
 
     def headers(self, dialect: str) -> dict[str, str]:
@@ -270,6 +271,8 @@ class Ticket:
         )
         spent = cost(self.price, counts)
         now = time.time()
+        for outcome in self.outcomes:
+            self.guardrail_action = outcome() or self.guardrail_action
         self.ctx.ledger.settle(
             {
                 "request_id": self.request_id,

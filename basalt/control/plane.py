@@ -100,6 +100,18 @@ class ControlPlane:
         if limiter is not None:
             await limiter.close()
 
+    def stored_guardrails(self) -> list[dict[str, Any]]:
+        """Guardrail definitions added through the admin API."""
+
+        async def read() -> list[dict[str, Any]]:
+            store = Store(self.url).connect()
+            try:
+                return await store.guardrail_definitions()
+            finally:
+                await store.close()
+
+        return run_in_thread(read())
+
     # Per request ------------------------------------------------------------------------------------------------
 
     async def authenticate(self, headers: Mapping[str, str], endpoint: str) -> Principal:

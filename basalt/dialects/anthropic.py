@@ -78,7 +78,7 @@ def build_router(service: Service) -> APIRouter:
     async def create_message(request: Request) -> Any:
         principal = await control.authenticate(request.headers, "messages")
         body = await decode(request)
-        events, ticket = await service.answer(principal, body, "messages", request_id(request))
+        events, ticket = await service.answer(principal, body, "messages", request_id(request), request.headers)
         events = await first_and_rest(events)
         headers = ticket.headers("anthropic")
         if body.stream:

@@ -77,6 +77,7 @@ def to_completion(message: dict[str, Any], model: str) -> dict[str, Any]:
         ],
         "usage": openai_usage(message["usage"]),
         "system_fingerprint": None,
+        **({"guardrail": message["guardrail"]} if "guardrail" in message else {}),
     }
 
 
@@ -91,7 +92,7 @@ class ChunkEncoder:
         self.usage: dict[str, Any] = {}
         self.tool_index: dict[int, int] = {}  # content block index -> tool call index
 
-    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None, guardrail: Any = None) -> bytes:
         chunk: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -102,6 +103,8 @@ class ChunkEncoder:
         }
         if self.include_usage:
             chunk["usage"] = None
+        if guardrail is not None:
+            chunk["guardrail"] = guardrail
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
     def encode(self, event: Event) -> bytes:
@@ -131,7 +134,7 @@ class ChunkEncoder:
         if kind == "message_delta":
             self.usage.update(event.get("usage") or {})
             reason = FINISH_REASONS.get(event["delta"].get("stop_reason") or "end_turn", "stop")
-            return self._chunk({}, reason)
+            return self._chunk({}, reason, event.get("guardrail"))
         if kind == "message_stop":
             tail = b""
             if self.include_usage:
@@ -173,7 +176,9 @@ def build_router(service: Service) -> APIRouter:
         principal = await service.control.authenticate(request.headers, "chat.completions")
         chat = parse_chat_request(await read_body(request, limit))
         canonical = to_canonical(chat)
-        events, ticket = await service.answer(principal, canonical, "chat.completions", request_id(request))
+        events, ticket = await service.answer(
+            principal, canonical, "chat.completions", request_id(request), request.headers
+        )
         events = await first_and_rest(events)
         headers = ticket.headers("openai")
         if chat.stream:

@@ -59,6 +59,8 @@ def build_app(script: Script) -> Starlette:
             try:
                 yield chunk({"role": "assistant", "content": ""})
                 words = ["Hello", " from", " the", " fake", " upstream", "."]
+                if action.startswith("say:"):  # "say:one chunk|the next chunk|..."
+                    words = action[4:].split("|")
                 for i, word in enumerate(words):
                     if action == "cut" and i == 3:
                         raise RuntimeError("connection cut")  # the server drops the connection mid-stream

@@ -1,0 +1,103 @@
+"""Weighted phrase rules, gated by trigger words so a long text costs one tokenization, not one scan per rule.
+
+A rule is a regex with a weight (1 weak, 2 clear, 3 unambiguous) and the words that must appear for it to be
+tried; a trigger matches any word it begins ("kill" also gates "killing", "killers"). A text's score in a
+category is the sum of the weights of the distinct rules that match, mapped to a Bedrock confidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+from .types import Confidence
+
+WORD = re.compile(r"[a-z0-9']+")
+MAX_PREFIX = 10
+
+
+class Text:
+    """A text and its lower-cased words, computed once and shared by every policy that reads them."""
+
+    __slots__ = ("__dict__", "raw")
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+
+    @cached_property
+    def lower(self) -> str:
+        return self.raw.lower()
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        return frozenset(WORD.findall(self.lower))
+
+    @cached_property
+    def prefixes(self) -> frozenset[str]:
+        """The words and their prefixes (3 to 10 letters), so a trigger test is one set lookup. Only words that
+        begin like some trigger get their prefixes taken: most words of a text ("the", "with") begin like none."""
+        starts = _TRIGGER_STARTS
+        return self.words | frozenset(
+            w[:n] for w in self.words if w[:3] in starts for n in range(3, min(len(w), MAX_PREFIX) + 1)
+        )
+
+
+# The first three letters of every trigger in use, filled in as lexicons and word lists are built (they are
+# built from fixed data, at import or when a guardrail is compiled): Text.prefixes skips every other word.
+_TRIGGER_STARTS: set[str] = set()
+
+
+def register_triggers(triggers: Iterable[str]) -> None:
+    _TRIGGER_STARTS.update(t[:3] for t in triggers)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    triggers: tuple[str, ...]
+    pattern: re.Pattern[str]
+    weight: float
+
+
+def rule(triggers: str, pattern: str, weight: float) -> Rule:
+    return Rule(tuple(triggers.split()), re.compile(pattern, re.IGNORECASE), weight)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    rule: Rule
+    match: str
+
+
+def confidence_of(score: float) -> Confidence:
+    if score >= 3:
+        return "HIGH"
+    if score >= 2:
+        return "MEDIUM"
+    return "LOW" if score >= 1 else "NONE"
+
+
+class Lexicon:
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._by_trigger: dict[str, list[Rule]] = {}
+        for r in rules:
+            for t in r.triggers:
+                self._by_trigger.setdefault(t[:MAX_PREFIX], []).append(r)
+        register_triggers(self._by_trigger)
+
+    def hits(self, text: Text) -> list[Hit]:
+        candidates: dict[int, Rule] = {}
+        for trigger in self._by_trigger.keys() & text.prefixes:
+            for r in self._by_trigger[trigger]:
+                candidates[id(r)] = r
+        out = []
+        for r in candidates.values():
+            m = r.pattern.search(text.raw)  # patterns ignore case unless they say (?-i:...)
+            if m is not None:
+                out.append(Hit(r, m.group()))
+        return out
+
+    def score(self, text: Text) -> tuple[float, list[Hit]]:
+        hits = self.hits(text)
+        return float(sum(h.rule.weight for h in hits)), hits

@@ -1,0 +1,104 @@
+"""The guardrail steps of the flow: which guardrails apply to a request, the input check before the model, and the
+output check on its event stream.
+
+Every guardrail attached to the model, the project, the key or the request applies, in that order: a caller can add
+a guardrail with the `basalt-guardrail: name:version` header but never remove one an admin attached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+
+from .canonical import MessagesRequest
+from .control import Principal
+from .errors import InvalidRequest
+from .guard import (
+    Action,
+    GuardedStream,
+    Guardrail,
+    Guardrails,
+    InputVerdict,
+    check_request,
+    grounding_context,
+    guard_stream,
+    refusal_events,
+)
+from .providers.base import Event
+
+HEADER = "basalt-guardrail"
+TRACE_HEADER = "basalt-guardrail-trace"
+LEDGER_ACTIONS = {Action.NONE: None, Action.ANONYMIZED: "ANONYMIZED", Action.INTERVENED: "INTERVENED"}
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    name, _, version = ref.strip().partition(":")
+    return name, version or "DRAFT"
+
+
+def attached(
+    registry: Guardrails,
+    by_model: Mapping[str, str],
+    principal: Principal,
+    model: str,
+    headers: Mapping[str, str],
+) -> list[Guardrail]:
+    refs = [
+        by_model.get(model),
+        principal.project and principal.project.guardrail,
+        principal.key and principal.key.guardrail,
+    ]
+    refs += [r for value in headers.get(HEADER, "").split(",") if (r := value.strip())]
+    out: list[Guardrail] = []
+    for ref in refs:
+        if not ref:
+            continue
+        name, version = parse_ref(ref)
+        if (name, version) not in registry:
+            raise InvalidRequest(f"guardrail {name!r} version {version!r} is not defined on this server", param=HEADER)
+        guardrail = registry.get(name, version)
+        if guardrail not in out:
+            out.append(guardrail)
+    return out
+
+
+class GuardedAnswer:
+    """Runs the input checks, then wraps the provider's events in the output checks; `action` is the worst of all."""
+
+    def __init__(self, guardrails: list[Guardrail], trace: bool) -> None:
+        self.guardrails = guardrails
+        self.trace = trace
+        self._actions: list[Callable[[], Action]] = []
+
+    @property
+    def action(self) -> str | None:
+        worst = max((get() for get in self._actions), key=list(Action).index, default=Action.NONE)
+        return LEDGER_ACTIONS[worst]
+
+    async def check_input(self, request: MessagesRequest) -> tuple[MessagesRequest, list[Event] | None]:
+        """The request to send on (masked where a policy anonymizes), or the refusal that answers instead."""
+        for guardrail in self.guardrails:
+            verdict = await asyncio.to_thread(check_request, guardrail, request)
+            self._actions.append(_reader(verdict))
+            if verdict.blocked:
+                trace = verdict.trace() if self.trace else None
+                return request, refusal_events(request.model, verdict.blocked_message or "", trace)
+            request = verdict.request
+        return request, None
+
+    def check_output(self, request: MessagesRequest, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+        grounding = grounding_context(request)
+        for guardrail in self.guardrails:
+            guarded = guard_stream(guardrail, events, trace=self.trace, grounding=grounding, whole=not request.stream)
+            self._actions.append(_reader(guarded))
+            events = aiter(guarded)  # an async generator: closing it closes the stream under it
+        return events
+
+
+def _reader(outcome: GuardedStream | InputVerdict) -> Callable[[], Action]:
+    return lambda: outcome.action
+
+
+async def replay(events: list[Event]) -> AsyncIterator[Event]:
+    for event in events:
+        yield event
