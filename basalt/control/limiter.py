@@ -202,9 +202,11 @@ class MemoryLimiter:
     def _enter(self, name: str, limit: int, lease: str, ttl: float) -> bool:
         now = self._clock()
         leases = self._slots.setdefault(name, {})
-        for held, expires in list(leases.items()):
-            if expires <= now:
-                del leases[held]
+        if lease not in leases and len(leases) >= limit:
+            # Expired leases (of crashed requests) only matter when they would keep a slot taken: prune then.
+            for held, expires in list(leases.items()):
+                if expires <= now:
+                    del leases[held]
         if lease not in leases and len(leases) >= limit:
             return False
         leases[lease] = now + ttl

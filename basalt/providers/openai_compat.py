@@ -17,7 +17,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
-from .upstream_http import UpstreamClient, json_chunks
+from .upstream_http import UpstreamClient, json_chunks, read_json
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 
@@ -40,6 +40,15 @@ class OpenAICompatProvider:
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
         body = to_chat_request(request, self.upstream_model)
         response = await self.client.post("/chat/completions", body, self.name)
+        if not body["stream"]:
+            # The caller wants one answer: ask the upstream for one too (one JSON body instead of a chunk per token),
+            # and read it as a single chunk.
+            completion = await read_json(response, self.name)
+            reader = _ChunkReader(model)
+            events = reader.feed(as_chunk(completion))
+            for event in events + reader.finish():
+                yield event
+            return
         try:
             reader = _ChunkReader(model)
             async for chunk in json_chunks(response, self.name):
@@ -63,9 +72,10 @@ def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, 
         "model": upstream_model,
         "messages": messages,
         "max_completion_tokens": request.max_tokens,
-        "stream": True,
-        "stream_options": {"include_usage": True},
+        "stream": bool(request.stream),
     }
+    if request.stream:
+        body["stream_options"] = {"include_usage": True}
     for key in ("temperature", "top_p", "seed"):
         value = getattr(request, key)
         if value is not None:
@@ -161,6 +171,20 @@ def _tools(request: MessagesRequest, body: dict[str, Any]) -> None:
     }[choice.type]
     if choice.disable_parallel_tool_use and tools:
         body["parallel_tool_calls"] = False
+
+
+def as_chunk(completion: dict[str, Any]) -> dict[str, Any]:
+    """A whole chat.completion in the shape of one chunk, so one reader serves both."""
+    choices = []
+    for choice in completion.get("choices") or []:
+        message = dict(choice.get("message") or {})
+        calls = message.get("tool_calls")
+        if calls:
+            message["tool_calls"] = [{**call, "index": i} for i, call in enumerate(calls)]
+        choices.append(
+            {"index": choice.get("index", 0), "delta": message, "finish_reason": choice.get("finish_reason")}
+        )
+    return {"choices": choices, "usage": completion.get("usage")}
 
 
 class _ChunkReader:

@@ -102,25 +102,36 @@ def _retry_after(value: str | None) -> float | None:
 
 
 async def sse_events(response: aiohttp.ClientResponse, upstream: str) -> AsyncIterator[tuple[str, Any]]:
-    """(event name, parsed data) for each server-sent event; data that is not JSON comes back as a string."""
-    name, data = "", list[bytes]()
+    """(event name, parsed data) for each server-sent event; data that is not JSON comes back as a string.
+
+    Reads whatever has arrived at once and splits it here: line-by-line reads cost two awaits per event, which was
+    most of a fast upstream's per-chunk cost."""
+    buffer = b""
     try:
-        async for raw in response.content:
-            line = raw.rstrip(b"\r\n")
-            if not line:
-                if data:
-                    yield name, _parse(b"\n".join(data))
-                name, data = "", []
-            elif line.startswith(b"event:"):
-                name = line[6:].strip().decode()
-            elif line.startswith(b"data:"):
-                data.append(line[5:].lstrip())
+        async for piece in response.content.iter_any():
+            buffer += piece.replace(b"\r\n", b"\n") if b"\r" in piece else piece
+            *complete, buffer = buffer.split(b"\n\n")
+            for block in complete:
+                event = _sse_block(block)
+                if event is not None:
+                    yield event
     except TimeoutError:
         raise UpstreamTimeout(f"upstream {upstream} stopped sending") from None
     except aiohttp.ClientError as exc:
         raise InternalError(f"upstream {upstream} broke off the stream: {exc}") from None
-    if data:
-        yield name, _parse(b"\n".join(data))
+    event = _sse_block(buffer)
+    if event is not None:
+        yield event
+
+
+def _sse_block(block: bytes) -> tuple[str, Any] | None:
+    name, data = "", list[bytes]()
+    for line in block.split(b"\n"):
+        if line.startswith(b"data:"):
+            data.append(line[5:].lstrip())
+        elif line.startswith(b"event:"):
+            name = line[6:].strip().decode()
+    return (name, _parse(b"\n".join(data))) if data else None
 
 
 def _parse(data: bytes) -> Any:
@@ -141,3 +152,21 @@ async def json_chunks(response: aiohttp.ClientResponse, upstream: str) -> AsyncI
         if "error" in data:
             raise InternalError(f"upstream {upstream} failed mid-stream: {data['error'].get('message')}")
         yield data
+
+
+async def read_json(response: aiohttp.ClientResponse, upstream: str) -> dict[str, Any]:
+    """A whole JSON response body; anything else is the upstream's fault, reported as such."""
+    try:
+        raw = await response.read()
+    except TimeoutError:
+        raise UpstreamTimeout(f"upstream {upstream} stopped sending") from None
+    except aiohttp.ClientError as exc:
+        raise InternalError(f"upstream {upstream} broke off the response: {exc}") from None
+    finally:
+        response.release()
+    data = _parse(raw)
+    if not isinstance(data, dict):
+        raise InternalError(f"upstream {upstream} sent a body that is not a JSON object: {str(data)[:100]}")
+    if "error" in data:
+        raise InternalError(f"upstream {upstream} failed: {(data['error'] or {}).get('message')}")
+    return data

@@ -41,6 +41,33 @@ def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, int
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
+def whole_completion(action: str) -> Response:
+    """The non-streaming answer, with the same faults as the stream where they make sense."""
+    words = action[4:].split("|") if action.startswith("say:") else ["Hello from the fake upstream."]
+    text = "".join(words)
+    completion = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 6, "total_tokens": 13},
+    }
+    body = json.dumps(completion).encode()
+    if action == "badjson":
+        return Response(body[:40] + b"{not json", media_type="application/json")
+    if action in ("cut", "endless"):
+
+        async def partial() -> AsyncIterator[bytes]:
+            yield body[:30]
+            if action == "endless":
+                await asyncio.sleep(3600)
+            raise RuntimeError("connection cut")
+
+        return StreamingResponse(partial(), media_type="application/json")
+    return Response(body, media_type="application/json")
+
+
 def build_app(script: Script) -> Starlette:
     async def completions(request: Request) -> Response:
         body = await request.json()
@@ -54,6 +81,8 @@ def build_app(script: Script) -> Starlette:
             return JSONResponse({"error": {"message": "bad field 'x'"}}, 400)
         if action.startswith("slow:"):
             await asyncio.sleep(float(action[5:]))
+        if not body.get("stream"):
+            return whole_completion(action)
 
         async def events() -> AsyncIterator[bytes]:
             try:
