@@ -19,6 +19,7 @@ class EngineSettings(BaseModel):
     n_batch: int = Field(default=512, ge=16)
     prefill_chunk: int = Field(default=256, ge=16)
     n_threads: int = Field(default=0, ge=0)
+    poll: int | None = Field(default=0, ge=0, le=100)  # llama.cpp worker polling between steps; null: no pool
     max_waiting: int = Field(default=256, ge=0)
 
 

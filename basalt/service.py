@@ -78,6 +78,7 @@ class Service:
                 n_batch=e.n_batch,
                 prefill_chunk=e.prefill_chunk,
                 n_threads=e.n_threads,
+                poll=e.poll,
                 max_waiting=e.max_waiting,
             ),
         )

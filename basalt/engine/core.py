@@ -29,6 +29,7 @@ class EngineConfig:
     n_batch: int = 512  # tokens per decode step
     prefill_chunk: int = 256  # prompt tokens per sequence per step, so running streams keep flowing
     n_threads: int = 0  # 0: one per core
+    poll: int | None = 0  # llama.cpp thread pool polling, 0-100; None: no persistent pool
     max_waiting: int = 256  # queued requests beyond which new ones are refused as overloaded
 
 
@@ -93,6 +94,7 @@ class EngineCore:
                 kv_unified=False,
                 flash_attn=1,
                 kv_type=8,
+                poll=config.poll,
             ),
         )
         self.scheduler = Scheduler(

@@ -99,6 +99,49 @@ class ContextConfig:
     kv_unified: bool = True
     flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
     kv_type: int = 1  # ggml_type of the K and V cache: 1 F16, 8 Q8_0
+    poll: int | None = None  # a persistent thread pool with this polling level (0-100); None: llama.cpp's default
+
+
+class _ThreadPoolParams(ctypes.Structure):
+    # struct ggml_threadpool_params (ggml.h), which llama-cpp-python does not bind.
+    _fields_ = [
+        ("cpumask", ctypes.c_bool * 512),
+        ("n_threads", ctypes.c_int),
+        ("prio", ctypes.c_int),
+        ("poll", ctypes.c_uint32),
+        ("strict_cpu", ctypes.c_bool),
+        ("paused", ctypes.c_bool),
+    ]
+
+
+class ThreadPool:
+    """A persistent ggml CPU thread pool: the workers live as long as the context, and between steps they spin for
+    a while (`poll`, 0-100) before sleeping, as llama-server's do."""
+
+    def __init__(self, n_threads: int, poll: int) -> None:
+        libdir = Path(lib().__file__).parent / "lib"
+        base = ctypes.CDLL(str(libdir / "libggml-base.so"))
+        self._cpu = ctypes.CDLL(str(libdir / "libggml-cpu.so"))
+        self._llama = ctypes.CDLL(str(libdir / "libllama.so"))
+        base.ggml_threadpool_params_default.restype = _ThreadPoolParams
+        base.ggml_threadpool_params_default.argtypes = [ctypes.c_int]
+        self._cpu.ggml_threadpool_new.restype = ctypes.c_void_p
+        self._cpu.ggml_threadpool_new.argtypes = [ctypes.POINTER(_ThreadPoolParams)]
+        self._cpu.ggml_threadpool_free.argtypes = [ctypes.c_void_p]
+        self._llama.llama_attach_threadpool.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        params = base.ggml_threadpool_params_default(n_threads)
+        params.poll = poll
+        self.ptr: int | None = self._cpu.ggml_threadpool_new(ctypes.byref(params))
+        if not self.ptr:
+            raise RuntimeError("ggml_threadpool_new failed")
+
+    def attach(self, context: Any) -> None:
+        self._llama.llama_attach_threadpool(ctypes.cast(context, ctypes.c_void_p).value, self.ptr, self.ptr)
+
+    def free(self) -> None:
+        if self.ptr:
+            self._cpu.ggml_threadpool_free(self.ptr)
+            self.ptr = None
 
 
 class Batch:
@@ -162,6 +205,10 @@ class LlamaContext:
             raise RuntimeError("llama.cpp could not create a context")
         self.memory = L.llama_get_memory(self.ptr)
         self.n_ctx: int = L.llama_n_ctx(self.ptr)
+        # Without a pool of its own, llama.cpp starts and joins its worker threads on every decode step.
+        self.threadpool = ThreadPool(config.n_threads, config.poll) if config.poll is not None else None
+        if self.threadpool is not None:
+            self.threadpool.attach(self.ptr)
         self.batch = Batch(config.n_batch)
 
     def decode(self) -> int:
@@ -182,6 +229,9 @@ class LlamaContext:
         if self.ptr:
             lib().llama_free(self.ptr)
             self.ptr = None
+        if self.threadpool is not None:
+            self.threadpool.free()
+            self.threadpool = None
 
 
 class Sampler:
@@ -198,6 +248,10 @@ class Sampler:
         grammar: str | None,
     ) -> None:
         L = lib()
+        self.n_vocab = model.n_vocab
+        # Plain greedy decoding needs no chain: an argmax over the logits row is several times cheaper than
+        # llama_sampler_sample, which first copies the whole vocabulary into a candidates array.
+        self.greedy = temperature <= 0 and grammar is None
         self.ptr = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
         if grammar is not None:
             g = L.llama_sampler_init_grammar(model.vocab, grammar.encode(), b"root")
@@ -218,6 +272,9 @@ class Sampler:
 
     def sample(self, ctx: LlamaContext, batch_index: int) -> int:
         """Pick the next token from the logits at `batch_index` and advance the chain's state (grammar) with it."""
+        if self.greedy:
+            row = lib().llama_get_logits_ith(ctx.ptr, batch_index)
+            return int(np.argmax(np.ctypeslib.as_array(row, shape=(self.n_vocab,))))
         return int(lib().llama_sampler_sample(self.ptr, ctx.ptr, batch_index))
 
     def free(self) -> None:
