@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         try:
             yield
         finally:
-            await svc.control.close()
+            await svc.aclose()
             if owned:
                 svc.stop()
 

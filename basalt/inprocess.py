@@ -166,7 +166,7 @@ class InProcess:
 
     def close(self) -> None:
         if self._started:
-            asyncio.run_coroutine_threadsafe(self.service.control.close(), self.loop).result()
+            asyncio.run_coroutine_threadsafe(self.service.aclose(), self.loop).result()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
             self.service.stop()

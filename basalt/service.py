@@ -21,6 +21,7 @@ from .guarding import TRACE_HEADER, GuardedAnswer, attached, replay
 from .providers import UPSTREAMS
 from .providers.base import Event
 from .providers.local import LocalProvider
+from .providers.upstream_http import UpstreamClient
 from .router import RetryPolicy, Router, Target
 
 log = logging.getLogger("basalt")
@@ -33,6 +34,7 @@ class Service:
         self.engine: LocalEngine | None = None
         self.control = ControlPlane(settings)
         self.guardrails = Guardrails()
+        self._clients: list[UpstreamClient] = []
 
     def _load_guardrails(self) -> None:
         """From the config file, then those defined through the admin API (stored in the database)."""
@@ -54,6 +56,9 @@ class Service:
         groups: dict[str, list[Target]] = {}
         for d in self.settings.deployments:
             provider = UPSTREAMS[d.provider](d.name, d.model, d.base_url, d.api_key_env, d.timeout)
+            client = getattr(provider, "client", None)
+            if isinstance(client, UpstreamClient):
+                self._clients.append(client)
             label = f"{d.provider}:{d.model}@{d.base_url}"
             groups.setdefault(d.name, []).append(Target(provider, d.model, d.weight, d.max_concurrency, label=label))
         policy = RetryPolicy(**self.settings.router.model_dump())
@@ -89,6 +94,12 @@ class Service:
         bundled = BUNDLED.get(installed.name)
         for alias in bundled.aliases if bundled else ():
             self.catalog.alias(alias, installed.name)
+
+    async def aclose(self) -> None:
+        """Release what the current event loop holds: upstream connections, the ledger writer, database pools."""
+        for client in self._clients:
+            await client.close()
+        await self.control.close()
 
     def stop(self) -> None:
         if self.engine is not None:

@@ -54,6 +54,12 @@ class UpstreamClient:
             )
         return session
 
+    async def close(self) -> None:
+        """Close this event loop's pool (the others belong to loops that close their own)."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
+
     async def post(
         self, path: str, body: dict[str, Any] | bytes, upstream: str, headers: dict[str, str] | None = None
     ) -> aiohttp.ClientResponse:
