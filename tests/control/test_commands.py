@@ -64,3 +64,60 @@ def test_migrations_build_exactly_the_declared_schema(
             await store.close()
 
     assert asyncio.run(check()) == []
+
+
+@pytest.mark.parametrize("url_fixture", ["sqlite", "postgresql"])
+def test_usage_report_groups_by_utc_day_and_month(
+    url_fixture: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'r.db'}" if url_fixture == "sqlite" else request.getfixturevalue("pg_url")
+    base = {"endpoint": "messages", "status": "ok", "instance": "t", "reserved_input_tokens": 0}
+    base |= {"reserved_output_tokens": 0, "reserved_cost_usd": 0.0, "cache_read_tokens": 0, "cache_write_tokens": 0}
+    rows = [  # 2026-11-30 23:59:59 UTC, 2026-12-01 00:00:01 UTC twice
+        {
+            **base,
+            "request_id": "a",
+            "model": "m",
+            "started_at": 1796083199.0,
+            "input_tokens": 1,
+            "output_tokens": 2,
+            "cost_usd": 0.5,
+        },
+        {
+            **base,
+            "request_id": "b",
+            "model": "m",
+            "started_at": 1796083201.0,
+            "input_tokens": 3,
+            "output_tokens": 4,
+            "cost_usd": 0.25,
+        },
+        {
+            **base,
+            "request_id": "c",
+            "model": "n",
+            "started_at": 1796083201.0,
+            "input_tokens": 5,
+            "output_tokens": 6,
+            "cost_usd": 1.0,
+        },
+    ]
+
+    async def report() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        store = Store(url).connect()
+        try:
+            await store.migrate()
+            await store.write_usage(rows, [])
+            return await store.usage_report({}, ["day"]), await store.usage_report({"model": "m"}, ["month", "model"])
+        finally:
+            await store.close()
+
+    by_day, by_month = asyncio.run(report())
+    assert [(r["day"], r["requests"], r["input_tokens"]) for r in by_day] == [
+        ("2026-11-30", 1, 1),
+        ("2026-12-01", 2, 8),
+    ]
+    assert [(r["month"], r["model"], r["cost_usd"]) for r in by_month] == [
+        ("2026-11", "m", 0.5),
+        ("2026-12", "m", 0.25),
+    ]
