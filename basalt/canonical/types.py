@@ -216,6 +216,9 @@ class MessagesRequest(BaseModel):
     # llama-server's `ignore_eos` so a benchmark can generate exactly max_tokens tokens.
     seed: StrictInt | None = None
     ignore_eos: StrictBool = False
+    # OpenAI's repetition penalties, carried for the dialects and upstreams that have them (-2 to 2, 0 is off).
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     # The client's anthropic-beta header values, forwarded to an Anthropic upstream.
     _betas: tuple[str, ...] = PrivateAttr(default=())
 

@@ -142,7 +142,13 @@ def to_canonical(req: ChatCompletionRequest) -> MessagesRequest:
     }
     if system:
         body["system"] = "\n\n".join(system)
-    optional = {"temperature": req.temperature, "top_p": req.top_p, "seed": req.seed}
+    optional = {
+        "temperature": req.temperature,
+        "top_p": req.top_p,
+        "seed": req.seed,
+        "frequency_penalty": req.frequency_penalty or None,  # 0 is off: the same as not sending it
+        "presence_penalty": req.presence_penalty or None,
+    }
     body.update({k: v for k, v in optional.items() if v is not None})
     if req.stop is not None:
         body["stop_sequences"] = [req.stop] if isinstance(req.stop, str) else req.stop
@@ -160,9 +166,6 @@ def _refuse_unsupported(req: ChatCompletionRequest) -> None:
         raise InvalidRequest("logprobs are not supported by this server", param="logprobs")
     if req.logit_bias:
         raise InvalidRequest("logit_bias is not supported by this server", param="logit_bias")
-    for name in ("frequency_penalty", "presence_penalty"):
-        if getattr(req, name):
-            raise InvalidRequest(f"{name} is not supported by this server; leave it at 0", param=name)
 
 
 def _plain_text(content: str | list[dict[str, Any]] | None, where: str) -> str:

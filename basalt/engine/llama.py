@@ -234,6 +234,9 @@ class LlamaContext:
             self.threadpool = None
 
 
+PENALTY_WINDOW = 1024  # tokens of the answer that frequency and presence penalties look back over
+
+
 class Sampler:
     """A per-sequence llama.cpp sampler chain: optional grammar, then top-k/top-p/temperature, or greedy."""
 
@@ -246,12 +249,15 @@ class Sampler:
         top_k: int | None,
         seed: int | None,
         grammar: str | None,
+        frequency_penalty: float = 0.0,
+        presence_penalty: float = 0.0,
     ) -> None:
         L = lib()
         self.n_vocab = model.n_vocab
         # Plain greedy decoding needs no chain: an argmax over the logits row is several times cheaper than
         # llama_sampler_sample, which first copies the whole vocabulary into a candidates array.
-        self.greedy = temperature <= 0 and grammar is None
+        penalties = bool(frequency_penalty or presence_penalty)
+        self.greedy = temperature <= 0 and grammar is None and not penalties
         self.ptr = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
         if grammar is not None:
             g = L.llama_sampler_init_grammar(model.vocab, grammar.encode(), b"root")
@@ -259,6 +265,11 @@ class Sampler:
                 L.llama_sampler_free(self.ptr)
                 raise ValueError("the grammar could not be parsed")
             L.llama_sampler_chain_add(self.ptr, g)
+        if penalties:  # OpenAI's semantics: counts over the answer so far (the chain sees only sampled tokens)
+            penalty = L.llama_sampler_init_penalties(
+                self.n_vocab, PENALTY_WINDOW, 1.0, frequency_penalty, presence_penalty
+            )
+            L.llama_sampler_chain_add(self.ptr, penalty)
         if temperature <= 0:
             L.llama_sampler_chain_add(self.ptr, L.llama_sampler_init_greedy())
             return

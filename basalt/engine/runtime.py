@@ -27,6 +27,8 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     grammar: str | None = None
     ignore_eos: bool = False
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
 
 
 class LocalEngine:
@@ -75,6 +77,8 @@ class LocalEngine:
                 top_k=params.top_k,
                 seed=params.seed,
                 grammar=params.grammar,
+                frequency_penalty=params.frequency_penalty,
+                presence_penalty=params.presence_penalty,
             )
         except ValueError as exc:
             raise InvalidRequest(f"the requested output format cannot be enforced: {exc}") from exc

@@ -8,10 +8,10 @@ from typing import Any
 
 from ..canonical import MessagesRequest
 from ..errors import InternalError
-from .base import Event, ModelInfo
+from .base import Event, ModelInfo, refuse_penalties
 from .upstream_http import UpstreamClient, sse_events
 
-BASALT_ONLY = ("seed", "ignore_eos")  # Basalt's own extensions, unknown to Anthropic
+BASALT_ONLY = ("seed", "ignore_eos", "frequency_penalty", "presence_penalty")  # extensions unknown to Anthropic
 
 
 class AnthropicProvider:
@@ -29,6 +29,7 @@ class AnthropicProvider:
         return [self.info]
 
     def _body(self, request: MessagesRequest, *, stream: bool) -> dict[str, Any]:
+        refuse_penalties(request, "Anthropic")
         body = request.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=set(BASALT_ONLY))
         body["model"] = self.upstream_model
         body["stream"] = stream

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..canonical import MessagesRequest
+from ..errors import InvalidRequest
 
 Event = dict[str, Any]
 
@@ -31,3 +32,10 @@ class Provider(Protocol):
         ...
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int: ...
+
+
+def refuse_penalties(request: MessagesRequest, upstream: str) -> None:
+    """For upstreams without OpenAI's repetition penalties: a clear 400 rather than a silent drop."""
+    for name in ("frequency_penalty", "presence_penalty"):
+        if getattr(request, name):
+            raise InvalidRequest(f"{name} cannot be expressed in the {upstream} API; leave it at 0", param=name)

@@ -22,7 +22,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest, Overloaded
 from .aws import Credentials, EventStreamDecoder, sign_v4
-from .base import Event, ModelInfo
+from .base import Event, ModelInfo, refuse_penalties
 from .upstream_http import RateLimited, UpstreamClient, UpstreamTimeout
 
 STOP_REASONS = {
@@ -93,6 +93,7 @@ class BedrockProvider:
 
 
 def to_converse_request(request: MessagesRequest) -> dict[str, Any]:
+    refuse_penalties(request, "Bedrock Converse")
     if request.thinking is not None and request.thinking.type != "disabled":
         raise InvalidRequest("thinking cannot be forwarded to a Bedrock Converse upstream yet")
     messages = []

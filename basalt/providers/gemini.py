@@ -110,7 +110,14 @@ def _texts(items: list[dict[str, Any]]) -> str:
 
 def _generation_config(request: MessagesRequest) -> dict[str, Any]:
     config: dict[str, Any] = {"maxOutputTokens": request.max_tokens}
-    optional = {"temperature": request.temperature, "topP": request.top_p, "topK": request.top_k, "seed": request.seed}
+    optional = {
+        "temperature": request.temperature,
+        "topP": request.top_p,
+        "topK": request.top_k,
+        "seed": request.seed,
+        "frequencyPenalty": request.frequency_penalty,
+        "presencePenalty": request.presence_penalty,
+    }
     config.update({k: v for k, v in optional.items() if v is not None})
     if request.stop_sequences:
         config["stopSequences"] = request.stop_sequences

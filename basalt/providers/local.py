@@ -62,6 +62,8 @@ class LocalProvider:
             stop=tuple(request.stop_sequences or ()),
             grammar=grammar,
             ignore_eos=request.ignore_eos,
+            frequency_penalty=request.frequency_penalty or 0.0,
+            presence_penalty=request.presence_penalty or 0.0,
         )
         generation = self.engine.submit(tokens, params)  # raises Overloaded before anything is sent
         usage: dict[str, Any] = {

@@ -76,7 +76,7 @@ def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, 
     }
     if request.stream:
         body["stream_options"] = {"include_usage": True}
-    for key in ("temperature", "top_p", "seed"):
+    for key in ("temperature", "top_p", "seed", "frequency_penalty", "presence_penalty"):
         value = getattr(request, key)
         if value is not None:
             body[key] = value

@@ -70,11 +70,19 @@ def test_images_become_image_blocks_and_formats_become_output_config() -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    [{"n": 3}, {"logprobs": True}, {"frequency_penalty": 0.5}, {"logit_bias": {"1": 2}}],
+    [{"n": 3}, {"logprobs": True}, {"frequency_penalty": 2.5}, {"logit_bias": {"1": 2}}],
 )
 def test_unsupported_options_are_refused_not_dropped(extra: dict) -> None:
     with pytest.raises(InvalidRequest):
         canonical({"model": "m", "messages": [{"role": "user", "content": "x"}], **extra})
+
+
+def test_repetition_penalties_are_carried_and_zero_means_off() -> None:
+    base = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+    out = canonical({**base, "frequency_penalty": 0.5, "presence_penalty": -1.0})
+    assert (out["frequency_penalty"], out["presence_penalty"]) == (0.5, -1.0)
+    out = canonical({**base, "frequency_penalty": 0, "presence_penalty": 0})
+    assert "frequency_penalty" not in out and "presence_penalty" not in out
 
 
 def test_chunks_for_a_tool_call_stream_and_usage() -> None:

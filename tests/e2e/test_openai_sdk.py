@@ -178,3 +178,27 @@ def test_models_list(server: Server) -> None:
     ids = [m.id for m in server.openai().models.list()]
     assert "smollm2" in ids and "gpt-4o-mini" in ids
     assert server.openai().models.retrieve("smollm2").owned_by == "basalt"
+
+
+def test_frequency_and_presence_penalties_change_greedy_output(server: Server) -> None:
+    client = server.openai()
+    ask = [{"role": "user", "content": "Write the word hello thirty times."}]
+
+    def tokens(**penalties: float) -> list[str]:
+        completion = client.chat.completions.create(
+            model="smollm2",
+            messages=ask,
+            max_tokens=48,
+            temperature=0,
+            **penalties,  # type: ignore[arg-type]
+        )
+        return (completion.choices[0].message.content or "").split()
+
+    plain, again = tokens(), tokens(frequency_penalty=0)
+    assert plain == again  # 0 is off
+    penalised = tokens(frequency_penalty=2.0, presence_penalty=2.0)
+    assert penalised != plain
+    # Penalising every repeat leaves more distinct words in the answer.
+    assert len(set(penalised)) / max(len(penalised), 1) > len(set(plain)) / max(len(plain), 1)
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="smollm2", messages=ask, max_tokens=4, frequency_penalty=3)
