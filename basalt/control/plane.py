@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ..canonical import MessagesRequest
 from ..config import Settings
+from ..errors import BasaltError, Overloaded
 from .admission import Context, Ticket, admit
 from .auth import Authenticator
 from .budgets import BudgetBook
@@ -115,12 +116,22 @@ class ControlPlane:
     # Per request ------------------------------------------------------------------------------------------------
 
     async def authenticate(self, headers: Mapping[str, str], endpoint: str) -> Principal:
-        principal = await self.auth.authenticate(headers)
+        try:
+            principal = await self.auth.authenticate(headers)
+        except BasaltError:
+            raise
+        except Exception as exc:
+            raise _unavailable("the key store", exc) from None
         principal.require_endpoint(endpoint)
         return principal
 
     async def admit(self, principal: Principal, request: MessagesRequest, endpoint: str, request_id: str) -> Ticket:
-        return await admit(self.context(), principal, request, endpoint, request_id)
+        try:
+            return await admit(self.context(), principal, request, endpoint, request_id)
+        except BasaltError:
+            raise
+        except Exception as exc:
+            raise _unavailable("the rate limiter or budget store", exc) from None
 
     def store(self) -> Store:
         return self._resources()[0]
@@ -160,6 +171,13 @@ class ControlPlane:
         if ctx.limiter is not self._memory:
             await ctx.limiter.close()
         await store.close()
+
+
+def _unavailable(what: str, exc: Exception) -> Overloaded:
+    """A database or Redis that cannot be reached: a retryable 529/503, never a 500, and nothing sent upstream."""
+    log.error("%s is unavailable: %s", what, exc)
+    message = f"Basalt cannot reach {what} right now, so the request was not sent; retry shortly."
+    return Overloaded(message, retry_after=1)
 
 
 async def _correct_spend(limiter: Limiter, row: dict[str, Any], delta: float) -> None:

@@ -227,3 +227,20 @@ def test_ledger_records_every_request_and_tenants_see_only_their_own(gateway: Ga
     assert sorted(r["requests"] for r in everything) == [2, 3]
     row = next(r for r in records if r["status"] == "ok")
     assert row["deployment"].startswith("openai:up@") and row["latency_ms"] > 0 and row["key_id"].startswith("key_")
+
+
+def test_an_unreachable_redis_is_a_retryable_overload_not_a_500(tmp_path: Path) -> None:
+    with fake_upstream() as (url, script):
+        settings = gateway_settings(tmp_path, url, f"sqlite+aiosqlite:///{tmp_path / 'db'}", "redis://127.0.0.1:9/0")
+        with InProcess(settings) as basalt:
+            gateway = Gateway(basalt, script, (tmp_path / "admin-key").read_text().strip())
+            gateway.project("p", rpm=10)
+            key = gateway.key("p")
+            with pytest.raises(anthropic.APIStatusError) as over:
+                ask(gateway.anthropic(key))
+            assert over.value.status_code == 529 and "rate limiter" in over.value.message
+            assert over.value.response.headers["retry-after"] == "1"
+            with pytest.raises(openai.APIStatusError) as o:
+                gateway.openai(key).chat.completions.create(model="m", messages=ASK)  # type: ignore[arg-type]
+            assert o.value.status_code == 503
+            assert script.requests == []
