@@ -172,6 +172,11 @@ def test_unknown_guardrail_is_a_400(gateway: tuple[InProcess, Script, str], key:
     claude, _ = clients(gateway, key, "nope:3")
     with pytest.raises(anthropic.BadRequestError, match="nope"):
         claude.messages.create(model="m", max_tokens=20, messages=ASK)  # type: ignore[arg-type]
+    basalt, _, admin_key = gateway
+    with basalt.http_client() as http:
+        body = {"name": "k2", "project": "guarded", "guardrail": "nope:3"}
+        refused = http.post("/admin/keys", json=body, headers={"x-api-key": admin_key})
+        assert refused.status_code == 400 and "not defined" in refused.json()["error"]["message"]
 
 
 def test_apply_guardrail_endpoint_and_admin_definitions(gateway: tuple[InProcess, Script, str], key: str) -> None:

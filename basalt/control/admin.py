@@ -91,6 +91,14 @@ def timestamp(value: str | None, name: str) -> float | None:
 def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     router = APIRouter()
 
+    def known_guardrail(ref: str | None) -> None:
+        """Attach only what exists, so a typo fails here and not on every later request."""
+        if ref is None:
+            return
+        name, _, version = ref.partition(":")
+        if (name, version or "DRAFT") not in guardrails:
+            raise InvalidRequest(f"guardrail {ref!r} is not defined; define it first (POST /admin/guardrails)")
+
     @router.get("/admin/guardrails")
     async def list_guardrails(request: Request) -> Any:
         await admin(request)
@@ -128,6 +136,7 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     async def create_project(request: Request) -> Any:
         await admin(request)
         body: NewProject = parse(NewProject, await request.body())
+        known_guardrail(body.guardrail)
         if await control.store().find_project(body.name) is not None:
             raise InvalidRequest(f"A project named {body.name!r} exists already.", param="name")
         project = await control.store().create_project(body.name, body.org, body.limits(), body.guardrail)
@@ -143,6 +152,7 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         await admin(request)
         project = await project_of(ref)
         changes: LimitFields = parse(LimitFields, await request.body())
+        known_guardrail(changes.guardrail)
         updated = await control.store().update_project(project.id, changes.model_dump(exclude_unset=True))
         assert updated is not None
         return ok(project_json(updated))
@@ -157,6 +167,7 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     async def create_key(request: Request) -> Any:
         await admin(request)
         body: NewKey = parse(NewKey, await request.body())
+        known_guardrail(body.guardrail)
         unknown = sorted(set(body.endpoints or ()) - set(ENDPOINTS))
         if unknown:
             raise InvalidRequest(f"endpoints: unknown {unknown}; known: {list(ENDPOINTS)}", param="endpoints")
@@ -208,7 +219,10 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         ctx = control.context()
         await ctx.ledger.flush()
         if q.get("records"):
-            rows = await control.store().usage_records(where, int(q.get("limit") or 100))
+            limit = q.get("limit") or "100"
+            if not limit.isdigit() or not 1 <= int(limit) <= 10_000:
+                raise InvalidRequest("limit: a whole number from 1 to 10000", param="limit")
+            rows = await control.store().usage_records(where, int(limit))
             return ok({"data": rows})
         return ok({"group_by": group_by, "data": await control.store().usage_report(where, group_by)})
 
