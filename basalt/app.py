@@ -91,7 +91,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
-        return error_response(request, InternalError("Internal server error"))
+        response = error_response(request, InternalError("Internal server error"))
+        # Starlette answers this from its outermost middleware, outside RequestIdMiddleware: add the ids here.
+        rid = request_id(request)
+        if rid:
+            response.headers["request-id"] = response.headers["x-request-id"] = rid
+        return response
 
     @app.get("/health")
     async def health() -> Any:

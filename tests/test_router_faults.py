@@ -125,3 +125,20 @@ def test_client_disconnect_cancels_the_upstream_request(two_upstreams: tuple[InP
     while a.disconnected == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert a.disconnected == 1
+
+
+def test_an_unexpected_failure_is_a_500_with_a_request_id(
+    two_upstreams: tuple[InProcess, Script, Script], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway, _, _ = two_upstreams
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(gateway.service, "answer", broken)
+    with gateway.http_client() as http:
+        response = http.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": ASK})
+    assert response.status_code == 500
+    assert response.json()["error"] == {"type": "api_error", "message": "Internal server error"}
+    assert response.headers["request-id"].startswith("req_") and "a bug" not in response.text
+    assert response.json()["request_id"] == response.headers["request-id"]
