@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,7 @@ class Sampler:
         top_k: int | None,
         seed: int | None,
         grammar: str | None,
+        grammar_trigger: str | None = None,
         frequency_penalty: float = 0.0,
         presence_penalty: float = 0.0,
     ) -> None:
@@ -259,7 +261,16 @@ class Sampler:
         penalties = bool(frequency_penalty or presence_penalty)
         self.greedy = temperature <= 0 and grammar is None and not penalties
         self.ptr = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
-        if grammar is not None:
+        if grammar is not None and grammar_trigger is not None:
+            # Lazy: free text until the trigger appears, then the grammar from the trigger on.
+            pattern = f"^[\\s\\S]*?({re.escape(grammar_trigger)}[\\s\\S]*)"
+            patterns = (ctypes.c_char_p * 1)(pattern.encode())
+            g = L.llama_sampler_init_grammar_lazy_patterns(model.vocab, grammar.encode(), b"root", patterns, 1, None, 0)
+            if not g:
+                L.llama_sampler_free(self.ptr)
+                raise ValueError("the grammar could not be parsed")
+            L.llama_sampler_chain_add(self.ptr, g)
+        elif grammar is not None:
             g = L.llama_sampler_init_grammar(model.vocab, grammar.encode(), b"root")
             if not g:
                 L.llama_sampler_free(self.ptr)

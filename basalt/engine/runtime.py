@@ -26,6 +26,7 @@ class GenerationParams:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     grammar: str | None = None
+    grammar_trigger: str | None = None  # the grammar applies only from this text on (a lazy grammar)
     ignore_eos: bool = False
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
@@ -77,6 +78,7 @@ class LocalEngine:
                 top_k=params.top_k,
                 seed=params.seed,
                 grammar=params.grammar,
+                grammar_trigger=params.grammar_trigger,
                 frequency_penalty=params.frequency_penalty,
                 presence_penalty=params.presence_penalty,
             )

@@ -53,6 +53,9 @@ class LocalProvider:
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
         plan, tokens = self._prompt(request, model)
         grammar = _grammar(plan.schema) if plan.schema is not None else None
+        trigger = None
+        if plan.auto_tools is not None:
+            grammar, trigger = _tool_call_grammar(plan.auto_tools), CALL_OPEN
         params = GenerationParams(
             max_tokens=request.max_tokens,
             temperature=1.0 if request.temperature is None else request.temperature,
@@ -61,6 +64,7 @@ class LocalProvider:
             seed=request.seed,
             stop=tuple(request.stop_sequences or ()),
             grammar=grammar,
+            grammar_trigger=trigger,
             ignore_eos=request.ignore_eos,
             frequency_penalty=request.frequency_penalty or 0.0,
             presence_penalty=request.presence_penalty or 0.0,
@@ -74,7 +78,11 @@ class LocalProvider:
         }
         try:
             yield message_start(model, usage)
-            blocks = _TextBlocks() if not plan.forced_tools else _ToolCall(plan.forced_tools)
+            blocks: _TextBlocks | _ToolCall | _TextOrToolCall = _TextBlocks()
+            if plan.forced_tools:
+                blocks = _ToolCall(plan.forced_tools)
+            elif plan.auto_tools is not None:
+                blocks = _TextOrToolCall()
             last = None
             async for out in generation:
                 last = out
@@ -93,6 +101,15 @@ class LocalProvider:
                 yield event
         finally:
             generation.close()
+
+
+CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
+
+
+def _tool_call_grammar(call_schema: dict[str, Any]) -> str:
+    """`<tool_call>{"name": ..., "arguments": ...}</tool_call>`, with the JSON constrained by the tools' schemas."""
+    body = _grammar(call_schema).replace("root ::=", "call ::=", 1)
+    return f'root ::= "{CALL_OPEN}" [ \\n]* call [ \\n]* "{CALL_CLOSE}"\n' + body
 
 
 def _grammar(schema: dict[str, Any]) -> str:
@@ -151,3 +168,64 @@ class _ToolCall:
             name, arguments = value["name"], value["input"]
         self.is_tool_call = True
         return [tool_use_start(0, new_tool_use_id(), name), input_json_delta(0, json.dumps(arguments)), block_stop(0)]
+
+
+class _TextOrToolCall:
+    """With tool_choice auto: text streams as it comes, except the tail that might be the start of a tool call;
+    from `<tool_call>` on (the grammar constrains it) the call is collected and becomes a tool_use block."""
+
+    def __init__(self) -> None:
+        self.text = _TextBlocks()
+        self.pending = ""  # text not yet released: it could be the beginning of CALL_OPEN
+        self.call: str | None = None  # the call's text once CALL_OPEN was seen
+        self.is_tool_call = False
+
+    def feed(self, text: str) -> list[Event]:
+        if self.call is not None:
+            self.call += text
+            return []
+        self.pending += text
+        at = self.pending.find(CALL_OPEN)
+        if at >= 0:
+            before, self.call = self.pending[:at].rstrip(), self.pending[at:]
+            self.pending = ""
+            return self.text.feed(before)
+        keep = _partial_suffix(self.pending, CALL_OPEN)
+        release, self.pending = self.pending[: len(self.pending) - keep], self.pending[len(self.pending) - keep :]
+        return self.text.feed(release)
+
+    def close(self, stop_reason: str) -> list[Event]:
+        events = self.text.feed(self.pending)
+        value = _parse_call(self.call) if self.call is not None and stop_reason == "end_turn" else None
+        if value is None:  # no call, or one cut short: what was produced is text
+            events += self.text.feed(self.call or "")
+            return events + self.text.close(stop_reason)
+        events += self.text.close(stop_reason)
+        index = 1 if self.text.open else 0
+        self.is_tool_call = True
+        name, arguments = value
+        return [
+            *events,
+            tool_use_start(index, new_tool_use_id(), name),
+            input_json_delta(index, json.dumps(arguments)),
+            block_stop(index),
+        ]
+
+
+def _partial_suffix(text: str, marker: str) -> int:
+    """How many characters at the end of `text` are a proper prefix of `marker`."""
+    for n in range(min(len(marker) - 1, len(text)), 0, -1):
+        if marker.startswith(text[-n:]):
+            return n
+    return 0
+
+
+def _parse_call(text: str) -> tuple[str, Any] | None:
+    inner = text.strip().removeprefix(CALL_OPEN).removesuffix(CALL_CLOSE).strip()
+    try:
+        value = json.loads(inner)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or "arguments" not in value:
+        return None
+    return value["name"], value["arguments"]

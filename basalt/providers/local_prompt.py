@@ -17,13 +17,15 @@ class PromptPlan:
     prefill: str  # a final assistant turn the answer continues
     schema: dict[str, Any] | None  # JSON schema the output must match (structured output or a forced tool call)
     forced_tools: tuple[str, ...]  # tool names when a tool call is forced
+    auto_tools: dict[str, Any] | None = None  # with tool_choice auto: the schema of {"name", "arguments"} of a call
 
 
 def plan_prompt(request: MessagesRequest, model: str) -> PromptPlan:
     _refuse_unsupported(request, model)
     forced = _forced_tools(request)
     schema = _output_schema(request, forced)
-    system = _system_prompt(request, forced)
+    auto = _auto_call_schema(request, forced, schema)
+    system = _system_prompt(request, forced, auto is not None)
     messages: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
     for message in request.messages:
         text = _render_blocks(message.blocks(), model)
@@ -46,7 +48,7 @@ def plan_prompt(request: MessagesRequest, model: str) -> PromptPlan:
             raise InvalidRequest("an assistant prefill cannot be combined with a forced tool call or an output format")
     if not any(m["role"] == "user" for m in messages):
         raise InvalidRequest("messages: at least one user message is required")
-    return PromptPlan(messages, prefill, schema, forced)
+    return PromptPlan(messages, prefill, schema, forced, auto)
 
 
 def _refuse_unsupported(request: MessagesRequest, model: str) -> None:
@@ -102,7 +104,28 @@ def _output_schema(request: MessagesRequest, forced: tuple[str, ...]) -> dict[st
     }
 
 
-def _system_prompt(request: MessagesRequest, forced: tuple[str, ...]) -> str:
+def _auto_call_schema(
+    request: MessagesRequest, forced: tuple[str, ...], schema: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """With tools and tool_choice auto, the model may answer in text or call one tool; the call is constrained."""
+    tools = [t for t in request.tools or [] if t.is_client_tool]
+    choice = request.tool_choice.type if request.tool_choice else "auto"
+    if not tools or forced or schema is not None or choice != "auto":
+        return None
+    return {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {"name": {"const": t.name}, "arguments": t.input_schema or {"type": "object"}},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+            for t in tools
+        ]
+    }
+
+
+def _system_prompt(request: MessagesRequest, forced: tuple[str, ...], auto: bool) -> str:
     parts = [request.system_text()] if request.system_text() else []
     tools = request.tools or []
     if tools and not (request.tool_choice and request.tool_choice.type == "none"):
@@ -111,6 +134,11 @@ def _system_prompt(request: MessagesRequest, forced: tuple[str, ...]) -> str:
             for t in tools
         )
         parts.append(f"You can call these tools:\n{described}")
+    if auto:
+        parts.append(
+            'To call a tool, answer with only <tool_call>{"name": <tool name>, "arguments": <its input object>}'
+            "</tool_call>. Otherwise answer normally."
+        )
     if len(forced) == 1:
         parts.append(f"Call the tool {forced[0]} now. Answer with only the JSON object of its input.")
     elif forced:

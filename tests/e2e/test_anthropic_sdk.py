@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import anthropic
 import jsonschema
 import pytest
@@ -202,7 +205,12 @@ def test_tool_result_is_rendered_into_the_next_turn(server: Server) -> None:
     without = client.messages.count_tokens(model="smollm2", messages=messages[:1], tools=[WEATHER_TOOL])
     assert with_result.input_tokens > without.input_tokens + 15
     reply = client.messages.create(model="smollm2", max_tokens=30, messages=messages, tools=[WEATHER_TOOL])
-    assert reply.content and reply.content[0].type == "text"
+    # tool_choice is auto: the model may answer or call the tool again; either way the reply is well formed.
+    assert reply.content and reply.content[0].type in ("text", "tool_use")
+    for block in reply.content:
+        if block.type == "tool_use":
+            assert reply.stop_reason == "tool_use"
+            jsonschema.validate(block.input, WEATHER_TOOL["input_schema"])
 
 
 def test_json_schema_output_parses_and_validates(server: Server) -> None:
@@ -275,3 +283,47 @@ def test_refuses_what_a_text_model_cannot_serve(server: Server, kwargs: dict[str
     body = caught.value.body
     assert isinstance(body, dict) and body["error"]["type"] == "invalid_request_error"
     assert needle in body["error"]["message"]
+
+
+# The small model calls a tool on its own only when told to; the grammar then fills in what the prompt left out
+# (here unit and days), so the input always validates.
+AUTO_CALL = (
+    'Reply with exactly this text: <tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
+)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_choice_auto_lets_the_model_call_a_tool_or_answer(server: Server, stream: bool) -> None:
+    client = server.anthropic()
+    kwargs: dict[str, Any] = {"model": "smollm2", "max_tokens": 120, "tools": [WEATHER_TOOL, TIME_TOOL]}
+    ask = [{"role": "user", "content": AUTO_CALL}]
+    if stream:
+        with client.messages.stream(messages=ask, extra_body=GREEDY, **kwargs) as events:
+            message = events.get_final_message()
+    else:
+        message = client.messages.create(messages=ask, extra_body=GREEDY, **kwargs)
+    assert message.stop_reason == "tool_use"
+    call = message.content[-1]
+    assert call.type == "tool_use" and call.name == "get_weather"
+    jsonschema.validate(call.input, WEATHER_TOOL["input_schema"])  # the call is grammar-constrained
+    assert all("<tool_call>" not in getattr(b, "text", "") for b in message.content)
+    # Without a reason to call, the answer is text.
+    haiku = [{"role": "user", "content": "Write a haiku about rain."}]
+    plain = client.messages.create(messages=haiku, extra_body=GREEDY, **kwargs)
+    assert plain.stop_reason in ("end_turn", "max_tokens") and plain.content[0].type == "text"
+
+
+def test_tool_choice_auto_in_the_openai_dialect(server: Server) -> None:
+    completion = server.openai().chat.completions.create(
+        model="smollm2",
+        max_tokens=120,
+        temperature=0,
+        messages=[{"role": "user", "content": AUTO_CALL}],
+        tools=[{"type": "function", "function": {"name": t["name"], "description": t["description"],
+                                                  "parameters": t["input_schema"]}} for t in (WEATHER_TOOL, TIME_TOOL)],
+    )  # fmt: skip
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls or []
+    assert call.function.name == "get_weather"
+    jsonschema.validate(json.loads(call.function.arguments), WEATHER_TOOL["input_schema"])

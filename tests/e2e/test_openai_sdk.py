@@ -149,7 +149,10 @@ def test_tool_results_in_history(server: Server) -> None:
         tools=TOOLS,  # type: ignore[arg-type]
         max_tokens=20,
     )
-    assert completion.choices[0].message.content
+    # tool_choice is auto: an answer, or (as the small model sometimes does) another call, finished either way.
+    message = completion.choices[0].message
+    assert message.content or message.tool_calls
+    assert completion.choices[0].finish_reason in ("stop", "length", "tool_calls")
 
 
 def test_json_schema_response_format(server: Server) -> None:
