@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from .canonical import MessagesRequest
 from .catalog import Catalog
@@ -16,7 +17,7 @@ from .control import ControlPlane, Principal, Ticket
 from .engine.core import EngineConfig, EngineStats
 from .engine.runtime import LocalEngine
 from .engine.store import BUNDLED, ModelStore, StoreError
-from .guard import Guardrails
+from .guard import GuardrailConfig, Guardrails
 from .guarding import TRACE_HEADER, GuardedAnswer, attached, replay
 from .providers import UPSTREAMS
 from .providers.base import Event
@@ -36,16 +37,12 @@ class Service:
         self.guardrails = Guardrails()
         self._clients: list[UpstreamClient] = []
 
-    def _load_guardrails(self) -> None:
-        """From the config file, then those defined through the admin API (stored in the database)."""
-        for config in self.settings.guardrails:
-            self.guardrails.add(config, replace=True)
-        for definition in self.control.stored_guardrails():
-            self.guardrails.add(definition, replace=True)
-
     def start(self) -> None:
-        self.control.prepare()
-        self._load_guardrails()
+        stored = self.control.prepare()
+        # From the config file, then those defined through the admin API (stored in the database).
+        definitions: list[GuardrailConfig | dict[str, Any]] = [*self.settings.guardrails, *stored]
+        for definition in definitions:
+            self.guardrails.add(definition, replace=True)
         if self.settings.serve_local:
             self._start_local()
         self._start_deployments()

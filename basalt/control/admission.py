@@ -289,6 +289,8 @@ class Ticket:
                 "guardrail_action": self.guardrail_action,
             }
         )
+        if not (self.buckets or self.slots or self.budgets):
+            return  # nothing was taken from any limit (auth off, or no limits): no task to run
         task = asyncio.get_running_loop().create_task(self._release(counts, spent))
         self.ctx.settling.add(task)
         task.add_done_callback(self.ctx.settling.discard)

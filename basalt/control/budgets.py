@@ -31,6 +31,9 @@ class Budget:
 
 
 def budgets(principal: Principal, now: datetime) -> list[Budget]:
+    records = [r.limits for r in (principal.key, principal.project) if r is not None]
+    if not any(x.daily_budget_usd is not None or x.monthly_budget_usd is not None for x in records):
+        return []
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
     next_month = (month + timedelta(days=32)).replace(day=1)
@@ -78,5 +81,8 @@ class BudgetBook:
                 )
 
     async def charge(self, items: list[Budget], amount: float) -> None:
+        by_ttl: dict[float, list[str]] = {}  # one limiter call (one Redis round trip) per expiry, not per counter
         for budget in items:
-            await self.limiter.add_spend([budget.counter], amount, budget.ttl)
+            by_ttl.setdefault(budget.ttl, []).append(budget.counter)
+        for ttl, counters in by_ttl.items():
+            await self.limiter.add_spend(counters, amount, ttl)

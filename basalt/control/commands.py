@@ -15,10 +15,23 @@ from typing import Any
 from ..config import Settings
 from .admin import timestamp
 from .principal import ENDPOINTS
-from .records import LIMIT_FIELDS, Limits
+from .records import LIMIT_FIELDS, Limits, Project
 from .store import GROUPS, Store
 
 Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
+
+
+class CommandError(Exception):
+    """A mistake in the command line, told to the user as `basalt: <message>` with exit status 1."""
+
+
+async def project_named(store: Store, ref: str | None) -> Project | None:
+    if ref is None:
+        return None
+    project = await store.find_project(ref)
+    if project is None:  # never quietly fall back to every project's data
+        raise CommandError(f"no project {ref!r}")
+    return project
 
 
 def print_table(rows: Sequence[Sequence[Any]]) -> None:
@@ -69,20 +82,15 @@ async def projects_list(store: Store, args: argparse.Namespace) -> int:
 
 
 async def projects_update(store: Store, args: argparse.Namespace) -> int:
-    project = await store.find_project(args.project)
-    if project is None:
-        print(f"basalt: no project {args.project!r}", file=sys.stderr)
-        return 1
+    project = await project_named(store, args.project)
+    assert project is not None
     changes = {k: v for k, v in {**limits_of(args).as_dict(), "guardrail": args.guardrail}.items() if v is not None}
     await store.update_project(project.id, changes)
     return 0
 
 
 async def keys_create(store: Store, args: argparse.Namespace) -> int:
-    project = await store.find_project(args.project) if args.project else None
-    if args.project and project is None:
-        print(f"basalt: no project {args.project!r}", file=sys.stderr)
-        return 1
+    project = await project_named(store, args.project)
     if project is None and not args.admin:
         print("basalt: a key needs --project (or --admin)", file=sys.stderr)
         return 1
@@ -107,7 +115,7 @@ async def keys_create(store: Store, args: argparse.Namespace) -> int:
 
 
 async def keys_list(store: Store, args: argparse.Namespace) -> int:
-    project = await store.find_project(args.project) if args.project else None
+    project = await project_named(store, args.project)
     rows: list[Sequence[Any]] = [("ID", "NAME", "PROJECT", "HINT", "ADMIN", "MODELS", "EXPIRES", "REVOKED")]
     for k in await store.list_keys(project.id if project else None):
         models = ",".join(k.models) if k.models is not None else "*"
@@ -132,7 +140,7 @@ async def usage(store: Store, args: argparse.Namespace) -> int:
     if unknown:
         print(f"basalt: cannot group by {unknown}; choose from {', '.join(GROUPS)}", file=sys.stderr)
         return 1
-    project = await store.find_project(args.project) if args.project else None
+    project = await project_named(store, args.project)
     where = {
         "project_id": project.id if project else None,
         "key_id": args.key,
@@ -161,6 +169,9 @@ def run(command: Command) -> Callable[[argparse.Namespace], int]:
             try:
                 await store.migrate()
                 return await command(store, args)
+            except CommandError as exc:
+                print(f"basalt: {exc}", file=sys.stderr)
+                return 1
             finally:
                 await store.close()
 

@@ -47,11 +47,12 @@ class ControlPlane:
 
     # Start-up ---------------------------------------------------------------------------------------------------
 
-    def prepare(self) -> None:
-        """Migrate the schema, bootstrap the admin key, reconcile reservations a killed process left open."""
-        run_in_thread(self._prepare())
+    def prepare(self) -> list[dict[str, Any]]:
+        """Migrate the schema, bootstrap the admin key, reconcile reservations a killed process left open; returns
+        the guardrail definitions added through the admin API, read in the same pass."""
+        return run_in_thread(self._prepare())
 
-    async def _prepare(self) -> None:
+    async def _prepare(self) -> list[dict[str, Any]]:
         store = Store(self.url).connect()
         try:
             await store.migrate()
@@ -61,6 +62,7 @@ class ControlPlane:
             if replayed:
                 log.warning("moved %d ledger records a previous run left in its journal into the database", replayed)
             await self._reconcile(store)
+            return await store.guardrail_definitions()
         finally:
             await store.close()
 
@@ -100,18 +102,6 @@ class ControlPlane:
             log.warning("reconciled %d requests left open by a previous run of %s", len(settled), self.instance)
         if limiter is not None:
             await limiter.close()
-
-    def stored_guardrails(self) -> list[dict[str, Any]]:
-        """Guardrail definitions added through the admin API."""
-
-        async def read() -> list[dict[str, Any]]:
-            store = Store(self.url).connect()
-            try:
-                return await store.guardrail_definitions()
-            finally:
-                await store.close()
-
-        return run_in_thread(read())
 
     # Per request ------------------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from ..canonical import MessagesRequest, new_tool_use_id
@@ -18,7 +19,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
-from .upstream_http import UpstreamClient, json_chunks
+from .upstream_http import UpstreamClient, translated
 
 STOP_REASONS = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens"}
 REFUSALS = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -49,15 +50,9 @@ class GeminiProvider:
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
         path = f"/v1beta/models/{self.upstream_model}:streamGenerateContent?alt=sse"
         response = await self.client.post(path, to_gemini_request(request), self.name)
-        try:
-            reader = _ChunkReader(model)
-            async for chunk in json_chunks(response, self.name):
-                for event in reader.feed(chunk):
-                    yield event
-            for event in reader.finish():
+        async with aclosing(translated(response, self.name, _ChunkReader(model))) as chunks:
+            async for event in chunks:  # closing this stream closes the upstream response at once
                 yield event
-        finally:
-            response.release()
 
 
 def to_gemini_request(request: MessagesRequest) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from ..canonical import MessagesRequest
@@ -17,7 +18,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
-from .upstream_http import UpstreamClient, json_chunks, read_json
+from .upstream_http import UpstreamClient, read_json, translated
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 
@@ -49,15 +50,9 @@ class OpenAICompatProvider:
             for event in events + reader.finish():
                 yield event
             return
-        try:
-            reader = _ChunkReader(model)
-            async for chunk in json_chunks(response, self.name):
-                for event in reader.feed(chunk):
-                    yield event
-            for event in reader.finish():
+        async with aclosing(translated(response, self.name, _ChunkReader(model))) as chunks:
+            async for event in chunks:  # closing this stream closes the upstream response at once
                 yield event
-        finally:
-            response.release()
 
 
 def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, Any]:

@@ -7,14 +7,15 @@ stream plumbing took half of the gateway's CPU at 32 concurrent requests).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
 from yarl import URL
 
 from ..errors import BasaltError, InternalError, InvalidRequest, NotFound, Overloaded
+from .base import Event
 
 UPSTREAM_ERRORS: dict[int, type[BasaltError]] = {
     400: InvalidRequest,
@@ -145,6 +146,28 @@ def _parse(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return data.decode(errors="replace")
+
+
+class ChunkReader(Protocol):
+    """Turns an upstream's JSON chunks into canonical events (one per provider)."""
+
+    def feed(self, chunk: dict[str, Any]) -> list[Event]: ...
+
+    def finish(self) -> list[Event]: ...
+
+
+async def translated(
+    response: aiohttp.ClientResponse, upstream: str, reader: ChunkReader
+) -> AsyncGenerator[Event, None]:
+    """A `data:`-only upstream stream read to its end through `reader`; the response is released however it ends."""
+    try:
+        async for chunk in json_chunks(response, upstream):
+            for event in reader.feed(chunk):
+                yield event
+        for event in reader.finish():
+            yield event
+    finally:
+        response.release()
 
 
 async def json_chunks(response: aiohttp.ClientResponse, upstream: str) -> AsyncIterator[dict[str, Any]]:

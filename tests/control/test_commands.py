@@ -34,7 +34,8 @@ def test_projects_keys_and_usage_commands(tmp_path: Path, capsys: pytest.Capture
     listing = capsys.readouterr().out
     assert "site" in listing and key not in listing and key[-4:] in listing
     assert main(["projects", "list", *args]) == 0
-    assert "web" in capsys.readouterr().out and "60" in listing + "60"
+    projects = capsys.readouterr().out.splitlines()
+    assert projects[1].split()[1:2] == ["web"] and "60" in projects[1].split()  # the rpm column
     key_id = "key_" + key.split("_")[1]
     assert main(["keys", "revoke", key_id, *args]) == 0
     assert main(["keys", "create", "--name", "orphan", *args]) == 1  # a key needs a project (or --admin)
@@ -42,6 +43,10 @@ def test_projects_keys_and_usage_commands(tmp_path: Path, capsys: pytest.Capture
     assert main(["usage", "--by", "day,model", "--json", *args]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert main(["usage", "--by", "colour", *args]) == 1
+    capsys.readouterr()
+    for command in (["usage", "--project", "typo"], ["keys", "list", "--project", "typo"]):  # no silent "all"
+        assert main([*command, *args]) == 1
+        assert "no project 'typo'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("url_fixture", ["sqlite", "postgresql"])
