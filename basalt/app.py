@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 
 from . import guard
 from .config import Settings
@@ -19,12 +21,15 @@ from .dialects import anthropic, openai
 from .dialects.anthropic import json_response
 from .dialects.errors import anthropic_error, either_error, openai_error, openai_status, retry_headers
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound
-from .http.plumbing import RequestIdMiddleware, request_id
+from .http.plumbing import RequestIdMiddleware, new_request_id, request_id
 from .service import Service
 
 log = logging.getLogger("basalt")
 OPENAI_PATHS = ("/v1/chat/completions",)
 SHARED_PATHS = ("/v1/models",)
+# The generation routes: called directly, past Starlette's middleware stack and router (see BasaltApp).
+DIRECT_PATHS = ("/v1/messages", "/v1/chat/completions")
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def error_response(request: Request, error: BasaltError) -> Response:
@@ -37,6 +42,38 @@ def error_response(request: Request, error: BasaltError) -> Response:
     rid = request_id(request)
     body = either_error(error, rid) if path.startswith(SHARED_PATHS) else anthropic_error(error, rid)
     return json_response(body, error.status, headers)
+
+
+class BasaltApp(FastAPI):
+    """FastAPI, except that POSTs to the generation routes go straight to their endpoints, with the request id and
+    the error handling the middleware would have given them: the middleware stack and route matching cost about
+    0.13 ms a request, a tenth of the gateway's whole overhead budget. The endpoints stay declared on the routers."""
+
+    direct: dict[str, Endpoint]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.direct.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if endpoint is None:
+            await super().__call__(scope, receive, send)
+            return
+        rid = new_request_id()
+        scope["state"] = {"request_id": rid}
+        header = rid.encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"request-id", header), (b"x-request-id", header)]
+            await send(message)
+
+        request = Request(scope, receive)
+        try:
+            response = await endpoint(request)
+        except BasaltError as exc:
+            response = error_response(request, exc)
+        except Exception:
+            log.exception("unhandled error on %s", scope["path"])
+            response = error_response(request, InternalError("Internal server error"))
+        await response(scope, receive, send_with_id)
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
@@ -56,10 +93,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             if owned:
                 svc.stop()
 
-    app = FastAPI(title="Basalt", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = BasaltApp(title="Basalt", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.service = svc
-    app.include_router(anthropic.build_router(svc))
-    app.include_router(openai.build_router(svc))
+    dialects = [anthropic.build_router(svc), openai.build_router(svc)]
+    for router in dialects:
+        app.include_router(router)
     app.include_router(control_admin.build_router(svc.control, svc.guardrails))
 
     async def may_apply_guardrails(request: Request) -> None:
@@ -67,6 +105,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app.include_router(guard.build_router(svc.guardrails, may_apply_guardrails))
     app.add_middleware(RequestIdMiddleware)
+    app.direct = {
+        route.path: route.endpoint
+        for route in (r for router in dialects for r in router.routes)
+        if isinstance(route, APIRoute) and route.path in DIRECT_PATHS and "POST" in (route.methods or ())
+    }
 
     @app.exception_handler(BasaltError)
     async def on_basalt_error(request: Request, exc: BasaltError) -> Response:

@@ -40,9 +40,9 @@ def wrk_script(stream: bool, key: str | None) -> Path:
     return path
 
 
-def run_wrk(url: str, script: Path, concurrency: int) -> dict[str, float]:
+def run_wrk(url: str, script: Path, concurrency: int, duration: int = DURATION) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{DURATION}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--latency", "-s", str(script), url],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -124,6 +124,8 @@ def main() -> None:
             with ctx:
                 time.sleep(1)
                 results[name] = {}
+                for _, stream, concurrency in cases:  # warm up every path first (each gateway alike)
+                    run_wrk(url, wrk_script(stream, key), concurrency, duration=2)
                 for mode, stream, concurrency in cases:
                     row = run_wrk(url, wrk_script(stream, key), concurrency)
                     results[name][f"{mode}/{concurrency}"] = row

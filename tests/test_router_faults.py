@@ -142,3 +142,17 @@ def test_an_unexpected_failure_is_a_500_with_a_request_id(
     assert response.json()["error"] == {"type": "api_error", "message": "Internal server error"}
     assert response.headers["request-id"].startswith("req_") and "a bug" not in response.text
     assert response.json()["request_id"] == response.headers["request-id"]
+
+
+def test_generation_routes_skip_the_middleware_stack_but_not_its_duties(
+    two_upstreams: tuple[InProcess, Script, Script],
+) -> None:
+    gateway, _, _ = two_upstreams
+    app = gateway.app
+    assert set(app.direct) == {"/v1/messages", "/v1/chat/completions"}  # type: ignore[attr-defined]
+    with gateway.http_client() as http:
+        ok = http.post("/v1/chat/completions", json={"model": "m", "max_tokens": 5, "messages": ASK})
+        bad = http.post("/v1/chat/completions", content=b"{not json")
+    assert ok.status_code == 200 and ok.headers["x-request-id"].startswith("req_")
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
+    assert bad.headers["request-id"] == bad.headers["x-request-id"]

@@ -65,6 +65,10 @@ class EventWriter:
         self._text: int | None = None  # the open block, when it is a text block
         self._open: int | None = None  # the open block, when it is a tool_use block
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
     def start(self) -> list[Event]:
         if self._started:
             return []
@@ -72,6 +76,8 @@ class EventWriter:
         return [message_start(self.model, self.usage)]
 
     def text(self, text: str) -> list[Event]:
+        if self._text is not None:  # the common case, a delta of the open text block
+            return [text_delta(self._text, text)]
         events = self.start()
         if self._text is None:
             events += self.close()

@@ -191,7 +191,7 @@ class Ticket:
         self.buckets: list[Bucket] = []
         self.states: tuple[BucketState, ...] = ()
         self.slots: list[str] = []
-        self.budgets: list[Budget] = []
+        self.budgets: tuple[Budget, ...] = ()
         self.guardrail_action: str | None = None
         self.outcomes: list[Callable[[], str | None]] = []  # read at settlement: what guardrails did
         self._settled = False

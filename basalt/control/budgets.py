@@ -6,12 +6,15 @@ process (or a Redis that lost its data) needs it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from ..errors import BudgetExceeded
 from .limiter import Limiter
 from .principal import Principal
+from .records import ApiKey, Project
 from .store import Store
 
 DAY_TTL = 2 * 86400.0
@@ -30,15 +33,21 @@ class Budget:
     ttl: float
 
 
-def budgets(principal: Principal, now: datetime) -> list[Budget]:
-    records = [r.limits for r in (principal.key, principal.project) if r is not None]
+def budgets(principal: Principal, now: datetime) -> tuple[Budget, ...]:
+    return _budgets(principal.key, principal.project, now.date())
+
+
+@lru_cache(maxsize=4096)
+def _budgets(key: ApiKey | None, project: Project | None, today: date) -> tuple[Budget, ...]:
+    """Cached: the same for every request of a key on a day (records are frozen, so an edited key is a new entry)."""
+    records = [r.limits for r in (key, project) if r is not None]
     if not any(x.daily_budget_usd is not None or x.monthly_budget_usd is not None for x in records):
-        return []
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return ()
+    day = datetime(today.year, today.month, today.day, tzinfo=UTC)
     month = day.replace(day=1)
     next_month = (month + timedelta(days=32)).replace(day=1)
     out: list[Budget] = []
-    owners = [("key", principal.key), ("project", principal.project)]
+    owners: list[tuple[str, ApiKey | Project | None]] = [("key", key), ("project", project)]
     for owner, record in owners:
         if record is None:
             continue
@@ -52,7 +61,7 @@ def budgets(principal: Principal, now: datetime) -> list[Budget]:
             stamp = start.strftime("%Y-%m-%d" if period == "daily" else "%Y-%m")
             counter = f"spend:{owner}:{record.id}:{stamp}"
             out.append(Budget(counter, limit, owner, record.id, period, start.timestamp(), end, ttl))
-    return out
+    return tuple(out)
 
 
 class BudgetBook:
@@ -63,7 +72,7 @@ class BudgetBook:
         self.store = store
         self._seeded: set[str] = set()
 
-    async def check(self, items: list[Budget], cost: float) -> None:
+    async def check(self, items: Sequence[Budget], cost: float) -> None:
         if not items:
             return
         for budget in items:
@@ -80,7 +89,7 @@ class BudgetBook:
                     f"It resets at {budget.resets_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}."
                 )
 
-    async def charge(self, items: list[Budget], amount: float) -> None:
+    async def charge(self, items: Sequence[Budget], amount: float) -> None:
         by_ttl: dict[float, list[str]] = {}  # one limiter call (one Redis round trip) per expiry, not per counter
         for budget in items:
             by_ttl.setdefault(budget.ttl, []).append(budget.counter)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -31,17 +31,31 @@ def sse(event: Event) -> bytes:
 
 async def first_and_rest(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
     """Pull the first event now, so errors found before any output become an HTTP error status."""
-    first = await anext(events)
+    return Prefetched(await anext(events), events)
 
-    async def chain() -> AsyncIterator[Event]:
-        try:
-            yield first
-            async for event in events:
-                yield event
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
 
-    return chain()
+class Prefetched:
+    """A stream whose first event was read ahead; the rest is the stream itself, with no generator in between."""
+
+    def __init__(self, first: Event, rest: AsyncIterator[Event]) -> None:
+        self._first: Event | None = first
+        self._rest = rest
+
+    def __aiter__(self) -> Prefetched:
+        return self
+
+    def __anext__(self) -> Awaitable[Event]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return _value(first)
+        return self._rest.__anext__()
+
+    async def aclose(self) -> None:
+        await self._rest.aclose()  # type: ignore[attr-defined]
+
+
+async def _value(event: Event) -> Event:
+    return event
 
 
 async def anthropic_sse(events: AsyncIterator[Event], rid: str) -> AsyncIterator[bytes]:

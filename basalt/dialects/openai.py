@@ -91,6 +91,7 @@ class ChunkEncoder:
         self.id = ""
         self.usage: dict[str, Any] = {}
         self.tool_index: dict[int, int] = {}  # content block index -> tool call index
+        self._around = (b"", b"")  # a text delta's chunk, before and after its JSON-encoded text
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None, guardrail: Any = None) -> bytes:
         chunk: dict[str, Any] = {
@@ -109,9 +110,15 @@ class ChunkEncoder:
 
     def encode(self, event: Event) -> bytes:
         kind = event["type"]
+        if kind == "content_block_delta" and event["delta"]["type"] == "text_delta" and self._around[0]:
+            # Every token of a stream: the chunk around the text is the same each time, so it is encoded once.
+            before, after = self._around
+            return before + orjson.dumps(event["delta"]["text"]) + after
         if kind == "message_start":
             self.id = completion_id(event["message"]["id"])
             self.usage = dict(event["message"].get("usage") or {})
+            before, _, after = self._chunk({"content": "\x00"}).rpartition(b'"\\u0000"')
+            self._around = (before, after)
             return self._chunk({"role": "assistant", "content": ""})
         if kind == "content_block_start" and event["content_block"]["type"] == "tool_use":
             block = event["content_block"]

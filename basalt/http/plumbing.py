@@ -67,19 +67,18 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """Run `work`, cancelling it if the client disconnects first (so a non-streaming call frees its sequence too)."""
-    task = asyncio.ensure_future(work)
+    """Run `work`, cancelled if the client disconnects first (so a non-streaming call frees its sequence too)."""
+    task = asyncio.current_task()
+    assert task is not None
 
     async def watch() -> None:
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                task.cancel()
-                return
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        task.cancel()
 
     watcher = asyncio.ensure_future(watch())
     try:
-        return await task
+        return await work
     finally:
         watcher.cancel()
 
@@ -100,20 +99,27 @@ class EventStreamResponse(Response):
             (b"x-accel-buffering", b"no"),
             *((k.encode(), v.encode()) for k, v in self.extra_headers.items()),
         ]
-        producer = asyncio.ensure_future(self._produce(send, headers))
+        # Produced in this task; a watcher cancels it when the client leaves (a task of its own per stream costs).
+        task = asyncio.current_task()
+        assert task is not None
+        left = False
 
         async def watch() -> None:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    producer.cancel()
-                    return
+            nonlocal left
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            left = True
+            task.cancel()
 
         watcher = asyncio.ensure_future(watch())
         try:
-            await producer
-        except (asyncio.CancelledError, OSError):
-            pass  # the client went away; the iterator has been closed
+            await self._produce(send, headers)
+        except asyncio.CancelledError:
+            if not left:
+                raise
+            task.uncancel()  # the client went away; the iterator has been closed
+        except OSError:
+            pass
         finally:
             watcher.cancel()
 
@@ -128,14 +134,17 @@ class EventStreamResponse(Response):
             while True:
                 await wake.wait()
                 wake.clear()
-                if ready:
-                    body = b"".join(ready)
-                    ready.clear()
+                last = pump.done()
+                error = pump.exception() if last else None
+                body = b"".join(ready)
+                ready.clear()
+                if last and error is None:  # the end of the stream goes out with its last chunks
+                    await send({"type": "http.response.body", "body": body, "more_body": False})
+                    return
+                if body:
                     await send({"type": "http.response.body", "body": body, "more_body": True})
-                if pump.done() and not ready:
-                    pump.result()  # an error the stream raised goes up from here
-                    break
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if error is not None:
+                    raise error  # an error the stream raised goes up from here
         finally:
             pump.cancel()
             await _close(self.chunks)

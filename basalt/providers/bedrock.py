@@ -23,7 +23,7 @@ from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBl
 from ..errors import InternalError, InvalidRequest, Overloaded
 from .aws import Credentials, EventStreamDecoder, sign_v4
 from .base import Event, ModelInfo, refuse_penalties
-from .upstream_http import RateLimited, UpstreamClient, UpstreamTimeout
+from .upstream_http import RateLimited, UpstreamClient, UpstreamTimeout, body_chunks
 
 STOP_REASONS = {
     "end_turn": "end_turn",
@@ -77,7 +77,7 @@ class BedrockProvider:
         response = await self.client.post(path, body, self.name, self._headers(path, body))
         try:
             reader, decoder = _EventReader(model), EventStreamDecoder()
-            async for data in response.content.iter_any():
+            async for data in body_chunks(response, self.name):
                 for message in decoder.feed(data):
                     if message.headers.get(":message-type") == "exception":
                         kind = message.headers.get(":exception-type", "")
