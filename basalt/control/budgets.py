@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 
 from ..errors import BudgetExceeded
 from .limiter import Limiter
@@ -33,13 +32,25 @@ class Budget:
     ttl: float
 
 
+_recent: dict[tuple[int, int], tuple[ApiKey | None, Project | None, date, tuple[Budget, ...]]] = {}
+
+
 def budgets(principal: Principal, now: datetime) -> tuple[Budget, ...]:
-    return _budgets(principal.key, principal.project, now.date())
+    """The same for every request of a key on a day: remembered for the key and project records the key cache hands
+    out (frozen, and replaced when reloaded), so the dates are worked out once per reload and day, not per request."""
+    key, project, today = principal.key, principal.project, now.date()
+    slot = (id(key), id(project))
+    hit = _recent.get(slot)
+    if hit is not None and hit[0] is key and hit[1] is project and hit[2] == today:
+        return hit[3]
+    if len(_recent) > 10_000:
+        _recent.clear()
+    found = _budgets(key, project, today)
+    _recent[slot] = (key, project, today, found)
+    return found
 
 
-@lru_cache(maxsize=4096)
 def _budgets(key: ApiKey | None, project: Project | None, today: date) -> tuple[Budget, ...]:
-    """Cached: the same for every request of a key on a day (records are frozen, so an edited key is a new entry)."""
     records = [r.limits for r in (key, project) if r is not None]
     if not any(x.daily_budget_usd is not None or x.monthly_budget_usd is not None for x in records):
         return ()

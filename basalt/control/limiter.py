@@ -26,17 +26,17 @@ if TYPE_CHECKING:
 SECONDS_PER_MINUTE = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+# These types are built on every request, so they are not frozen: a frozen dataclass takes about four times
+# as long to construct, and each is fresh and owned by its caller anyway.
+
+
+@dataclass(slots=True)
 class Bucket:
     """One bucket to draw from: `limit` tokens per minute (0 admits nothing), `cost` tokens wanted now (>= 0)."""
 
     name: str
     limit: float
     cost: float
-
-
-# The two result types are built on every request, so they are not frozen: a frozen dataclass takes about four times
-# as long to construct, and each result is fresh and owned by its caller anyway.
 
 
 @dataclass(slots=True)
