@@ -154,3 +154,20 @@ def test_unreachable_and_bad_urls() -> None:
         HTTPClient("ftp://example.com")
     with pytest.raises(ValueError):
         HTTPClient("http://example.com", {"x-evil": "a\r\nb"})
+
+
+def test_a_body_without_a_length_ends_with_the_connection() -> None:
+    async def handler(request: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b'HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n{"whole": true}')
+        await writer.drain()
+        return False
+
+    async def main() -> None:
+        async with server(handler) as (url, _):
+            client = HTTPClient(url)
+            response = await client.post("/x", b"{}")
+            assert await response.json() == {"whole": True}
+            response.release()
+            await client.close()
+
+    run(main())

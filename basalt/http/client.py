@@ -67,6 +67,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        delimited = "content-length" in self.headers or "transfer-encoding" in self.headers
+        if self.headers_done and not delimited and exc is None and not self.complete:
+            self.complete = True  # a body without a length ends when the server closes the connection
+            self._wake()
         if not self.complete:
             self._fail(HTTPError(f"the connection closed before the response ended{f': {exc}' if exc else ''}"))
 
