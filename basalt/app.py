@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from . import guard
 from .config import Settings
@@ -21,7 +21,7 @@ from .dialects import anthropic, openai
 from .dialects.anthropic import json_response
 from .dialects.errors import anthropic_error, either_error, openai_error, openai_status, retry_headers
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound
-from .http.plumbing import RequestIdMiddleware, new_request_id, request_id
+from .http.plumbing import RequestIdMiddleware, request_id, with_request_id
 from .service import Service
 
 log = logging.getLogger("basalt")
@@ -56,15 +56,7 @@ class BasaltApp(FastAPI):
         if endpoint is None:
             await super().__call__(scope, receive, send)
             return
-        rid = new_request_id()
-        scope["state"] = {"request_id": rid}
-        header = rid.encode()
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"request-id", header), (b"x-request-id", header)]
-            await send(message)
-
+        send = with_request_id(scope, send)
         request = Request(scope, receive)
         try:
             response = await endpoint(request)
@@ -73,7 +65,7 @@ class BasaltApp(FastAPI):
         except Exception:
             log.exception("unhandled error on %s", scope["path"])
             response = error_response(request, InternalError("Internal server error"))
-        await response(scope, receive, send_with_id)
+        await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:

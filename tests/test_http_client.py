@@ -62,7 +62,7 @@ def test_keeps_connections_alive_and_sends_headers() -> None:
             for _ in range(3):
                 response = await client.post("/messages", b'{"a": 1}', {"anthropic-version": "2023-06-01"})
                 assert response.status == 200
-                assert await response.json() == {"ok": True}
+                assert await response.read() == b'{"ok": true}'
                 response.release()
             assert len(accepted) == 1
             await client.close()
@@ -166,7 +166,7 @@ def test_a_body_without_a_length_ends_with_the_connection() -> None:
         async with server(handler) as (url, _):
             client = HTTPClient(url)
             response = await client.post("/x", b"{}")
-            assert await response.json() == {"whole": True}
+            assert await response.read() == b'{"whole": true}'
             response.release()
             await client.close()
 

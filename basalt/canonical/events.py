@@ -65,10 +65,6 @@ class EventWriter:
         self._text: int | None = None  # the open block, when it is a text block
         self._open: int | None = None  # the open block, when it is a tool_use block
 
-    @property
-    def started(self) -> bool:
-        return self._started
-
     def start(self) -> list[Event]:
         if self._started:
             return []
@@ -76,15 +72,11 @@ class EventWriter:
         return [message_start(self.model, self.usage)]
 
     def text(self, text: str) -> list[Event]:
-        if self._text is not None:  # the common case, a delta of the open text block
-            return [text_delta(self._text, text)]
-        events = self.start()
-        if self._text is None:
-            events += self.close()
+        if self._text is None:  # a text block opens (closing a tool_use block, if one is open)
+            events = self.start() + self.close()
             self._text = self._new_index()
-            events.append(text_start(self._text))
-        events.append(text_delta(self._text, text))
-        return events
+            return [*events, text_start(self._text), text_delta(self._text, text)]
+        return [text_delta(self._text, text)]
 
     def tool(self, tool_id: str, name: str) -> tuple[int, list[Event]]:
         """Open a tool_use block; returns its index for the argument deltas."""

@@ -12,14 +12,13 @@ import asyncio
 import ssl
 import zlib
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
-import orjson
 
 # Past this much unread body the socket stops being read until the consumer catches up.
 HIGH_WATER = 1 << 20
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}  # zlib's framing per content-encoding
 
 
 class HTTPError(Exception):
@@ -141,10 +140,8 @@ class Response:
         self._timeout = read_timeout
         self.status = connection.status
         self.headers = connection.headers
-        encoding = self.headers.get("content-encoding", "identity").lower()
-        self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS) if (
-            encoding in ("gzip", "deflate")
-        ) else None  # fmt: skip
+        wbits = _WBITS.get(self.headers.get("content-encoding", "").lower())
+        self._decoder = zlib.decompressobj(wbits) if wbits else None
         self._released = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -156,6 +153,8 @@ class Response:
                 yield self._decoder.decompress(data) if self._decoder else data
                 continue
             if conn.complete:
+                if self._decoder is not None and (tail := self._decoder.flush()):
+                    yield tail
                 return
             if conn.error is not None:
                 raise conn.error
@@ -164,9 +163,6 @@ class Response:
     async def read(self) -> bytes:
         parts = [piece async for piece in self.chunks()]
         return b"".join(parts)
-
-    async def json(self) -> Any:
-        return orjson.loads(await self.read())
 
     def release(self) -> None:
         if self._released:
@@ -181,8 +177,7 @@ class Response:
 
 
 class _Pool:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
         self.idle: list[_Connection] = []
 
     def get(self) -> _Connection | None:
@@ -242,7 +237,7 @@ class HTTPClient:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
-            pool = self._pools[loop] = _Pool(loop)
+            pool = self._pools[loop] = _Pool()
         conn = pool.get()
         if conn is not None:
             try:

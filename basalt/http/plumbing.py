@@ -33,16 +33,21 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = request_id.encode()
+        await self.app(scope, receive, with_request_id(scope, send))
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"request-id", header), (b"x-request-id", header)]
-            await send(message)
 
-        await self.app(scope, receive, send_with_id)
+def with_request_id(scope: Scope, send: Send) -> Send:
+    """Gives the request in `scope` a new id; the returned `send` adds it to the response's headers."""
+    request_id = new_request_id()
+    scope.setdefault("state", {})["request_id"] = request_id
+    header = request_id.encode()
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (b"request-id", header), (b"x-request-id", header)]
+        await send(message)
+
+    return send_with_id
 
 
 def request_id(request: Request) -> str:

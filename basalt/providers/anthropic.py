@@ -9,7 +9,7 @@ from typing import Any
 from ..canonical import MessagesRequest
 from ..errors import InternalError
 from .base import Event, ModelInfo, refuse_penalties
-from .upstream_http import UpstreamClient, sse_events
+from .upstream_http import UpstreamClient, read_json, sse_events
 
 BASALT_ONLY = ("seed", "ignore_eos", "frequency_penalty", "presence_penalty")  # extensions unknown to Anthropic
 
@@ -57,7 +57,4 @@ class AnthropicProvider:
         for key in ("max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "metadata"):
             body.pop(key, None)
         response = await self.client.post("/v1/messages/count_tokens", body, self.name)
-        try:
-            return int((await response.json())["input_tokens"])
-        finally:
-            response.release()
+        return int((await read_json(response, self.name))["input_tokens"])

@@ -23,7 +23,7 @@ from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBl
 from ..errors import InternalError, InvalidRequest, Overloaded
 from .aws import Credentials, EventStreamDecoder, sign_v4
 from .base import Event, ModelInfo, refuse_penalties
-from .upstream_http import RateLimited, UpstreamClient, UpstreamTimeout, body_chunks
+from .upstream_http import RateLimited, UpstreamClient, UpstreamTimeout, body_chunks, read_json
 
 STOP_REASONS = {
     "end_turn": "end_turn",
@@ -66,10 +66,7 @@ class BedrockProvider:
         path = f"/model/{quote(self.upstream_model, safe='')}/count-tokens"
         body = orjson.dumps({"input": {"converse": to_converse_request(request)}})
         response = await self.client.post(path, body, self.name, self._headers(path, body))
-        try:
-            return int((await response.json())["inputTokens"])
-        finally:
-            response.release()
+        return int((await read_json(response, self.name))["inputTokens"])
 
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
         path = f"/model/{quote(self.upstream_model, safe='')}/converse-stream"

@@ -19,7 +19,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
-from .upstream_http import UpstreamClient, translated
+from .upstream_http import UpstreamClient, read_json, translated
 
 STOP_REASONS = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens"}
 REFUSALS = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -42,10 +42,7 @@ class GeminiProvider:
         response = await self.client.post(
             path, {"generateContentRequest": {"model": f"models/{self.upstream_model}", **body}}, self.name
         )
-        try:
-            return int((await response.json())["totalTokens"])
-        finally:
-            response.release()
+        return int((await read_json(response, self.name))["totalTokens"])
 
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
         path = f"/v1beta/models/{self.upstream_model}:streamGenerateContent?alt=sse"

@@ -20,7 +20,6 @@ from ..errors import InternalError, InvalidRequest
 from .base import Event, ModelInfo
 from .upstream_http import UpstreamClient, read_json, translated
 
-_TEXT_ONLY = frozenset(("content", "role"))
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 
 
@@ -192,13 +191,6 @@ class _ChunkReader:
         self.finish_reason: str | None = None
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
-        choices = chunk.get("choices")
-        if choices and len(choices) == 1 and self.out.started and not chunk.get("usage"):
-            choice = choices[0]  # the common case, a token of text: the general path below gives the same events
-            delta = choice.get("delta")
-            if delta and not choice.get("finish_reason") and delta.keys() <= _TEXT_ONLY:
-                content = delta.get("content")
-                return self.out.text(content) if content else []
         events = self.out.start()
         if chunk.get("usage"):
             u = chunk["usage"]

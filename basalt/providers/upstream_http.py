@@ -104,17 +104,27 @@ async def sse_events(response: Response, upstream: str) -> AsyncIterator[tuple[s
 
     Reads whatever has arrived at once and splits it here: line-by-line reads cost two awaits per event, which was
     most of a fast upstream's per-chunk cost."""
-    buffer = b""
+    blocks = _Blocks()
     async for piece in body_chunks(response, upstream):
-        buffer += piece.replace(b"\r\n", b"\n") if b"\r" in piece else piece
-        *complete, buffer = buffer.split(b"\n\n")
-        for block in complete:
+        for block in blocks.feed(piece):
             event = _sse_block(block)
             if event is not None:
                 yield event
-    event = _sse_block(buffer)
+    event = _sse_block(blocks.rest)
     if event is not None:
         yield event
+
+
+class _Blocks:
+    """Splits an event stream into its blocks (the text between blank lines) as its pieces arrive."""
+
+    def __init__(self) -> None:
+        self.rest = b""  # the start of a block whose end has not arrived
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        self.rest += piece.replace(b"\r\n", b"\n") if b"\r" in piece else piece
+        *complete, self.rest = self.rest.split(b"\n\n")
+        return complete
 
 
 def _sse_block(block: bytes) -> tuple[str, Any] | None:
@@ -150,17 +160,15 @@ async def translated(response: Response, upstream: str, reader: ChunkReader) -> 
 
     One generator from the network read to the events (not a chain of them): on a fast upstream each layer a chunk
     crosses was a visible share of the gateway's cost per token."""
-    buffer = b""
+    blocks = _Blocks()
     try:
         async for piece in body_chunks(response, upstream):
-            buffer += piece.replace(b"\r\n", b"\n") if b"\r" in piece else piece
-            *complete, buffer = buffer.split(b"\n\n")
-            for block in complete:
+            for block in blocks.feed(piece):
                 chunk = _json_chunk(block, upstream)
                 if chunk is not None:
                     for event in reader.feed(chunk):
                         yield event
-        chunk = _json_chunk(buffer, upstream)
+        chunk = _json_chunk(blocks.rest, upstream)
         if chunk is not None:
             for event in reader.feed(chunk):
                 yield event
