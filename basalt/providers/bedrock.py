@@ -20,10 +20,10 @@ import orjson
 from ..canonical import MessagesRequest
 from ..canonical.events import EventWriter
 from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
-from ..errors import InternalError, InvalidRequest, Overloaded
+from ..errors import InternalError, InvalidRequest, Overloaded, RateLimited
 from .aws import Credentials, EventStreamDecoder, sign_v4
 from .base import Event, ModelInfo, refuse_penalties
-from .upstream_http import RateLimited, UpstreamClient, UpstreamTimeout, body_chunks, read_json
+from .upstream_http import UpstreamClient, UpstreamTimeout, body_chunks, read_json
 
 STOP_REASONS = {
     "end_turn": "end_turn",

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..errors import BasaltError, InternalError, InvalidRequest, NotFound, Overloaded
+from ..errors import BasaltError, InternalError, InvalidRequest, NotFound, Overloaded, RateLimited
 from ..http.client import HTTPClient, HTTPError, Response
 from .base import Event
 
@@ -17,10 +17,6 @@ UPSTREAM_ERRORS: dict[int, type[BasaltError]] = {
     422: InvalidRequest,
     529: Overloaded,
 }
-
-
-class RateLimited(BasaltError):
-    error_type = "rate_limit_error"
 
 
 class UpstreamTimeout(BasaltError):
