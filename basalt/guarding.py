@@ -24,7 +24,7 @@ from .guard import (
     guard_stream,
     refusal_events,
 )
-from .providers.base import Event
+from .providers.base import EventBatch
 
 HEADER = "basalt-guardrail"
 TRACE_HEADER = "basalt-guardrail-trace"
@@ -75,7 +75,7 @@ class GuardedAnswer:
         worst = max((get() for get in self._actions), key=list(Action).index, default=Action.NONE)
         return LEDGER_ACTIONS[worst]
 
-    async def check_input(self, request: MessagesRequest) -> tuple[MessagesRequest, list[Event] | None]:
+    async def check_input(self, request: MessagesRequest) -> tuple[MessagesRequest, EventBatch | None]:
         """The request to send on (masked where a policy anonymizes), or the refusal that answers instead."""
         for guardrail in self.guardrails:
             verdict = await asyncio.to_thread(check_request, guardrail, request)
@@ -86,7 +86,7 @@ class GuardedAnswer:
             request = verdict.request
         return request, None
 
-    def check_output(self, request: MessagesRequest, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    def check_output(self, request: MessagesRequest, events: AsyncIterator[EventBatch]) -> AsyncIterator[EventBatch]:
         grounding = grounding_context(request)
         for guardrail in self.guardrails:
             guarded = guard_stream(guardrail, events, trace=self.trace, grounding=grounding, whole=not request.stream)
@@ -99,6 +99,5 @@ def _reader(outcome: GuardedStream | InputVerdict) -> Callable[[], Action]:
     return lambda: outcome.action
 
 
-async def replay(events: list[Event]) -> AsyncIterator[Event]:
-    for event in events:
-        yield event
+async def replay(events: EventBatch) -> AsyncIterator[EventBatch]:
+    yield events

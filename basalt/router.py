@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .canonical import MessagesRequest
 from .errors import BasaltError
-from .providers.base import Event, ModelInfo, Provider
+from .providers.base import EventBatch, ModelInfo, Provider
 
 log = logging.getLogger("basalt.router")
 RETRYABLE = {"rate_limit_error", "api_error", "overloaded_error", "timeout_error"}
@@ -68,18 +68,20 @@ class Router:
         keyed = [(t.in_flight, -(random.random() ** (1.0 / t.weight)), t) for t in ready]
         return [t for _, _, t in sorted(keyed, key=lambda k: (k[0], k[1]))] + resting
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
         last_error: BasaltError | None = None
         for target in self.order():
             attempt = 0
             while True:
-                events = target.provider.stream(request, target.model)
+                events: AsyncIterator[EventBatch] | None = None
                 target.in_flight += 1
                 try:
+                    events = target.provider.stream(request, target.model)  # a provider may refuse here already
                     first = await anext(events)
                 except BasaltError as exc:
                     target.in_flight -= 1
-                    await events.aclose()  # type: ignore[attr-defined]
+                    if events is not None:
+                        await events.aclose()  # type: ignore[attr-defined]
                     last_error = exc
                     delay = self._retry_delay(exc, attempt)
                     if delay is None:
@@ -93,11 +95,11 @@ class Router:
                 target.failures = 0
                 request.note_deployment(target.label or target.model)
                 try:
-                    if first["type"] == "message_start":
-                        first["message"]["model"] = model
+                    if first[0]["type"] == "message_start":
+                        first[0]["message"]["model"] = model
                     yield first
-                    async for event in events:
-                        yield event
+                    async for batch in events:
+                        yield batch
                 finally:
                     target.in_flight -= 1
                     await events.aclose()  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from .engine.store import BUNDLED, ModelStore, StoreError
 from .guard import GuardrailConfig, Guardrails
 from .guarding import TRACE_HEADER, GuardedAnswer, attached, replay
 from .providers import UPSTREAMS
-from .providers.base import Event
+from .providers.base import EventBatch
 from .providers.local import LocalProvider
 from .providers.upstream_http import UpstreamClient
 from .router import RetryPolicy, Router, Target
@@ -110,7 +110,7 @@ class Service:
         endpoint: str,
         request_id: str,
         headers: Mapping[str, str] | None = None,
-    ) -> tuple[AsyncIterator[Event], Ticket]:
+    ) -> tuple[AsyncIterator[EventBatch], Ticket]:
         """The flow after decoding: admit (limits, budget, ledger reservation), input guardrails, the provider,
         output guardrails, metering."""
         headers = headers or {}
@@ -130,7 +130,7 @@ class Service:
             return ticket.meter(replay(refusal)), ticket
         return ticket.meter(guard.check_output(request, self.stream(request))), ticket
 
-    def stream(self, request: MessagesRequest) -> AsyncIterator[Event]:
+    def stream(self, request: MessagesRequest) -> AsyncIterator[EventBatch]:
         provider, model_id, _ = self.catalog.resolve(request.model)
         if not isinstance(provider, Router):
             request.note_deployment(f"local:{model_id}")

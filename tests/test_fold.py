@@ -5,9 +5,9 @@ from typing import Any
 from basalt.canonical import fold_events
 
 
-async def stream(events: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    for e in events:
-        yield e
+async def stream(events: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:
+    for i in range(0, len(events), 2):  # batches, as providers stream them: folding goes across and within them
+        yield events[i : i + 2]
 
 
 def test_fold_text_thinking_and_tool_use() -> None:

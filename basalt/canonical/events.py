@@ -7,6 +7,10 @@ from typing import Any
 from .types import new_message_id
 
 Event = dict[str, Any]
+# The events that are ready together: one network read's worth from an upstream, one step's from the local engine.
+# Streams carry these rather than single events, so each step of the pipeline runs once per read, not once per token;
+# a batch is never empty.
+EventBatch = list[Event]
 
 
 def message_start(model: str, usage: dict[str, Any], message_id: str | None = None) -> Event:

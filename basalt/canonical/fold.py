@@ -10,38 +10,44 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import InternalError
+from .events import Event, EventBatch
 
-Event = dict[str, Any]
 
-
-async def fold_events(events: AsyncIterator[Event]) -> dict[str, Any]:
+async def fold_events(batches: AsyncIterator[EventBatch]) -> dict[str, Any]:
     message: dict[str, Any] | None = None
     partial_json: dict[int, str] = {}
-    async for event in events:
-        kind = event["type"]
-        if kind == "message_start":
-            message = dict(event["message"])
-            message["content"] = []
-            message["usage"] = dict(message.get("usage") or {})
-        elif message is None:
-            raise InternalError("the event stream did not start with message_start")
-        elif kind == "content_block_start":
-            message["content"].append(dict(event["content_block"]))
-        elif kind == "content_block_delta":
-            _apply_delta(message["content"][event["index"]], event["delta"], event["index"], partial_json)
-        elif kind == "content_block_stop":
-            index = event["index"]
-            if index in partial_json:
-                block = message["content"][index]
-                text = partial_json.pop(index)
-                block["input"] = json.loads(text) if text else {}
-        elif kind == "message_delta":
-            message.update(event["delta"])
-            message["usage"].update(event.get("usage") or {})
-            if "guardrail" in event:  # the guardrail trace a caller asked for (basalt-guardrail-trace: enabled)
-                message["guardrail"] = event["guardrail"]
+    async for batch in batches:
+        for event in batch:
+            message = _fold(message, event, partial_json)
     if message is None:
         raise InternalError("the event stream was empty")
+    return message
+
+
+def _fold(message: dict[str, Any] | None, event: Event, partial_json: dict[int, str]) -> dict[str, Any]:
+    kind = event["type"]
+    if kind == "message_start":
+        message = dict(event["message"])
+        message["content"] = []
+        message["usage"] = dict(message.get("usage") or {})
+        return message
+    if message is None:
+        raise InternalError("the event stream did not start with message_start")
+    if kind == "content_block_start":
+        message["content"].append(dict(event["content_block"]))
+    elif kind == "content_block_delta":
+        _apply_delta(message["content"][event["index"]], event["delta"], event["index"], partial_json)
+    elif kind == "content_block_stop":
+        index = event["index"]
+        if index in partial_json:
+            block = message["content"][index]
+            text = partial_json.pop(index)
+            block["input"] = json.loads(text) if text else {}
+    elif kind == "message_delta":
+        message.update(event["delta"])
+        message["usage"].update(event.get("usage") or {})
+        if "guardrail" in event:  # the guardrail trace a caller asked for (basalt-guardrail-trace: enabled)
+            message["guardrail"] = event["guardrail"]
     return message
 
 

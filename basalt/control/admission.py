@@ -17,7 +17,7 @@ from typing import Any
 from ..canonical import MessagesRequest
 from ..config import Price
 from ..errors import BasaltError, InvalidRequest, Overloaded, RateLimited
-from ..providers.base import Event
+from ..providers.base import EventBatch
 from .budgets import Budget, BudgetBook, budgets
 from .headers import anthropic_headers, openai_headers, tightest
 from .ledger import Ledger
@@ -224,28 +224,29 @@ class Ticket:
             "instance": self.ctx.instance,
         }
 
-    async def meter(self, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    async def meter(self, events: AsyncIterator[EventBatch]) -> AsyncIterator[EventBatch]:
         usage: dict[str, Any] = {}
         deltas = 0
         next_progress = time.monotonic() + PROGRESS_SECONDS
         status: str = "error"
         error_type: str | None = "api_error"
         try:
-            async for event in events:
-                kind = event["type"]
-                if kind == "content_block_delta":
-                    deltas += 1
-                    if time.monotonic() >= next_progress:
-                        next_progress = time.monotonic() + PROGRESS_SECONDS
-                        self.ctx.ledger.settle({"request_id": self.request_id, "output_tokens": deltas})
-                elif kind == "message_start":
-                    usage.update(event["message"].get("usage") or {})
-                elif kind == "message_delta":
-                    usage.update(event.get("usage") or {})
-                    action = (event.get("guardrail") or {}).get("action")
-                    if action:
-                        self.guardrail_action = action
-                yield event
+            async for batch in events:
+                for event in batch:
+                    kind = event["type"]
+                    if kind == "content_block_delta":
+                        deltas += 1
+                    elif kind == "message_start":
+                        usage.update(event["message"].get("usage") or {})
+                    elif kind == "message_delta":
+                        usage.update(event.get("usage") or {})
+                        action = (event.get("guardrail") or {}).get("action")
+                        if action:
+                            self.guardrail_action = action
+                if deltas and time.monotonic() >= next_progress:
+                    next_progress = time.monotonic() + PROGRESS_SECONDS
+                    self.ctx.ledger.settle({"request_id": self.request_id, "output_tokens": deltas})
+                yield batch
             status, error_type = "ok", None
         except BasaltError as exc:
             error_type = exc.error_type

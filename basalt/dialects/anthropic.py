@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -11,13 +9,11 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from ..canonical import MessagesRequest, fold_events, parse_messages_request
-from ..errors import BasaltError, InternalError, InvalidRequest
-from ..http.plumbing import EventStreamResponse, read_body, request_id, unless_disconnected
+from ..errors import InvalidRequest
+from ..http.plumbing import EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
 from ..providers.base import Event, ModelInfo
 from ..service import Service
 from .errors import anthropic_error
-
-log = logging.getLogger("basalt.anthropic")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -29,48 +25,13 @@ def sse(event: Event) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
-async def first_and_rest(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
-    """Pull the first event now, so errors found before any output become an HTTP error status."""
-    return Prefetched(await anext(events), events)
+PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 
 
-class Prefetched:
-    """A stream whose first event was read ahead; the rest is the stream itself, with no generator in between."""
-
-    def __init__(self, first: Event, rest: AsyncIterator[Event]) -> None:
-        self._first: Event | None = first
-        self._rest = rest
-
-    def __aiter__(self) -> Prefetched:
-        return self
-
-    def __anext__(self) -> Awaitable[Event]:
-        if self._first is not None:
-            first, self._first = self._first, None
-            return _value(first)
-        return self._rest.__anext__()
-
-    async def aclose(self) -> None:
-        await self._rest.aclose()  # type: ignore[attr-defined]
-
-
-async def _value(event: Event) -> Event:
-    return event
-
-
-async def anthropic_sse(events: AsyncIterator[Event], rid: str) -> AsyncIterator[bytes]:
-    try:
-        async for event in events:
-            yield sse(event)
-            if event["type"] == "message_start":
-                yield b'event: ping\ndata: {"type": "ping"}\n\n'
-    except BasaltError as exc:
-        yield sse(anthropic_error(exc, rid))
-    except Exception:
-        log.exception("stream failed")
-        yield sse(anthropic_error(InternalError("Internal server error"), rid))
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
+def sse_chunk(event: Event) -> bytes:
+    """One event of a streamed answer; the message's start is followed by a ping, as Anthropic's API does."""
+    data = sse(event)
+    return data + PING if event["type"] == "message_start" else data
 
 
 def build_router(service: Service) -> APIRouter:
@@ -96,7 +57,8 @@ def build_router(service: Service) -> APIRouter:
         events = await first_and_rest(events)
         headers = ticket.headers("anthropic")
         if body.stream:
-            return EventStreamResponse(anthropic_sse(events, request_id(request)), headers)
+            rid = request_id(request)
+            return EventStreamResponse(events, sse_chunk, lambda exc: sse(anthropic_error(exc, rid)), headers)
         return json_response(await unless_disconnected(request, fold_events(events)), headers=headers)
 
     @router.post("/v1/messages/count_tokens")

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 
 from ..canonical import fold_events
-from ..errors import BasaltError, InternalError
-from ..http.plumbing import EventStreamResponse, read_body, request_id, unless_disconnected
+from ..errors import BasaltError
+from ..http.plumbing import EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
 from ..providers.base import Event
 from ..service import Service
-from .anthropic import first_and_rest, json_response
+from .anthropic import json_response
 from .errors import openai_error
 from .openai_types import parse_chat_request, to_canonical
-
-log = logging.getLogger("basalt.openai")
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -158,20 +154,8 @@ class ChunkEncoder:
             return tail + b"data: [DONE]\n\n"
         return b""
 
-
-async def openai_sse(events: AsyncIterator[Event], encoder: ChunkEncoder) -> AsyncIterator[bytes]:
-    try:
-        async for event in events:
-            data = encoder.encode(event)
-            if data:
-                yield data
-    except BasaltError as exc:
-        yield b"data: " + orjson.dumps(openai_error(exc)) + b"\n\n"
-    except Exception:
-        log.exception("stream failed")
-        yield b"data: " + orjson.dumps(openai_error(InternalError("Internal server error"))) + b"\n\n"
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
+    def error(self, exc: BasaltError) -> bytes:
+        return b"data: " + orjson.dumps(openai_error(exc)) + b"\n\n"
 
 
 def build_router(service: Service) -> APIRouter:
@@ -190,7 +174,8 @@ def build_router(service: Service) -> APIRouter:
         headers = ticket.headers("openai")
         if chat.stream:
             include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-            return EventStreamResponse(openai_sse(events, ChunkEncoder(chat.model, include_usage)), headers)
+            encoder = ChunkEncoder(chat.model, include_usage)
+            return EventStreamResponse(events, encoder.encode, encoder.error, headers)
         message = await unless_disconnected(request, fold_events(events))
         return json_response(to_completion(message, chat.model), headers=headers)
 

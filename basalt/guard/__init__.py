@@ -3,8 +3,8 @@
     registry = Guardrails(settings_guardrail_dicts)           # compile once (loads the models they need)
     guardrail = registry.get("support", "1")
     verdict = check_request(guardrail, request)               # before the model: blocked, masked or unchanged
-    guarded = guard_stream(guardrail, provider_events, trace=True)
-    async for event in guarded: ...                           # after: masked / blocked events, well-formed
+    guarded = guard_stream(guardrail, provider_batches, trace=True)
+    async for batch in guarded: ...                           # after: masked / blocked event batches, well-formed
     guarded.action, guarded.assessments()                     # for the usage ledger
     app.include_router(build_router(registry, authorize))     # POST /v1/guardrails/{id}/versions/{v}/apply
 

@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..canonical.events import Event, block_stop, input_json_delta, message_end, text_delta, text_start
+from ..canonical.events import Event, EventBatch, block_stop, input_json_delta, message_end, text_delta, text_start
 from .grounding import GroundingContext
 from .guardrail import Detection, Guardrail, mask
 from .types import Action, Finding, Policy, Span, assessments_of
@@ -53,7 +53,7 @@ class GuardedStream:
     def __init__(
         self,
         guardrail: Guardrail,
-        events: AsyncIterator[Event],
+        events: AsyncIterator[EventBatch],
         *,
         trace: bool = False,
         grounding: GroundingContext | None = None,
@@ -87,30 +87,28 @@ class GuardedStream:
         action = "NONE" if self.action is Action.NONE else "GUARDRAIL_INTERVENED"
         return {"action": action, "assessments": self.assessments(with_matches)}
 
-    def __aiter__(self) -> AsyncGenerator[Event, None]:
+    def __aiter__(self) -> AsyncGenerator[EventBatch, None]:
         return self._run()
 
-    async def _run(self) -> AsyncGenerator[Event, None]:
-        held: list[Event] = []  # whole mode: everything, until the answer is complete
+    async def _run(self) -> AsyncGenerator[EventBatch, None]:
+        held: EventBatch = []  # whole mode: everything, until the answer is complete
         try:
-            async for event in self._events:
-                try:
-                    out = self._on_event(event)
-                except _Blocked:
-                    if self._whole:
-                        held = held[:1]  # message_start only: the answer is the blocked message alone
-                        self._next_out = 0
-                        self._open_out.clear()
-                    for e in [*held, *self._refuse()]:
-                        yield e
-                    return
-                if self._whole:
-                    held += out
-                    continue
-                for e in out:
-                    yield e
-            for e in held:
-                yield e
+            async for batch in self._events:
+                out: EventBatch = held if self._whole else []
+                for event in batch:
+                    try:
+                        out += self._on_event(event)
+                    except _Blocked:
+                        if self._whole:
+                            del out[1:]  # message_start only: the answer is the blocked message alone
+                            self._next_out = 0
+                            self._open_out.clear()
+                        yield out + self._refuse()
+                        return
+                if out and not self._whole:
+                    yield out
+            if held:
+                yield held
         finally:
             close = getattr(self._events, "aclose", None)
             if close is not None:
@@ -356,13 +354,14 @@ class GuardedStream:
 
 def guard_stream(
     guardrail: Guardrail,
-    events: AsyncIterator[Event],
+    events: AsyncIterator[EventBatch],
     *,
     trace: bool = False,
     grounding: GroundingContext | None = None,
     whole: bool = False,
 ) -> GuardedStream:
-    """Guard an answer's canonical events. Iterate the result for the events to send; read its `action`,
+    """Guard an answer's canonical events (in batches, as providers stream them). Iterate the result for the batches
+    to send; read its `action`,
     `findings` and `assessments()` after the stream ends (for the usage ledger). `trace=True` adds the outcome to
     the message_delta event under "guardrail". `whole=True` holds all text until the end, for a caller that folds
     the stream into one response: a blocked answer is then only the blocked message."""

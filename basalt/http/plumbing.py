@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import InvalidRequest, RequestTooLarge
+from ..canonical.events import Event, EventBatch
+from ..errors import BasaltError, InternalError, InvalidRequest, RequestTooLarge
 
 log = logging.getLogger("basalt.http")
 T = TypeVar("T")
@@ -88,11 +89,53 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
         watcher.cancel()
 
 
-class EventStreamResponse(Response):
-    """Sends an async iterator of byte chunks as text/event-stream, closing the iterator when the client leaves."""
+class Prefetched(Generic[T]):
+    """A stream whose first item was read ahead; iterating it gives that item, then the rest of the stream itself
+    (no generator in between)."""
 
-    def __init__(self, chunks: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
-        self.chunks = chunks
+    def __init__(self, first: T, rest: AsyncIterator[T]) -> None:
+        self.first = first
+        self.rest = rest
+        self._pending = True
+
+    def __aiter__(self) -> Prefetched[T]:
+        return self
+
+    def __anext__(self) -> Awaitable[T]:
+        if self._pending:
+            self._pending = False
+            return _value(self.first)
+        return self.rest.__anext__()
+
+    async def aclose(self) -> None:
+        await _close(self.rest)
+
+
+async def first_and_rest(items: AsyncIterator[T]) -> Prefetched[T]:
+    """Reads the first item now, so errors found before any output can still become an HTTP error status."""
+    return Prefetched(await anext(items), items)
+
+
+async def _value(item: T) -> T:
+    return item
+
+
+class EventStreamResponse(Response):
+    """Sends canonical event batches as text/event-stream, one write per batch (what became ready together), each
+    event encoded by the caller's dialect (an error that ends the stream too); the stream is closed as soon as the
+    client leaves. With a fast upstream a whole answer can be one batch: a write per event was a large share of the
+    cost of streaming."""
+
+    def __init__(
+        self,
+        batches: Prefetched[EventBatch],
+        encode: Callable[[Event], bytes],
+        fail: Callable[[BasaltError], bytes],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.batches = batches
+        self.encode = encode
+        self.fail = fail
         self.extra_headers = headers or {}
         self.status_code = 200
         self.background = None
@@ -122,45 +165,30 @@ class EventStreamResponse(Response):
         except asyncio.CancelledError:
             if not left:
                 raise
-            task.uncancel()  # the client went away; the iterator has been closed
+            task.uncancel()  # the client went away; the stream has been closed
         except OSError:
             pass
         finally:
             watcher.cancel()
 
     async def _produce(self, send: Send, headers: list[tuple[bytes, bytes]]) -> None:
-        """Sends chunks as they come, but whatever is ready together goes out in one write: with a fast upstream a
-        whole answer can be ready at once, and a write per event was a large share of the cost of streaming."""
-        ready: list[bytes] = []
-        wake = asyncio.Event()
-        pump = asyncio.ensure_future(self._pump(ready, wake))
+        encode = self.encode
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        body = b""
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            while True:
-                await wake.wait()
-                wake.clear()
-                last = pump.done()
-                error = pump.exception() if last else None
-                body = b"".join(ready)
-                ready.clear()
-                if last and error is None:  # the end of the stream goes out with its last chunks
-                    await send({"type": "http.response.body", "body": body, "more_body": False})
-                    return
-                if body:
+            async for batch in self.batches:
+                body += b"".join([encode(event) for event in batch])
+                if batch[-1]["type"] != "message_stop":  # the answer's end goes out with the response's end
                     await send({"type": "http.response.body", "body": body, "more_body": True})
-                if error is not None:
-                    raise error  # an error the stream raised goes up from here
+                    body = b""
+        except BasaltError as exc:
+            body += self.fail(exc)
+        except Exception:
+            log.exception("stream failed")
+            body += self.fail(InternalError("Internal server error"))
         finally:
-            pump.cancel()
-            await _close(self.chunks)
-
-    async def _pump(self, ready: list[bytes], wake: asyncio.Event) -> None:
-        try:
-            async for chunk in self.chunks:
-                ready.append(chunk)
-                wake.set()
-        finally:
-            wake.set()
+            await self.batches.aclose()
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def _close(iterator: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..canonical import MessagesRequest
 from ..errors import InternalError
-from .base import Event, ModelInfo, refuse_penalties
+from .base import EventBatch, ModelInfo, refuse_penalties
 from .upstream_http import UpstreamClient, read_json, sse_events
 
 BASALT_ONLY = ("seed", "ignore_eos", "frequency_penalty", "presence_penalty")  # extensions unknown to Anthropic
@@ -35,20 +35,25 @@ class AnthropicProvider:
         body["stream"] = stream
         return body
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
         headers = {"anthropic-beta": ",".join(request.betas)} if request.betas else None
         response = await self.client.post("/v1/messages", self._body(request, stream=True), self.name, headers)
         try:
-            async for name, data in sse_events(response, self.name):
-                if name == "ping" or not isinstance(data, dict):
-                    continue
-                if name == "error":
-                    raise InternalError(
-                        f"upstream {self.name} failed mid-stream: {data.get('error', {}).get('message')}"
-                    )
-                if name == "message_start":
-                    data["message"]["model"] = model
-                yield data
+            async for events in sse_events(response, self.name):
+                batch: EventBatch = []
+                for name, data in events:
+                    if name == "ping" or not isinstance(data, dict):
+                        continue
+                    if name == "error":
+                        if batch:  # the events before the fault go out first, as they would have one by one
+                            yield batch
+                        message = data.get("error", {}).get("message")
+                        raise InternalError(f"upstream {self.name} failed mid-stream: {message}")
+                    if name == "message_start":
+                        data["message"]["model"] = model
+                    batch.append(data)
+                if batch:
+                    yield batch
         finally:
             response.release()
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..canonical import MessagesRequest
+from ..canonical.events import Event, EventBatch
 from ..errors import InvalidRequest
 
-Event = dict[str, Any]
+__all__ = ["Event", "EventBatch", "ModelInfo", "Provider", "refuse_penalties"]
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,10 @@ class Provider(Protocol):
         """The models this provider serves, under their own ids."""
         ...
 
-    def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
-        """Answer as canonical events. Errors found before the first event must be raised before it is yielded,
-        so the caller can still answer with an HTTP error status."""
+    def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+        """Answer as canonical events, in batches of those ready together. Errors found before the first event must
+        be raised before it is yielded (or by this call itself), so the caller can still answer with an HTTP error
+        status."""
         ...
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int: ...

@@ -22,7 +22,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest, Overloaded, RateLimited
 from .aws import Credentials, EventStreamDecoder, sign_v4
-from .base import Event, ModelInfo, refuse_penalties
+from .base import Event, EventBatch, ModelInfo, refuse_penalties
 from .upstream_http import UpstreamClient, UpstreamTimeout, body_chunks, read_json
 
 STOP_REASONS = {
@@ -68,23 +68,29 @@ class BedrockProvider:
         response = await self.client.post(path, body, self.name, self._headers(path, body))
         return int((await read_json(response, self.name))["inputTokens"])
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
         path = f"/model/{quote(self.upstream_model, safe='')}/converse-stream"
         body = orjson.dumps(to_converse_request(request))
         response = await self.client.post(path, body, self.name, self._headers(path, body))
         try:
             reader, decoder = _EventReader(model), EventStreamDecoder()
             async for data in body_chunks(response, self.name):
-                for message in decoder.feed(data):
-                    if message.headers.get(":message-type") == "exception":
-                        kind = message.headers.get(":exception-type", "")
-                        text = json.loads(message.payload or b"{}").get("message", kind)
-                        raise STREAM_EXCEPTIONS.get(kind, InternalError)(f"upstream {self.name}: {kind}: {text}")
-                    payload = json.loads(message.payload) if message.payload else {}
-                    for event in reader.feed(message.headers.get(":event-type", ""), payload):
-                        yield event
-            for event in reader.finish():
-                yield event
+                batch: EventBatch = []
+                try:
+                    for message in decoder.feed(data):
+                        if message.headers.get(":message-type") == "exception":
+                            kind = message.headers.get(":exception-type", "")
+                            text = json.loads(message.payload or b"{}").get("message", kind)
+                            raise STREAM_EXCEPTIONS.get(kind, InternalError)(f"upstream {self.name}: {kind}: {text}")
+                        payload = json.loads(message.payload) if message.payload else {}
+                        batch += reader.feed(message.headers.get(":event-type", ""), payload)
+                except Exception:
+                    if batch:  # the events before the fault go out first, as they would have one by one
+                        yield batch
+                    raise
+                if batch:
+                    yield batch
+            yield reader.finish()
         finally:
             response.release()
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 from ..canonical import MessagesRequest, new_tool_use_id
 from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
-from .base import Event, ModelInfo
-from .upstream_http import UpstreamClient, read_json, translated
+from .base import Event, EventBatch, ModelInfo
+from .upstream_http import UpstreamClient, read_json
 
 STOP_REASONS = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens"}
 REFUSALS = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
@@ -44,12 +43,9 @@ class GeminiProvider:
         )
         return int((await read_json(response, self.name))["totalTokens"])
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+    def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
         path = f"/v1beta/models/{self.upstream_model}:streamGenerateContent?alt=sse"
-        response = await self.client.post(path, to_gemini_request(request), self.name)
-        async with aclosing(translated(response, self.name, _ChunkReader(model))) as chunks:
-            async for event in chunks:  # closing this stream closes the upstream response at once
-                yield event
+        return self.client.events(path, to_gemini_request(request), self.name, _ChunkReader(model))
 
 
 def to_gemini_request(request: MessagesRequest) -> dict[str, Any]:

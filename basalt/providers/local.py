@@ -19,7 +19,7 @@ from ..canonical.events import (
 from ..engine.json_grammar import SchemaError, schema_to_gbnf
 from ..engine.runtime import GenerationParams, LocalEngine
 from ..errors import InternalError, InvalidRequest
-from .base import Event, ModelInfo
+from .base import Event, EventBatch, ModelInfo
 from .local_prompt import PromptPlan, plan_prompt
 
 STOP_REASONS = {
@@ -50,7 +50,7 @@ class LocalProvider:
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         return len(self._prompt(request, model)[1])
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
+    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
         plan, tokens = self._prompt(request, model)
         grammar = _grammar(plan.schema) if plan.schema is not None else None
         trigger = None
@@ -77,7 +77,7 @@ class LocalProvider:
             "cache_read_input_tokens": 0,
         }
         try:
-            yield message_start(model, usage)
+            yield [message_start(model, usage)]
             blocks: _TextBlocks | _ToolCall | _TextOrToolCall = _TextBlocks()
             if plan.forced_tools:
                 blocks = _ToolCall(plan.forced_tools)
@@ -86,19 +86,18 @@ class LocalProvider:
             last = None
             async for out in generation:
                 last = out
-                for event in blocks.feed(out.text):
-                    yield event
+                batch = blocks.feed(out.text)
+                if batch:
+                    yield batch
             assert last is not None and last.finish_reason is not None
             if last.finish_reason in ("error", "aborted"):
                 raise InternalError(last.error or "the local engine stopped this request")
             stop_reason = STOP_REASONS[last.finish_reason]
-            for event in blocks.close(stop_reason):
-                yield event
+            batch = blocks.close(stop_reason)
             if blocks.is_tool_call and stop_reason == "end_turn":
                 stop_reason = "tool_use"
             usage["output_tokens"] = last.output_tokens
-            for event in message_end(stop_reason, usage, last.stop_sequence):
-                yield event
+            yield batch + message_end(stop_reason, usage, last.stop_sequence)
         finally:
             generation.close()
 

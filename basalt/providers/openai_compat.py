@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 from ..canonical import MessagesRequest
 from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
-from .base import Event, ModelInfo
-from .upstream_http import UpstreamClient, read_json, translated
+from .base import Event, EventBatch, ModelInfo
+from .upstream_http import UpstreamClient, read_json
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 
@@ -38,21 +37,19 @@ class OpenAICompatProvider:
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         raise InvalidRequest(f"model {model} is served by a Chat Completions upstream, which cannot count tokens")
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[Event]:
-        body = to_chat_request(request, self.upstream_model)
+    def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+        body = to_chat_request(request, self.upstream_model)  # what Chat Completions cannot express fails here
+        if body["stream"]:
+            return self.client.events("/chat/completions", body, self.name, _ChunkReader(model))
+        return self._whole(body, model)
+
+    async def _whole(self, body: dict[str, Any], model: str) -> AsyncIterator[EventBatch]:
+        # The caller wants one answer: ask the upstream for one too (one JSON body instead of a chunk per token), and
+        # read it as a single chunk.
         response = await self.client.post("/chat/completions", body, self.name)
-        if not body["stream"]:
-            # The caller wants one answer: ask the upstream for one too (one JSON body instead of a chunk per token),
-            # and read it as a single chunk.
-            completion = await read_json(response, self.name)
-            reader = _ChunkReader(model)
-            events = reader.feed(as_chunk(completion))
-            for event in events + reader.finish():
-                yield event
-            return
-        async with aclosing(translated(response, self.name, _ChunkReader(model))) as chunks:
-            async for event in chunks:  # closing this stream closes the upstream response at once
-                yield event
+        completion = await read_json(response, self.name)
+        reader = _ChunkReader(model)
+        yield reader.feed(as_chunk(completion)) + reader.finish()
 
 
 def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, Any]:
@@ -192,23 +189,26 @@ class _ChunkReader:
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         events = self.out.start()
-        if chunk.get("usage"):
-            u = chunk["usage"]
-            cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+        usage = chunk.get("usage")
+        if usage:
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
             self.out.usage = {
-                "input_tokens": (u.get("prompt_tokens") or 0) - cached,
-                "output_tokens": u.get("completion_tokens") or 0,
+                "input_tokens": (usage.get("prompt_tokens") or 0) - cached,
+                "output_tokens": usage.get("completion_tokens") or 0,
                 "cache_read_input_tokens": cached,
                 "cache_creation_input_tokens": 0,
             }
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                events += self.out.text(delta["content"])
-            for call in delta.get("tool_calls") or []:
-                events += self._tool(call)
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta")
+            if delta:
+                text = delta.get("content")
+                if text:
+                    events += self.out.text(text)
+                for call in delta.get("tool_calls") or ():
+                    events += self._tool(call)
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finish_reason = reason
         return events
 
     def _tool(self, call: dict[str, Any]) -> list[Event]:

@@ -23,6 +23,7 @@ def make(resources: Resources) -> Callable[..., Guardrail]:
     return build
 
 
-async def aiter_events(events: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    for event in events:
-        yield event
+async def aiter_events(events: list[dict[str, Any]], size: int = 1) -> AsyncIterator[list[dict[str, Any]]]:
+    """The events as a provider streams them: in batches of `size` (one per token, by default)."""
+    for i in range(0, len(events), size):
+        yield events[i : i + size]

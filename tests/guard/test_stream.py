@@ -39,10 +39,10 @@ def _answer(*pieces: str, tool: tuple[str, list[str]] | None = None, output_toke
     return events + w.end("tool_use" if tool else "end_turn")
 
 
-def _run(g: Guardrail, events: list[Event], **kw: Any) -> tuple[list[Event], Any]:
+def _run(g: Guardrail, events: list[Event], size: int = 1, **kw: Any) -> tuple[list[Event], Any]:
     async def go() -> list[Event]:
-        stream = guard_stream(g, aiter_events(events), **kw)
-        out = [e async for e in stream]
+        stream = guard_stream(g, aiter_events(events, size), **kw)
+        out = [e async for batch in stream for e in batch]
         go.stream = stream  # type: ignore[attr-defined]
         return out
 
@@ -130,6 +130,23 @@ def test_whole_mode_answer_is_only_the_blocked_message(make: Callable[..., Guard
     assert [b["text"] for b in message["content"]] == [g.blocked_message("OUTPUT")]
 
 
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize("policy", ["words", "pii"])
+def test_where_batches_fall_changes_nothing(make: Callable[..., Guardrail], policy: str, whole: bool) -> None:
+    """Providers batch the events of one network read: the answer a client gets, blocked, masked or not, must not
+    depend on where those batches fall."""
+    g = make(words=WordPolicy(words=["project zeus"])) if policy == "words" else _pii(make)
+    prose = "Here is a long and harmless introduction to our roadmap for the year. " * 4
+    events = _answer(prose, "Call 415-555-0132 ", "about Project ", "Zeus, which launches soon.", "Bye.")
+    answers = [_run(g, events, size, whole=whole)[0] for size in (1, 2, 3, len(events))]
+    assert_well_formed(answers[0])
+    assert all(answer == answers[0] for answer in answers[1:])
+    if policy == "words":
+        assert _fold(answers[0])["stop_reason"] == "refusal"
+    else:
+        assert "Call {PHONE} about Project Zeus" in _text(answers[0])
+
+
 def test_async_releases_at_once_and_stops_on_detection(make: Callable[..., Guardrail]) -> None:
     g = make(stream_mode="async", content=[ContentFilter(type="VIOLENCE")])
     prose = "Let me tell you a story about the harbour town and its people. " * 4
@@ -194,13 +211,13 @@ def test_closing_early_closes_upstream(make: Callable[..., Guardrail], mode: str
     async def upstream() -> Any:
         try:
             for e in _answer("x " * 200, "Project Zeus! ", "y " * 200):
-                yield e
+                yield [e]
         finally:
             closed.append(True)
 
     async def go() -> list[Event]:
         g = make(stream_mode=mode, words=WordPolicy(words=["project zeus"]))
-        return [e async for e in guard_stream(g, upstream())]
+        return [e async for batch in guard_stream(g, upstream()) for e in batch]
 
     out = asyncio.run(go())
     assert_well_formed(out)
