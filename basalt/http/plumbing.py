@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, Generic, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
@@ -175,20 +175,83 @@ class EventStreamResponse(Response):
         encode = self.encode
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         body = b""
+        step: _Step[EventBatch] | None = None
         try:
-            async for batch in self.batches:
-                body += b"".join([encode(event) for event in batch])
-                if batch[-1]["type"] != "message_stop":  # the answer's end goes out with the response's end
-                    await send({"type": "http.response.body", "body": body, "more_body": True})
-                    body = b""
+            while True:
+                step = _Step(self.batches.__anext__())
+                if not step.ready and body:
+                    # The stream waits: what is ready goes out, but first the loop takes in what has already
+                    # arrived, so that an answer that came at once (the end of a fast upstream's body is a read
+                    # of its own) still goes out in one write.
+                    await asyncio.sleep(0)
+                    if not step.ready:
+                        await send({"type": "http.response.body", "body": body, "more_body": True})
+                        body = b""
+                body += b"".join([encode(event) for event in await step])
+        except StopAsyncIteration:
+            pass
         except BasaltError as exc:
             body += self.fail(exc)
         except Exception:
             log.exception("stream failed")
             body += self.fail(InternalError("Internal server error"))
         finally:
+            if step is not None:
+                step.cancel()
             await self.batches.aclose()
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class _Step(Generic[T]):
+    """An awaitable (a stream's `__anext__`) run now as far as it goes without waiting. `ready` says whether it
+    can finish without waiting; awaiting the step finishes it and gives its result: the task waits on what the step
+    waits on, and a cancellation goes into the step, as if the task had awaited it from the start."""
+
+    def __init__(self, step: Awaitable[T]) -> None:
+        self._coroutine: Generator[Any, Any, T] | None = step.__await__()
+        self._waiting: Any = None
+        self._advance(None)  # StopAsyncIteration, at the end of a stream, goes up from here
+
+    @property
+    def ready(self) -> bool:
+        return self._coroutine is None or (isinstance(self._waiting, asyncio.Future) and self._waiting.done())
+
+    def _advance(self, value: Any) -> None:
+        assert self._coroutine is not None
+        try:
+            self._waiting = self._coroutine.send(value)
+        except StopIteration as finished:
+            self._result: T = finished.value
+            self._coroutine = None
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        while self._coroutine is not None:
+            if self.ready:  # what it waited on is there already: go on without a turn of the loop
+                self._advance(None)
+                continue
+            try:
+                sent = yield self._waiting
+            except BaseException as exc:
+                coroutine, self._coroutine = self._coroutine, None
+                try:
+                    self._waiting = coroutine.throw(exc)
+                except StopIteration as finished:
+                    return finished.value  # type: ignore[no-any-return]
+                self._coroutine = coroutine  # it caught the exception and waits again
+            else:
+                self._advance(sent)
+        return self._result
+
+    def cancel(self) -> None:
+        """Ends a step left half-way (the response stopped while it waited), as a cancelled task would have."""
+        coroutine, self._coroutine = self._coroutine, None
+        if coroutine is None:
+            return
+        try:
+            coroutine.throw(asyncio.CancelledError())
+        except BaseException:
+            return
+        coroutine.close()  # it tried to wait again while being cancelled
 
 
 async def _close(iterator: Any) -> None:
