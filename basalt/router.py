@@ -62,6 +62,8 @@ class Router:
 
     def order(self) -> list[Target]:
         """Available targets first, least busy first, ties broken by weighted chance; resting ones last."""
+        if len(self.targets) == 1:  # the common case, decided without the shuffle
+            return self.targets
         now = time.monotonic()
         ready = [t for t in self.targets if t.available(now)]
         resting = sorted((t for t in self.targets if not t.available(now)), key=lambda t: t.cooling_until)

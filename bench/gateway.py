@@ -3,18 +3,21 @@
     .venv/bin/python -m bench.gateway      # needs wrk (apt-get install wrk); installs LiteLLM into bench/.work
 
 Each gateway runs one worker; load comes from wrk on the same machine, OpenAI Chat Completions requests, non-streaming
-and streaming (the fake upstream streams 20 chunks), at concurrency 1 and 32. Writes bench/results/gateway.json and
-the table in docs/benchmarks.md.
+and streaming (the fake upstream streams 20 chunks), at concurrency 1 and 32. Every row is measured in rounds
+(BENCH_ROUNDS, 3 by default, of BENCH_DURATION seconds each), each round measuring the upstream directly, Basalt and
+LiteLLM back to back: RPS is the mean over rounds, added p50 the median of each round's difference to the upstream.
+Writes bench/results/gateway.json and the table in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,8 @@ from .engine import RESULTS, WORK, free_port, machine, running, write_section
 ROOT = Path(__file__).resolve().parent.parent
 LITELLM_VERSION = "1.108.7"
 MASTER_KEY = "sk-bench-master-key"
-DURATION = int(__import__("os").environ.get("BENCH_DURATION", "8"))
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def wrk_script(stream: bool, key: str | None) -> Path:
@@ -98,74 +102,69 @@ def main() -> None:
         f"      api_base: {upstream}\n      api_key: fake\ngeneral_settings:\n  master_key: {MASTER_KEY}\n"
     )
     cases = [("non-streaming", False, 1), ("non-streaming", False, 32), ("stream-20", True, 1), ("stream-20", True, 32)]
-    results: dict[str, dict[str, dict[str, float]]] = {}
     fake = [sys.executable, "-m", "uvicorn", "bench.fake_upstream:app", "--port", str(up_port), "--log-level", "error"]
-    with running(fake, up_port, probe="/v1/chat/completions", method="POST"):
-        servers = {
-            "direct": (None, upstream + "/chat/completions", None),
-            "basalt": (
-                [sys.executable, "-m", "basalt.cli", "serve", "--port", str(basalt_port), "--config",
-                 str(WORK / "gateway-basalt.yaml")],
-                f"http://127.0.0.1:{basalt_port}/v1/chat/completions",
-                basalt_key,
-            ),
-            "litellm": (
-                [str(litellm_bin()), "--config", str(WORK / "gateway-litellm.yaml"), "--port", str(litellm_port),
-                 "--num_workers", "1"],
-                f"http://127.0.0.1:{litellm_port}/v1/chat/completions",
-                MASTER_KEY,
-            ),
-        }  # fmt: skip
-        for name, (cmd, url, key) in servers.items():
-            print(f"== {name}", flush=True)
-            port = int(url.split(":")[2].split("/")[0])
-            probe = "/health/liveliness" if name == "litellm" else "/health"  # LiteLLM's /v1/models needs a DB
-            ctx = running(cmd, port, probe=probe) if cmd else _null()
-            with ctx:
-                time.sleep(1)
-                results[name] = {}
-                for _, stream, concurrency in cases:  # warm up every path first (each gateway alike)
-                    run_wrk(url, wrk_script(stream, key), concurrency, duration=2)
-                for mode, stream, concurrency in cases:
+    basalt = [sys.executable, "-m", "basalt.cli", "serve", "--port", str(basalt_port), "--config", str(basalt_config)]
+    litellm = [str(litellm_bin()), "--config", str(WORK / "gateway-litellm.yaml"), "--port", str(litellm_port),
+               "--num_workers", "1"]  # fmt: skip
+    targets = {
+        "direct": (upstream + "/chat/completions", None),
+        "basalt": (f"http://127.0.0.1:{basalt_port}/v1/chat/completions", basalt_key),
+        "litellm": (f"http://127.0.0.1:{litellm_port}/v1/chat/completions", MASTER_KEY),
+    }
+    # All three run at once and each round measures them back to back: an added latency is a difference between
+    # two measurements, and on a shared VM the machine drifts between measurements taken minutes apart.
+    rounds: dict[str, dict[str, list[dict[str, float]]]] = {name: {} for name in targets}
+    with (
+        running(fake, up_port, probe="/v1/chat/completions", method="POST"),
+        running(basalt, basalt_port, probe="/health"),
+        running(litellm, litellm_port, probe="/health/liveliness"),  # LiteLLM's /v1/models needs a database
+    ):
+        for url, key in targets.values():  # warm every path of every gateway alike
+            for _, stream, concurrency in cases:
+                run_wrk(url, wrk_script(stream, key), concurrency, duration=2)
+        for mode, stream, concurrency in cases:
+            case = f"{mode}/{concurrency}"
+            for i in range(ROUNDS):
+                for name, (url, key) in targets.items():
                     row = run_wrk(url, wrk_script(stream, key), concurrency)
-                    results[name][f"{mode}/{concurrency}"] = row
+                    rounds[name].setdefault(case, []).append(row)
                     summary = f"rps={row['rps']:.0f} p50={row['p50_ms']:.2f}ms non2xx={row['non_2xx']:.0f}"
-                    print(f"  {mode:14} c={concurrency:<3} {summary}", flush=True)
-    rows = []
+                    print(f"  {case:16} round {i + 1} {name:8} {summary}", flush=True)
+    rows: list[dict[str, Any]] = []
     for mode, _, concurrency in cases:
-        key = f"{mode}/{concurrency}"
-        b, lt, d = results["basalt"][key], results["litellm"][key], results["direct"][key]
+        case = f"{mode}/{concurrency}"
+        d, b, lt = rounds["direct"][case], rounds["basalt"][case], rounds["litellm"][case]
+        rps = {name: statistics.mean(r["rps"] for r in rounds[name][case]) for name in targets}
         rows.append({
             "mode": mode,
             "concurrency": concurrency,
-            "basalt_rps": round(b["rps"]),
-            "litellm_rps": round(lt["rps"]),
-            "direct_rps": round(d["rps"]),
-            "ratio_rps_vs_litellm": round(b["rps"] / lt["rps"], 1) if lt["rps"] else None,
-            "basalt_added_p50_ms": round(b["p50_ms"] - d["p50_ms"], 3),
-            "litellm_added_p50_ms": round(lt["p50_ms"] - d["p50_ms"], 3),
-            "basalt_non_2xx": b["non_2xx"],
-            "litellm_non_2xx": lt["non_2xx"],
+            "basalt_rps": round(rps["basalt"]),
+            "litellm_rps": round(rps["litellm"]),
+            "direct_rps": round(rps["direct"]),
+            "ratio_rps_vs_litellm": round(rps["basalt"] / rps["litellm"], 1) if rps["litellm"] else None,
+            "basalt_added_p50_ms": _added(b, d),
+            "litellm_added_p50_ms": _added(lt, d),
+            "basalt_added_p50_ms_rounds": [round(x["p50_ms"] - y["p50_ms"], 3) for x, y in zip(b, d, strict=True)],
+            "basalt_non_2xx": sum(r["non_2xx"] for r in b),
+            "litellm_non_2xx": sum(r["non_2xx"] for r in lt),
         })  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "gateway.json").write_text(json.dumps({"machine": machine(), "rows": rows, "raw": results}, indent=2))
-    table = "| mode | conc. | Basalt RPS | LiteLLM RPS | direct RPS | ratio | added p50 ms B / L |\n"
-    table += "|---|---|---|---|---|---|---|\n"
+    (RESULTS / "gateway.json").write_text(json.dumps({"machine": machine(), "rows": rows, "raw": rounds}, indent=2))
+    table = "| mode | conc. | Basalt RPS | LiteLLM RPS | direct RPS | ratio | added p50 ms B / L | B per round |\n"
+    table += "|---|---|---|---|---|---|---|---|\n"
     table += "".join(
         f"| {r['mode']} | {r['concurrency']} | {r['basalt_rps']} | {r['litellm_rps']} | {r['direct_rps']} | "
-        f"{r['ratio_rps_vs_litellm']}x | {r['basalt_added_p50_ms']} / {r['litellm_added_p50_ms']} |\n"
+        f"{r['ratio_rps_vs_litellm']}x | {r['basalt_added_p50_ms']} / {r['litellm_added_p50_ms']} | "
+        f"{', '.join(str(x) for x in r['basalt_added_p50_ms_rounds'])} |\n"
         for r in rows
     )
     write_section("gateway", f"Machine: {machine()}\n\n{table}")
     print(table)
 
 
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
+def _added(gateway: list[dict[str, float]], direct: list[dict[str, float]]) -> float:
+    """The gateway's p50 minus the upstream's, each round's pair measured back to back; the median over rounds."""
+    return round(statistics.median(g["p50_ms"] - d["p50_ms"] for g, d in zip(gateway, direct, strict=True)), 3)
 
 
 if __name__ == "__main__":

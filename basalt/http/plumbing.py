@@ -74,19 +74,40 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     """Run `work`, cancelled if the client disconnects first (so a non-streaming call frees its sequence too)."""
-    task = asyncio.current_task()
-    assert task is not None
-
-    async def watch() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        task.cancel()
-
-    watcher = asyncio.ensure_future(watch())
+    step = _Step(work)
+    watcher = _Watcher(request.receive)
+    if not step.ready:
+        watcher.start()
     try:
-        return await work
+        return await step
     finally:
-        watcher.cancel()
+        watcher.stop()
+
+
+class _Watcher:
+    """Cancels the current task when the client disconnects. Started only once the task has to wait: until then it
+    could not act on a disconnect anyway, and most fast answers never wait (a task per request costs)."""
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.task = asyncio.current_task()
+        self.left = False
+        self._watching: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        if self._watching is None:
+            self._watching = asyncio.ensure_future(self._watch())
+
+    def stop(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
+
+    async def _watch(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        self.left = True
+        assert self.task is not None
+        self.task.cancel()
 
 
 class Prefetched(Generic[T]):
@@ -147,31 +168,20 @@ class EventStreamResponse(Response):
             (b"x-accel-buffering", b"no"),
             *((k.encode(), v.encode()) for k, v in self.extra_headers.items()),
         ]
-        # Produced in this task; a watcher cancels it when the client leaves (a task of its own per stream costs).
-        task = asyncio.current_task()
-        assert task is not None
-        left = False
-
-        async def watch() -> None:
-            nonlocal left
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            left = True
-            task.cancel()
-
-        watcher = asyncio.ensure_future(watch())
+        watcher = _Watcher(receive)
         try:
-            await self._produce(send, headers)
+            await self._produce(send, headers, watcher)
         except asyncio.CancelledError:
-            if not left:
+            if not watcher.left:
                 raise
-            task.uncancel()  # the client went away; the stream has been closed
+            assert watcher.task is not None
+            watcher.task.uncancel()  # the client went away; the stream has been closed
         except OSError:
             pass
         finally:
-            watcher.cancel()
+            watcher.stop()
 
-    async def _produce(self, send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+    async def _produce(self, send: Send, headers: list[tuple[bytes, bytes]], watcher: _Watcher) -> None:
         encode = self.encode
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         body = b""
@@ -187,6 +197,8 @@ class EventStreamResponse(Response):
                     if not step.ready:
                         await send({"type": "http.response.body", "body": body, "more_body": True})
                         body = b""
+                if not step.ready:
+                    watcher.start()
                 body += b"".join([encode(event) for event in await step])
         except StopAsyncIteration:
             pass

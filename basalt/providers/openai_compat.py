@@ -59,7 +59,11 @@ def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, 
     if request.system_text():
         messages.append({"role": "system", "content": request.system_text()})
     for message in request.messages:
-        messages.extend(_messages(message.role, message.blocks()))
+        if isinstance(message.content, str):  # most turns: plain text, passed on as it is
+            text = message.content
+            messages.append({"role": message.role, "content": text or None if message.role == "assistant" else text})
+        else:
+            messages.extend(_messages(message.role, message.content))
     body: dict[str, Any] = {
         "model": upstream_model,
         "messages": messages,
