@@ -4,9 +4,10 @@
 
 Each gateway runs one worker; load comes from wrk on the same machine, OpenAI Chat Completions requests, non-streaming
 and streaming (the fake upstream streams 20 chunks), at concurrency 1 and 32. Every row is measured in rounds
-(BENCH_ROUNDS, 3 by default, of BENCH_DURATION seconds each), each round measuring the upstream directly, Basalt and
-LiteLLM back to back: RPS is the mean over rounds, added p50 the median of each round's difference to the upstream.
-Writes bench/results/gateway.json and the table in docs/benchmarks.md.
+(BENCH_ROUNDS, 5 by default, of BENCH_DURATION seconds, 3 by default), each round measuring the upstream directly,
+Basalt and LiteLLM back to back, each once all three servers are idle: RPS is the mean over rounds, added p50 the
+median of each round's difference to the upstream. Writes bench/results/gateway.json and the table in
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,8 @@ from .engine import RESULTS, WORK, free_port, machine, running, write_section
 ROOT = Path(__file__).resolve().parent.parent
 LITELLM_VERSION = "1.108.7"
 MASTER_KEY = "sk-bench-master-key"
-DURATION = int(os.environ.get("BENCH_DURATION", "5"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+DURATION = int(os.environ.get("BENCH_DURATION", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def wrk_script(stream: bool, key: str | None) -> Path:
@@ -115,10 +117,11 @@ def main() -> None:
     # two measurements, and on a shared VM the machine drifts between measurements taken minutes apart.
     rounds: dict[str, dict[str, list[dict[str, float]]]] = {name: {} for name in targets}
     with (
-        running(fake, up_port, probe="/v1/chat/completions", method="POST"),
-        running(basalt, basalt_port, probe="/health"),
-        running(litellm, litellm_port, probe="/health/liveliness"),  # LiteLLM's /v1/models needs a database
+        running(fake, up_port, probe="/v1/chat/completions", method="POST") as fake_server,
+        running(basalt, basalt_port, probe="/health") as basalt_server,
+        running(litellm, litellm_port, probe="/health/liveliness") as litellm_server,  # /v1/models needs a DB
     ):
+        servers = [fake_server.pid, basalt_server.pid, litellm_server.pid]
         for url, key in targets.values():  # warm every path of every gateway alike
             for _, stream, concurrency in cases:
                 run_wrk(url, wrk_script(stream, key), concurrency, duration=2)
@@ -126,6 +129,7 @@ def main() -> None:
             case = f"{mode}/{concurrency}"
             for i in range(ROUNDS):
                 for name, (url, key) in targets.items():
+                    settle(servers)
                     row = run_wrk(url, wrk_script(stream, key), concurrency)
                     rounds[name].setdefault(case, []).append(row)
                     summary = f"rps={row['rps']:.0f} p50={row['p50_ms']:.2f}ms non2xx={row['non_2xx']:.0f}"
@@ -160,6 +164,25 @@ def main() -> None:
     )
     write_section("gateway", f"Machine: {machine()}\n\n{table}")
     print(table)
+
+
+def settle(pids: list[int], timeout: float = 20.0) -> None:
+    """Waits until the servers are idle: a gateway slower than its load still works through the requests wrk left
+    behind, and that must not land in the next measurement."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = _cpu_seconds(pids)
+        time.sleep(0.3)
+        if _cpu_seconds(pids) - before < 0.03:  # under 10% of a core
+            return
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _added(gateway: list[dict[str, float]], direct: list[dict[str, float]]) -> float:
