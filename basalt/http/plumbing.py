@@ -89,8 +89,10 @@ class _Watcher:
     could not act on a disconnect anyway, and most fast answers never wait (a task per request costs)."""
 
     def __init__(self, receive: Receive) -> None:
+        task = asyncio.current_task()
+        assert task is not None
         self.receive = receive
-        self.task = asyncio.current_task()
+        self.task = task
         self.left = False
         self._watching: asyncio.Future[None] | None = None
 
@@ -106,7 +108,6 @@ class _Watcher:
         while (await self.receive())["type"] != "http.disconnect":
             pass
         self.left = True
-        assert self.task is not None
         self.task.cancel()
 
 
@@ -174,7 +175,6 @@ class EventStreamResponse(Response):
         except asyncio.CancelledError:
             if not watcher.left:
                 raise
-            assert watcher.task is not None
             watcher.task.uncancel()  # the client went away; the stream has been closed
         except OSError:
             pass

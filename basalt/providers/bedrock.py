@@ -11,7 +11,7 @@ import base64
 import json
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +23,7 @@ from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBl
 from ..errors import InternalError, InvalidRequest, Overloaded, RateLimited
 from .aws import Credentials, EventStreamDecoder, sign_v4
 from .base import Event, EventBatch, ModelInfo, refuse_penalties
-from .upstream_http import UpstreamClient, UpstreamTimeout, body_chunks, read_json
+from .upstream_http import UpstreamClient, UpstreamTimeout, read_batches, read_json
 
 STOP_REASONS = {
     "end_turn": "end_turn",
@@ -72,24 +72,20 @@ class BedrockProvider:
         path = f"/model/{quote(self.upstream_model, safe='')}/converse-stream"
         body = orjson.dumps(to_converse_request(request))
         response = await self.client.post(path, body, self.name, self._headers(path, body))
+        reader, decoder = _EventReader(model), EventStreamDecoder()
+
+        def events_of(data: bytes) -> Iterator[Event]:
+            for message in decoder.feed(data):
+                if message.headers.get(":message-type") == "exception":
+                    kind = message.headers.get(":exception-type", "")
+                    text = json.loads(message.payload or b"{}").get("message", kind)
+                    raise STREAM_EXCEPTIONS.get(kind, InternalError)(f"upstream {self.name}: {kind}: {text}")
+                payload = json.loads(message.payload) if message.payload else {}
+                yield from reader.feed(message.headers.get(":event-type", ""), payload)
+
         try:
-            reader, decoder = _EventReader(model), EventStreamDecoder()
-            async for data in body_chunks(response, self.name):
-                batch: EventBatch = []
-                try:
-                    for message in decoder.feed(data):
-                        if message.headers.get(":message-type") == "exception":
-                            kind = message.headers.get(":exception-type", "")
-                            text = json.loads(message.payload or b"{}").get("message", kind)
-                            raise STREAM_EXCEPTIONS.get(kind, InternalError)(f"upstream {self.name}: {kind}: {text}")
-                        payload = json.loads(message.payload) if message.payload else {}
-                        batch += reader.feed(message.headers.get(":event-type", ""), payload)
-                except Exception:
-                    if batch:  # the events before the fault go out first, as they would have one by one
-                        yield batch
-                    raise
-                if batch:
-                    yield batch
+            async for batch in read_batches(response, self.name, events_of):
+                yield batch
             yield reader.finish()
         finally:
             response.release()

@@ -59,11 +59,7 @@ def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, 
     if request.system_text():
         messages.append({"role": "system", "content": request.system_text()})
     for message in request.messages:
-        if isinstance(message.content, str):  # most turns: plain text, passed on as it is
-            text = message.content
-            messages.append({"role": message.role, "content": text or None if message.role == "assistant" else text})
-        else:
-            messages.extend(_messages(message.role, message.content))
+        messages.extend(_messages(message.role, message.content))
     body: dict[str, Any] = {
         "model": upstream_model,
         "messages": messages,
@@ -89,7 +85,9 @@ def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, 
     return body
 
 
-def _messages(role: str, blocks: list[Any]) -> list[dict[str, Any]]:
+def _messages(role: str, blocks: str | list[Any]) -> list[dict[str, Any]]:
+    if isinstance(blocks, str):  # most turns: plain text, passed on as it is (building a block for it costs)
+        return [{"role": role, "content": (blocks or None) if role == "assistant" else blocks}]
     if role == "system":
         return [{"role": "system", "content": "\n\n".join(b.text for b in blocks if isinstance(b, TextBlock))}]
     out: list[dict[str, Any]] = []

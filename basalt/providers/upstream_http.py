@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
 
 import orjson
@@ -65,20 +65,16 @@ class UpstreamClient:
         per token."""
         response = await self.post(path, body, upstream)
         blocks = _Blocks()
+
+        def events_of(piece: bytes) -> Iterator[Event]:
+            for block in blocks.feed(piece):
+                chunk = _chunk(block, upstream)
+                if chunk is not None:
+                    yield from reader.feed(chunk)
+
         try:
-            async for piece in body_chunks(response, upstream):
-                batch: EventBatch = []
-                try:
-                    for block in blocks.feed(piece):
-                        chunk = _chunk(block, upstream)
-                        if chunk is not None:
-                            batch += reader.feed(chunk)
-                except Exception:
-                    if batch:  # the events before the fault go out first, as they would have one by one
-                        yield batch
-                    raise
-                if batch:
-                    yield batch
+            async for batch in read_batches(response, upstream, events_of):
+                yield batch
             chunk = _chunk(blocks.rest, upstream)
             yield (reader.feed(chunk) if chunk is not None else []) + reader.finish()
         finally:
@@ -94,6 +90,24 @@ async def body_chunks(response: Response, upstream: str) -> AsyncIterator[bytes]
         raise UpstreamTimeout(f"upstream {upstream} stopped sending") from None
     except HTTPError as exc:
         raise InternalError(f"upstream {upstream} broke off the stream: {exc}") from None
+
+
+async def read_batches(
+    response: Response, upstream: str, events_of: Callable[[bytes], Iterator[Event]]
+) -> AsyncIterator[EventBatch]:
+    """The events `events_of` finds in each network read of the body, as one batch (never an empty one). A fault in
+    the middle of a read ends the stream, but the events before it go out first, as they would have one by one."""
+    async for piece in body_chunks(response, upstream):
+        batch: EventBatch = []
+        try:
+            for event in events_of(piece):
+                batch.append(event)
+        except Exception:
+            if batch:
+                yield batch
+            raise
+        if batch:
+            yield batch
 
 
 async def error_from(response: Response, upstream: str) -> BasaltError:
