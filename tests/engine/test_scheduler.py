@@ -45,8 +45,8 @@ def test_running_streams_decode_before_new_prompts_take_the_budget() -> None:
 
 def test_slots_limit_running_sequences_and_free_on_finish() -> None:
     s = make(max_seqs=2)
-    for name in "abc":
-        s.add(Sequence(name, [1, 2], max_tokens=3))
+    for name, prompt in zip("abc", ([1, 2], [3, 4], [5, 6]), strict=True):
+        s.add(Sequence(name, prompt, max_tokens=3))
     step = run_step(s)
     assert set(step) == {"a", "b"}
     assert [q.request_id for q in s.waiting] == ["c"]
@@ -156,3 +156,47 @@ def test_free_slots_are_reused_empty_first_then_least_recently_used() -> None:
     run_step(s)
     b = s.get("b")
     assert b is not None and b.seq_id != a.seq_id  # the empty slot, not the one holding a's prefix
+
+
+def test_a_new_sequence_fills_the_hole_a_finished_one_left_in_the_run() -> None:
+    s = make(max_seqs=4)
+    for name, prompt in zip("abc", ([1, 2], [3, 4], [5, 6]), strict=True):
+        s.add(Sequence(name, prompt, max_tokens=9))
+    run_step(s)
+    finish_after(s, "b", 1)
+    s.add(Sequence("d", [7, 8], max_tokens=9))
+    out = s.schedule()
+    slots = {q.request_id: q.seq_id for q in s.running}
+    assert slots == {"a": 0, "c": 2, "d": 1}
+    assert [(op.src, op.dst) for op in out.cache_ops] == [(1, 1)]  # d seeded in place; nothing moved
+
+
+def test_the_last_sequence_moves_into_a_hole_nobody_fills() -> None:
+    s = make(max_seqs=4)
+    for name, prompt in zip("abc", ([1, 2], [3, 4], [5, 6]), strict=True):
+        s.add(Sequence(name, prompt, max_tokens=9))
+    run_step(s)
+    finish_after(s, "b", 1)
+    out = s.schedule()
+    c = s.get("c")
+    assert c is not None and c.seq_id == 1
+    assert out.cache_ops == [type(out.cache_ops[0])(src=2, dst=1, keep=3)]  # c's whole stream, then decode on
+    assert [chunk.seq.seq_id for chunk in out.chunks] == [0, 1]
+    # The slot c left keeps what it held, as prefix cache for a prompt that starts the same way.
+    s.update_from_output(out, {"a": 7, "c": 7})
+    s.add(Sequence("d", [5, 6, 7, 1], max_tokens=9))
+    s.schedule()
+    d = s.get("d")
+    assert d is not None and d.seq_id == 2 and d.n_reused == 3
+
+
+def test_with_nothing_running_a_prompt_starts_where_its_prefix_is_cached() -> None:
+    s = make(max_seqs=4, budget=256, chunk=256)
+    for name, prompt in zip("ab", (list(range(40)), list(range(100, 140))), strict=True):
+        s.add(Sequence(name, prompt, max_tokens=1))
+    run_step(s)
+    finish_after(s, "a", 0)
+    b = finish_after(s, "b", 0)
+    s.add(Sequence("c", [*range(100, 130), 5], max_tokens=1))
+    out = s.schedule()
+    assert out.cache_ops[0].src == out.cache_ops[0].dst == b.seq_id and out.cache_ops[0].keep == 30
