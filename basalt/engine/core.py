@@ -77,10 +77,14 @@ class _Live:
 
 
 class EngineCore:
-    def __init__(self, model: LlamaModel, config: EngineConfig) -> None:
+    """`flush` is called on the engine thread whenever outputs were handed to callbacks (once per step), so a
+    consumer can collect them as they come and wake its own thread once for all of them."""
+
+    def __init__(self, model: LlamaModel, config: EngineConfig, flush: Callable[[], None] = lambda: None) -> None:
         threads = config.n_threads or len(os.sched_getaffinity(0))
         self.model = model
         self.config = config
+        self._flush = flush
         # Separate KV streams (not llama.cpp's unified cache) and a Q8_0 cache with flash attention: with these, a
         # sequence's attention runs the same kernel over the same cell layout whatever else is in the batch, so a
         # prompt gives the same tokens alone and batched at temperature 0.
@@ -151,12 +155,14 @@ class EngineCore:
             self._thread.join()
         for live in list(self._live.values()):
             self._end(live, "aborted")
+        self._flush()
         self.ctx.close()
 
     # -- engine thread -------------------------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stopping:
             self._drain_inbox(block=not self.scheduler.has_work())
+            self._flush()
             if self._stopping:
                 break
             try:
@@ -166,6 +172,7 @@ class EngineCore:
                 log.exception("engine step failed")
                 for live in list(self._live.values()):
                     self._end(live, "error", error=f"the local engine failed: {exc}")
+            self._flush()
 
     def _drain_inbox(self, block: bool) -> None:
         try:
@@ -225,11 +232,22 @@ class EngineCore:
         if rc != 0:
             self._recover(plan, rc)
             return True
-        sampled = {rid: self._live[rid].request.sampler.sample(self.ctx, index) for rid, index in sample_at}
+        sampled = self._sample(sample_at)
         self.scheduler.update_from_output(plan, sampled)
         for request_id, token in sampled.items():
             self._on_token(self._live[request_id], token)
         return True
+
+    def _sample(self, sample_at: list[tuple[str, int]]) -> dict[str, int]:
+        """The next token of each sequence that asked for one; greedy ones by an argmax over their logits rows."""
+        rows = self.ctx.logits(len(sample_at))
+        samplers = [self._live[rid].request.sampler for rid, _ in sample_at]
+        if all(sampler.greedy for sampler in samplers):
+            return {rid: int(token) for (rid, _), token in zip(sample_at, rows.argmax(axis=1), strict=True)}
+        return {
+            rid: int(rows[row].argmax()) if sampler.greedy else sampler.sample(self.ctx, index)
+            for row, ((rid, index), sampler) in enumerate(zip(sample_at, samplers, strict=True))
+        }
 
     def _recover(self, plan: SchedulerOutput, rc: int) -> None:
         """A failed step fails the sequences in it; the others go on."""

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 _lib: Any = None
+_held: Any = None
 
 
 def lib() -> Any:
@@ -29,6 +30,22 @@ def lib() -> Any:
         llama_cpp.llama_backend_init()
         _lib = llama_cpp
     return _lib
+
+
+def held() -> Any:
+    """The same library through `ctypes.PyDLL`: its calls keep the GIL. For the calls the engine makes between
+    decode steps, which take a microsecond or two: a ctypes call releases the GIL, the event loop's thread takes
+    it, and getting it back waits out whatever the loop is doing, on the engine's critical path (measured: about
+    1 ms per step at 4 sequences)."""
+    global _held
+    if _held is None:
+        L = lib()
+        held = ctypes.PyDLL(L.llama_cpp._lib._name)
+        for name in ("llama_token_to_piece", "llama_get_logits"):
+            fn, bound = getattr(held, name), getattr(L, name)
+            fn.argtypes, fn.restype = bound.argtypes, bound.restype
+        _held = held
+    return _held
 
 
 class LlamaModel:
@@ -46,6 +63,7 @@ class LlamaModel:
         self.n_ctx_train: int = L.llama_model_n_ctx_train(self.ptr)
         self.add_bos: bool = bool(L.llama_vocab_get_add_bos(self.vocab))
         self._piece_buf = ctypes.create_string_buffer(256)
+        self._pieces: dict[int, bytes] = {}
         self._eog = frozenset(t for t in range(self.n_vocab) if L.llama_vocab_is_eog(self.vocab, t))
 
     def close(self) -> None:
@@ -64,7 +82,7 @@ class LlamaModel:
 
     def token_text(self, token: int) -> str:
         """The text of a special token such as `<|im_end|>`, for chat templates."""
-        return self.piece(token, special=True).decode("utf-8", "replace")
+        return self._token_bytes(token, special=True).decode("utf-8", "replace")
 
     def is_eog(self, token: int) -> bool:
         return token in self._eog
@@ -81,12 +99,19 @@ class LlamaModel:
             n = L.llama_tokenize(self.vocab, data, len(data), tokens, capacity, self.add_bos, special)
         return list(tokens[:n])
 
-    def piece(self, token: int, *, special: bool = False) -> bytes:
-        L = lib()
-        n = L.llama_token_to_piece(self.vocab, token, self._piece_buf, len(self._piece_buf), 0, special)
+    def piece(self, token: int) -> bytes:
+        """The bytes of a generated token (special tokens render as nothing); remembered once looked up."""
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._pieces[token] = self._token_bytes(token, special=False)
+        return piece
+
+    def _token_bytes(self, token: int, *, special: bool) -> bytes:
+        fn = held().llama_token_to_piece
+        n = fn(self.vocab, token, self._piece_buf, len(self._piece_buf), 0, special)
         if n < 0:
             buf = ctypes.create_string_buffer(-n)
-            n = L.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, special)
+            n = fn(self.vocab, token, buf, len(buf), 0, special)
             return buf.raw[:n]
         return self._piece_buf.raw[:n]
 
@@ -217,6 +242,11 @@ class LlamaContext:
         self.batch.raw.n_tokens = self.batch.size
         return int(lib().llama_decode(self.ptr, self.batch.raw))
 
+    def logits(self, n_outputs: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """The last step's logits: one row per batch entry that asked for them, in batch order."""
+        rows = held().llama_get_logits(self.ptr)
+        return np.ctypeslib.as_array(rows, shape=(n_outputs, self.model.n_vocab))
+
     def forget(self, seq_id: int, start: int = 0) -> None:
         """Drop a sequence's KV cells from position `start` on."""
         lib().llama_memory_seq_rm(self.memory, seq_id, start, -1)
@@ -293,10 +323,8 @@ class Sampler:
         L.llama_sampler_chain_add(self.ptr, L.llama_sampler_init_dist(rng_seed & 0xFFFFFFFF))
 
     def sample(self, ctx: LlamaContext, batch_index: int) -> int:
-        """Pick the next token from the logits at `batch_index` and advance the chain's state (grammar) with it."""
-        if self.greedy:
-            row = lib().llama_get_logits_ith(ctx.ptr, batch_index)
-            return int(np.argmax(np.ctypeslib.as_array(row, shape=(self.n_vocab,))))
+        """Pick the next token from the logits at `batch_index` and advance the chain's state (grammar) with it.
+        A greedy sampler's token is the argmax of the logits row, which the engine takes for all of them at once."""
         return int(lib().llama_sampler_sample(self.ptr, ctx.ptr, batch_index))
 
     def free(self) -> None:

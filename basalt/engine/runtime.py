@@ -42,7 +42,8 @@ class LocalEngine:
             bos_token=self.model.token_text(int(bos)) if bos else "",
             eos_token=self.model.token_text(int(eos)) if eos else "",
         )
-        self.core = EngineCore(self.model, config or EngineConfig())
+        self._announce: list[_Mailbox] = []  # mailboxes holding outputs their loop has not been told about
+        self.core = EngineCore(self.model, config or EngineConfig(), flush=self._wake_loops)
         self.context_window = self.core.scheduler.seq_capacity
         self._ids = itertools.count()
         self._mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
@@ -65,8 +66,13 @@ class LocalEngine:
         loop = asyncio.get_running_loop()
         box = self._mailboxes.get(loop)
         if box is None:
-            box = self._mailboxes[loop] = _Mailbox(loop)
+            box = self._mailboxes[loop] = _Mailbox(loop, self._announce)
         return box
+
+    def _wake_loops(self) -> None:
+        """On the engine thread, once a step's outputs are all posted: one wake-up per loop for all of them."""
+        while self._announce:
+            self._announce.pop().wake()
 
     def submit(self, prompt: list[int], params: GenerationParams) -> Generation:
         """Queue a sequence now (raising Overloaded if the queue is full) and return its stream of outputs."""
@@ -101,10 +107,14 @@ class LocalEngine:
 
 
 class _Mailbox:
-    """Carries outputs from the engine thread to one event loop, waking the loop once per batch, not per token."""
+    """Carries outputs from the engine thread to one event loop, waking the loop once per step, not per token.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    The wake-up comes after the step's last output, not its first: a loop woken early would take the GIL from the
+    engine while it is still finishing the step."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, announce: list[_Mailbox]) -> None:
         self.loop = loop
+        self._announce = announce
         self._items: list[tuple[asyncio.Queue[Output], Output]] = []
         self._lock = threading.Lock()
         self._scheduled = False
@@ -115,6 +125,9 @@ class _Mailbox:
             if self._scheduled:
                 return
             self._scheduled = True
+        self._announce.append(self)
+
+    def wake(self) -> None:
         with contextlib.suppress(RuntimeError):  # the event loop is gone: nobody is listening any more
             self.loop.call_soon_threadsafe(self._drain)
 
