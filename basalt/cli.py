@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -52,6 +53,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if pulled != 0:
             return pulled
     app = create_app(settings)
+    # What exists now lives as long as the server (modules, schemas, templates): moved out of the collector's reach,
+    # it is not walked again by every full collection, which pauses the event loop and the engine's thread alike.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
     )
