@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.engine            # all peers, all workloads; writes bench/results/engine.json
     .venv/bin/python -m bench.engine --soak     # 2,000 requests against Basalt, RSS sampled along the way
 
-Servers run one at a time, so they never compete for the CPU. See docs/benchmarks.md.
+Basalt and llama-server run side by side for the whole bench, and every workload is measured in rounds, each round
+measuring both back to back (in alternating order), so a slow spell of this shared machine lands on both sides of a
+ratio. Every request's prompt is new to both servers. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -41,14 +44,18 @@ SHARED_PREFIX = "You are the assistant of the Basalt Historical Society. Follow 
 QUESTIONS = [f"Question {i}: what should I know about {TOPICS[i % len(TOPICS)]}?" for i in range(16)]
 
 
-def distinct_prompts(n: int) -> list[list[dict[str, str]]]:
+def distinct_prompts(n: int, tag: str = "") -> list[list[dict[str, str]]]:
+    """n prompts; a different `tag` makes them different from any other call's (no whole-prompt cache hits)."""
     return [
-        [{"role": "user", "content": f"Write a long essay about {TOPICS[i % len(TOPICS)]} (#{i})."}] for i in range(n)
+        [{"role": "user", "content": f"Write a long essay about {TOPICS[i % len(TOPICS)]} (#{tag}{i})."}]
+        for i in range(n)
     ]
 
 
-def shared_prompts() -> list[list[dict[str, str]]]:
-    return [[{"role": "system", "content": SHARED_PREFIX}, {"role": "user", "content": q}] for q in QUESTIONS]
+def shared_prompts(tag: str = "") -> list[list[dict[str, str]]]:
+    """16 prompts sharing a long system prompt; a different `tag` makes that prompt new to the servers' caches."""
+    system = f"Session {tag}. {SHARED_PREFIX}"
+    return [[{"role": "system", "content": system}, {"role": "user", "content": q}] for q in QUESTIONS]
 
 
 def free_port() -> int:
@@ -139,22 +146,57 @@ def llama_cpp_python_cmd(port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def measure(name: str, cmd: list[str], port: int, workloads: list[tuple[str, int, int]]) -> dict[str, Any]:
+Workload = tuple[str, int, int]  # (name, concurrency, requests)
+
+
+def load(url: str, workload: Workload, tag: str) -> RunStats:
+    name, concurrency, requests = workload
+    prompts = shared_prompts(tag) if name == "shared_prefix" else distinct_prompts(requests, tag)
+    max_tokens = 64 if name == "shared_prefix" else 128
+    return asyncio.run(run_load(url, "smollm2", prompts, concurrency, max_tokens))
+
+
+def measure_side_by_side(servers: dict[str, str], workloads: list[Workload], rounds: int) -> dict[str, Any]:
+    """Each workload `rounds` times in a row; within a round each server in turn, the order alternating between
+    rounds. The shared-prefix workload comes last: it leaves long prompts in llama-server's slots, and its next
+    requests then took seconds to start."""
+    for url in servers.values():
+        load(url, ("distinct", 2, 2), "warm-up ")
+    runs: dict[str, dict[str, list[RunStats]]] = {name: {} for name in servers}
+    for workload in workloads:
+        for r in range(rounds):
+            key = f"{workload[0]}/{workload[1]}"
+            order = list(servers) if r % 2 == 0 else list(reversed(servers))
+            for name in order:
+                stats = load(servers[name], workload, f"{r}.{workload[1]}.")
+                runs[name].setdefault(key, []).append(stats)
+                summary = stats.summary()
+                print(
+                    f"  round {r} {name:12} {key:16} " + " ".join(f"{k}={v:.3f}" for k, v in summary.items()),
+                    flush=True,
+                )
+    return {name: {key: combine(stats) for key, stats in by_key.items()} for name, by_key in runs.items()}
+
+
+def combine(rounds: list[RunStats]) -> dict[str, Any]:
+    """Throughput per round (and its median); latency percentiles over every request of every round."""
+    pooled = RunStats(results=[x for s in rounds for x in s.results], errors=sum(s.errors for s in rounds))
+    summary: dict[str, Any] = dict(pooled.summary())
+    per_round = [s.summary()["tok_s"] for s in rounds]
+    summary["tok_s"] = statistics.median(per_round)
+    summary["tok_s_rounds"] = per_round
+    return summary
+
+
+def measure(name: str, cmd: list[str], port: int, workloads: list[Workload]) -> dict[str, Any]:
+    """One server alone, each workload once (for the slow third peer)."""
     print(f"== {name}", flush=True)
-    rows: dict[str, Any] = {}
     with running(cmd, port) as process:
         url = f"http://127.0.0.1:{port}"
-        asyncio.run(run_load(url, "smollm2", distinct_prompts(2), 2, 8))  # warm up
-        for workload, concurrency, requests in workloads:
-            prompts = shared_prompts() if workload == "shared_prefix" else distinct_prompts(requests)
-            max_tokens = 64 if workload == "shared_prefix" else 128
-            stats: RunStats = asyncio.run(run_load(url, "smollm2", prompts, concurrency, max_tokens))
-            summary = stats.summary()
-            print(
-                f"  {workload:13} c={concurrency:<3} " + " ".join(f"{k}={v:.3f}" for k, v in summary.items()),
-                flush=True,
-            )
-            rows[f"{workload}/{concurrency}"] = summary
+        load(url, ("distinct", 2, 2), "warm-up ")
+        rows: dict[str, Any] = {}
+        for workload in workloads:
+            rows[f"{workload[0]}/{workload[1]}"] = load(url, workload, "lcp.").summary()
         rows["peak_rss_mb"] = peak_rss_mb(process.pid)
     return rows
 
@@ -163,19 +205,21 @@ def ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if a and b and a == a and b == b else None
 
 
-def build_rows(results: dict[str, dict[str, Any]], workloads: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+def build_rows(results: dict[str, dict[str, Any]], workloads: list[Workload]) -> list[dict[str, Any]]:
     rows = []
     b, ls, lcp = results["basalt"], results["llama_server"], results.get("llama_cpp_python", {})
     for workload, concurrency, _ in workloads:
         key = f"{workload}/{concurrency}"
         mine, peer, third = b[key], ls[key], lcp.get(key, {})
+        rounds = [round(x / y, 3) for x, y in zip(mine["tok_s_rounds"], peer["tok_s_rounds"], strict=True)]
         rows.append({
             "workload": workload,
             "concurrency": concurrency,
             "basalt_tok_s": round(mine["tok_s"], 1),
             "llama_server_tok_s": round(peer["tok_s"], 1),
             "llama_cpp_python_tok_s": round(third["tok_s"], 1) if third else None,
-            "ratio_tok_s": ratio(mine["tok_s"], peer["tok_s"]),
+            "ratio_tok_s": round(statistics.median(rounds), 3),
+            "ratio_tok_s_rounds": rounds,
             "basalt_ttft_p50_s": round(mine["ttft_p50"], 3),
             "llama_server_ttft_p50_s": round(peer["ttft_p50"], 3),
             "ratio_ttft_p50": ratio(peer["ttft_p50"], mine["ttft_p50"]),
@@ -196,8 +240,9 @@ def build_rows(results: dict[str, dict[str, Any]], workloads: list[tuple[str, in
 def markdown(rows: list[dict[str, Any]], machine: str) -> str:
     head = (
         "| workload | conc. | Basalt tok/s | llama-server tok/s | llama-cpp-python tok/s | ratio tok/s | "
-        "TTFT p50 B / L (s) | TTFT p95 B / L (s) | ITL p50 B / L (ms) | ITL p95 B / L (ms) | peak RSS B / L (MB) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "ratio per round | TTFT p50 B / L (s) | TTFT p95 B / L (s) | ITL p50 B / L (ms) | ITL p95 B / L (ms) | "
+        "peak RSS B / L (MB) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
 
     def pair(r: dict[str, Any], a: str, b: str) -> str:
@@ -212,6 +257,7 @@ def markdown(rows: list[dict[str, Any]], machine: str) -> str:
                 str(r["llama_server_tok_s"]),
                 "n/a" if r["llama_cpp_python_tok_s"] is None else str(r["llama_cpp_python_tok_s"]),
                 f"{r['ratio_tok_s']}x",
+                ", ".join(f"{x}" for x in r["ratio_tok_s_rounds"]),
                 pair(r, "basalt_ttft_p50_s", "llama_server_ttft_p50_s"),
                 pair(r, "basalt_ttft_p95_s", "llama_server_ttft_p95_s"),
                 pair(r, "basalt_itl_p50_ms", "llama_server_itl_p50_ms"),
@@ -268,19 +314,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--soak", action="store_true")
     parser.add_argument("--skip-llama-cpp-python", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     if args.soak:
         soak()
         return
     model_path()
-    workloads = [("distinct", c, n) for c, n in DISTINCT] + [("shared_prefix", 16, 16)]
-    results = {
-        "basalt": measure("basalt", basalt_cmd(p := free_port()), p, workloads),
-        "llama_server": measure("llama-server", llama_server_cmd(p := free_port()), p, workloads),
-    }
+    workloads: list[Workload] = [("distinct", c, n) for c, n in DISTINCT] + [("shared_prefix", 16, 16)]
+    ports = {"basalt": free_port(), "llama_server": free_port()}
+    with (
+        running(basalt_cmd(ports["basalt"]), ports["basalt"]) as basalt,
+        running(llama_server_cmd(ports["llama_server"]), ports["llama_server"]) as llama_server,
+    ):
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        results = measure_side_by_side(urls, workloads, args.rounds)
+        results["basalt"]["peak_rss_mb"] = peak_rss_mb(basalt.pid)
+        results["llama_server"]["peak_rss_mb"] = peak_rss_mb(llama_server.pid)
     if not args.skip_llama_cpp_python:
-        slow = [("distinct", 1, 2), ("distinct", 4, 4), ("distinct", 16, 16)]
+        slow: list[Workload] = [("distinct", 1, 2), ("distinct", 4, 4), ("distinct", 16, 16)]
         results["llama_cpp_python"] = measure("llama-cpp-python", llama_cpp_python_cmd(p := free_port()), p, slow)
     rows = build_rows(results, workloads)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,16 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def one_request(client: httpx.AsyncClient, model: str, messages: list[dict[str, str]], max_tokens: int) -> Result:
+    try:
+        return await _attempt(client, model, messages, max_tokens)
+    except httpx.RemoteProtocolError as exc:
+        if "without sending a response" not in str(exc):
+            raise
+        # A keep-alive connection the server closed as the request went out: what any client does is send it again.
+        return await _attempt(client, model, messages, max_tokens)
+
+
+async def _attempt(client: httpx.AsyncClient, model: str, messages: list[dict[str, str]], max_tokens: int) -> Result:
     body: dict[str, Any] = {
         "model": model,
         "messages": messages,
