@@ -149,6 +149,10 @@ def llama_cpp_python_cmd(port: int) -> list[str]:
 Workload = tuple[str, int, int]  # (name, concurrency, requests)
 
 
+def row_key(workload: Workload) -> str:
+    return f"{workload[0]}/{workload[1]}"
+
+
 def load(url: str, workload: Workload, tag: str) -> RunStats:
     name, concurrency, requests = workload
     prompts = shared_prompts(tag) if name == "shared_prefix" else distinct_prompts(requests, tag)
@@ -164,8 +168,8 @@ def measure_side_by_side(servers: dict[str, str], workloads: list[Workload], rou
         load(url, ("distinct", 2, 2), "warm-up ")
     runs: dict[str, dict[str, list[RunStats]]] = {name: {} for name in servers}
     for workload in workloads:
+        key = row_key(workload)
         for r in range(rounds):
-            key = f"{workload[0]}/{workload[1]}"
             order = list(servers) if r % 2 == 0 else list(reversed(servers))
             for name in order:
                 stats = load(servers[name], workload, f"{r}.{workload[1]}.")
@@ -196,7 +200,7 @@ def measure(name: str, cmd: list[str], port: int, workloads: list[Workload]) -> 
         load(url, ("distinct", 2, 2), "warm-up ")
         rows: dict[str, Any] = {}
         for workload in workloads:
-            rows[f"{workload[0]}/{workload[1]}"] = load(url, workload, "lcp.").summary()
+            rows[row_key(workload)] = load(url, workload, "lcp.").summary()
         rows["peak_rss_mb"] = peak_rss_mb(process.pid)
     return rows
 
@@ -208,8 +212,8 @@ def ratio(a: float, b: float) -> float | None:
 def build_rows(results: dict[str, dict[str, Any]], workloads: list[Workload]) -> list[dict[str, Any]]:
     rows = []
     b, ls, lcp = results["basalt"], results["llama_server"], results.get("llama_cpp_python", {})
-    for workload, concurrency, _ in workloads:
-        key = f"{workload}/{concurrency}"
+    for workload, concurrency, requests in workloads:
+        key = row_key((workload, concurrency, requests))
         mine, peer, third = b[key], ls[key], lcp.get(key, {})
         rounds = [round(x / y, 3) for x, y in zip(mine["tok_s_rounds"], peer["tok_s_rounds"], strict=True)]
         rows.append({

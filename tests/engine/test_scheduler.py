@@ -1,6 +1,6 @@
 """The scheduler alone: hand-built sequences and sampled tokens, no model."""
 
-from basalt.engine.scheduler import Scheduler, Sequence, Status
+from basalt.engine.scheduler import CacheOp, Scheduler, Sequence, Status
 
 
 def make(max_seqs: int = 4, budget: int = 64, chunk: int = 16, capacity: int = 256) -> Scheduler:
@@ -122,7 +122,7 @@ def test_a_running_sequences_prefix_is_copied_into_a_free_slot() -> None:
     out = s.schedule()
     a, b = s.get("a"), s.get("b")
     assert a is not None and b is not None and b.seq_id != a.seq_id
-    assert out.cache_ops == [type(out.cache_ops[0])(src=a.seq_id, dst=b.seq_id, keep=100)]
+    assert out.cache_ops == [CacheOp(src=a.seq_id, dst=b.seq_id, keep=100)]
 
 
 def test_a_prompt_waits_for_the_shared_prefix_being_computed_instead_of_recomputing_it() -> None:
@@ -158,12 +158,18 @@ def test_free_slots_are_reused_empty_first_then_least_recently_used() -> None:
     assert b is not None and b.seq_id != a.seq_id  # the empty slot, not the one holding a's prefix
 
 
-def test_a_new_sequence_fills_the_hole_a_finished_one_left_in_the_run() -> None:
+def three_running_then_b_finished() -> Scheduler:
+    """a, b, c running in slots 0, 1, 2; then b finishes, leaving a hole inside the run."""
     s = make(max_seqs=4)
     for name, prompt in zip("abc", ([1, 2], [3, 4], [5, 6]), strict=True):
         s.add(Sequence(name, prompt, max_tokens=9))
     run_step(s)
     finish_after(s, "b", 1)
+    return s
+
+
+def test_a_new_sequence_fills_the_hole_a_finished_one_left_in_the_run() -> None:
+    s = three_running_then_b_finished()
     s.add(Sequence("d", [7, 8], max_tokens=9))
     out = s.schedule()
     slots = {q.request_id: q.seq_id for q in s.running}
@@ -172,15 +178,11 @@ def test_a_new_sequence_fills_the_hole_a_finished_one_left_in_the_run() -> None:
 
 
 def test_the_last_sequence_moves_into_a_hole_nobody_fills() -> None:
-    s = make(max_seqs=4)
-    for name, prompt in zip("abc", ([1, 2], [3, 4], [5, 6]), strict=True):
-        s.add(Sequence(name, prompt, max_tokens=9))
-    run_step(s)
-    finish_after(s, "b", 1)
+    s = three_running_then_b_finished()
     out = s.schedule()
     c = s.get("c")
     assert c is not None and c.seq_id == 1
-    assert out.cache_ops == [type(out.cache_ops[0])(src=2, dst=1, keep=3)]  # c's whole stream, then decode on
+    assert out.cache_ops == [CacheOp(src=2, dst=1, keep=3)]  # c's whole stream, then decode on
     assert [chunk.seq.seq_id for chunk in out.chunks] == [0, 1]
     # The slot c left keeps what it held, as prefix cache for a prompt that starts the same way.
     s.update_from_output(out, {"a": 7, "c": 7})
