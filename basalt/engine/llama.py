@@ -124,7 +124,8 @@ class ContextConfig:
     n_threads: int
     kv_unified: bool = True
     flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
-    kv_type: int = 1  # ggml_type of the K and V cache: 1 F16, 8 Q8_0
+    type_k: int = 1  # ggml_type of the K cache: 1 F16, 8 Q8_0
+    type_v: int = 1  # and of the V cache
     poll: int | None = None  # a persistent thread pool with this polling level (0-100); None: llama.cpp's default
 
 
@@ -221,8 +222,8 @@ class LlamaContext:
         params.n_threads_batch = config.n_threads
         params.kv_unified = config.kv_unified
         params.flash_attn_type = config.flash_attn
-        params.type_k = config.kv_type
-        params.type_v = config.kv_type
+        params.type_k = config.type_k
+        params.type_v = config.type_v
         params.no_perf = True
         self.model = model
         self.config = config
