@@ -185,7 +185,7 @@ def test_models_list(server: Server) -> None:
 
 def test_frequency_and_presence_penalties_change_greedy_output(server: Server) -> None:
     client = server.openai()
-    ask = [{"role": "user", "content": "Write the word hello thirty times."}]
+    ask = [{"role": "user", "content": "Write the word apple thirty times."}]
 
     def tokens(**penalties: float) -> list[str]:
         completion = client.chat.completions.create(
