@@ -35,7 +35,10 @@ RESULTS = ROOT / "bench" / "results"
 CONTEXT_PER_SEQ = 2048
 SLOTS = 16
 TOPICS = ["the sea", "mountains", "a city at night", "coffee", "trains", "the moon", "autumn", "a library", "bridges"]
-DISTINCT = [(1, 4), (4, 8), (16, 32), (64, 64)]  # (concurrency, requests)
+DISTINCT = [(1, 8), (4, 16), (16, 32), (64, 64)]  # (concurrency, requests)
+# Rounds of the shared-prefix workload, fewer than the others: a llama-server round of it takes about 2 minutes, and
+# its ratio is far from 1.
+SHARED_PREFIX_ROUNDS = 3
 SHARED_PREFIX = "You are the assistant of the Basalt Historical Society. Follow the society's style guide. " + " ".join(
     f"Guideline {i}: when asked about period {i}, cite the archive box {i * 13}, stay factual, use short "
     f"sentences, and never speculate about events after the year {1800 + i}."
@@ -169,7 +172,7 @@ def measure_side_by_side(servers: dict[str, str], workloads: list[Workload], rou
     runs: dict[str, dict[str, list[RunStats]]] = {name: {} for name in servers}
     for workload in workloads:
         key = row_key(workload)
-        for r in range(rounds):
+        for r in range(min(rounds, SHARED_PREFIX_ROUNDS) if workload[0] == "shared_prefix" else rounds):
             order = list(servers) if r % 2 == 0 else list(reversed(servers))
             for name in order:
                 stats = load(servers[name], workload, f"{r}.{workload[1]}.")
@@ -318,7 +321,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--soak", action="store_true")
     parser.add_argument("--skip-llama-cpp-python", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     if args.soak:
