@@ -250,6 +250,9 @@ class LlamaContext:
         """The last step's logits: one row per batch entry that asked for them, in batch order."""
         # llama_get_logits must run every step (it puts rows back in batch order), but its buffer moves only when
         # llama.cpp grows it, so the numpy view over it is made once per buffer (measured: 40 us a step otherwise).
+        # The view spans n_batch rows, which the buffer may not hold; only the rows this step wrote are handed out.
+        if n_outputs == 0:  # a step of prompt chunks only
+            return self._logits[:0]
         address = held().llama_get_logits(self.ptr)
         if address != self._logits_address:
             rows = (ctypes.c_float * (self.config.n_batch * self.model.n_vocab)).from_address(address)
