@@ -88,9 +88,10 @@ class EngineCore:
         # Separate KV streams (not llama.cpp's unified cache), flash attention, and keys in Q8_0: with a quantized K
         # cache ggml's CPU attention runs one kernel for every query row, over the same cell layout, whatever else is
         # in the batch, so a prompt gives the same tokens alone and batched, cached or not, at temperature 0. (With
-        # F16 keys it switches to other kernels for a lone sequence past 512 cells and for prompt chunks of 64 tokens
-        # or more, which round differently.) Values in F16: that kernel then accumulates them in F16 without
-        # dequantizing each cell first, measured 4-10% faster decoding than Q8_0 values (more at longer contexts).
+        # F16 keys it switches to other kernels for a lone sequence whose attention spans 512+ cells and for prompt
+        # chunks of 64+ tokens, which round differently.) Values in F16: that kernel then accumulates them in F16
+        # without dequantizing each cell first, measured 4-10% faster decoding than Q8_0 values (more at longer
+        # contexts).
         self.ctx = LlamaContext(
             model,
             ContextConfig(
