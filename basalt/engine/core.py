@@ -180,6 +180,8 @@ class EngineCore:
             self._flush()
 
     def _drain_inbox(self, block: bool) -> None:
+        if not block and self._inbox.empty():  # the usual case between two steps: no exception raised and caught
+            return
         try:
             item = self._inbox.get(block=block)
             while True:
@@ -225,13 +227,14 @@ class EngineCore:
             return False
         batch = self.ctx.batch
         batch.clear()
-        sample_at = []
+        sample_at: list[tuple[str, int, Sampler]] = []  # (request, batch index, sampler) in batch order
         # In seq_id order: llama.cpp splits a batch over separate KV streams into micro-batches, and sequences out of
         # stream order make it run one micro-batch per sequence (measured: 2.2x slower decode at 16 sequences).
         for chunk in sorted(plan.chunks, key=lambda c: c.seq.seq_id):
             index = batch.add(chunk.tokens, chunk.start, chunk.seq.seq_id, chunk.sample)
             if chunk.sample:
-                sample_at.append((chunk.seq.request_id, index))
+                request_id = chunk.seq.request_id
+                sample_at.append((request_id, index, self._live[request_id].request.sampler))
         rc = self.ctx.decode()
         self._steps += 1
         if rc != 0:
@@ -243,15 +246,15 @@ class EngineCore:
             self._on_token(self._live[request_id], token)
         return True
 
-    def _sample(self, sample_at: list[tuple[str, int]]) -> dict[str, int]:
-        """The next token of each sequence that asked for one; greedy ones by an argmax over their logits rows."""
+    def _sample(self, sample_at: list[tuple[str, int, Sampler]]) -> dict[str, int]:
+        """The next token of each sequence that asked for one, in batch order; greedy ones by an argmax over their
+        logits rows (all at once when every one is greedy, the usual case)."""
         rows = self.ctx.logits(len(sample_at))
-        samplers = [self._live[rid].request.sampler for rid, _ in sample_at]
-        if all(sampler.greedy for sampler in samplers):
-            return {rid: int(token) for (rid, _), token in zip(sample_at, rows.argmax(axis=1), strict=True)}
+        if all(sampler.greedy for _, _, sampler in sample_at):
+            return dict(zip([request_id for request_id, _, _ in sample_at], rows.argmax(axis=1).tolist(), strict=True))
         return {
-            rid: int(rows[row].argmax()) if sampler.greedy else sampler.sample(self.ctx, index)
-            for row, ((rid, index), sampler) in enumerate(zip(sample_at, samplers, strict=True))
+            request_id: int(rows[row].argmax()) if sampler.greedy else sampler.sample(self.ctx, index)
+            for row, (request_id, index, sampler) in enumerate(sample_at)
         }
 
     def _recover(self, plan: SchedulerOutput, rc: int) -> None:

@@ -115,6 +115,7 @@ class Scheduler:
         self._last_used = [0] * max_seqs
         self._clock = 0
         self._by_id: dict[str, Sequence] = {}
+        self._moved = False  # a slot was taken or freed since the last look for holes in the run
         self.reused_tokens = 0
 
     # -- requests in and out -------------------------------------------------------------------------------------
@@ -133,6 +134,7 @@ class Scheduler:
         if seq.status is Status.RUNNING:
             self.running.remove(seq)
             self._occupant[seq.seq_id] = None
+            self._moved = True
             self._cached[seq.seq_id] = seq.tokens(seq.n_cached) if keep_cache else []
         elif seq.status is Status.WAITING:
             self.waiting.remove(seq)
@@ -205,6 +207,7 @@ class Scheduler:
         self._last_used[target] = self._clock
         self._occupant[target] = seq
         self._cached[target] = []
+        self._moved = True
         seq.seq_id, seq.n_cached, seq.n_reused = target, keep, keep
         self.reused_tokens += keep
         return CacheOp(source, target, keep)
@@ -224,6 +227,9 @@ class Scheduler:
 
     def _close_holes(self, out: SchedulerOutput) -> None:
         """Move the last running sequence into each free slot inside the run, so the run stays whole."""
+        if not self._moved:  # most steps: nothing came or went, so there is no hole to look for
+            return
+        self._moved = False
         while True:
             occupied = [slot for slot, o in enumerate(self._occupant) if o is not None]
             holes = (
