@@ -127,6 +127,7 @@ class ContextConfig:
     flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
     type_k: int = 1  # ggml_type of the K cache: 1 F16, 8 Q8_0
     type_v: int = 1  # and of the V cache
+    rotate_k: bool = True  # llama.cpp's Hadamard rotation of queries and keys, applied when K is quantized
     poll: int | None = None  # a persistent thread pool with this polling level (0-100); None: llama.cpp's default
 
 
@@ -233,7 +234,16 @@ class LlamaContext:
         params.no_perf = True
         self.model = model
         self.config = config
-        self.ptr = L.llama_init_from_model(model.ptr, params)
+        # The rotation has no parameter of its own: llama.cpp reads this variable when it creates the KV cache.
+        before = os.environ.get("LLAMA_ATTN_ROT_DISABLE")
+        os.environ["LLAMA_ATTN_ROT_DISABLE"] = "0" if config.rotate_k else "1"
+        try:
+            self.ptr = L.llama_init_from_model(model.ptr, params)
+        finally:
+            if before is None:
+                del os.environ["LLAMA_ATTN_ROT_DISABLE"]
+            else:
+                os.environ["LLAMA_ATTN_ROT_DISABLE"] = before
         if not self.ptr:
             raise RuntimeError("llama.cpp could not create a context")
         self.memory = L.llama_get_memory(self.ptr)
