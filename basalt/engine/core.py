@@ -77,8 +77,9 @@ class _Live:
 
 
 class EngineCore:
-    """`flush` is called on the engine thread whenever outputs were handed to callbacks (once per step), so a
-    consumer can collect them as they come and wake its own thread once for all of them."""
+    """`flush` is called on the engine thread once outputs were handed to callbacks: right before the next decode
+    step starts, or before the engine waits for work. A consumer can collect outputs as they come and wake its own
+    thread once for all of them."""
 
     def __init__(self, model: LlamaModel, config: EngineConfig, flush: Callable[[], None] = lambda: None) -> None:
         threads = config.n_threads or len(os.sched_getaffinity(0))
@@ -169,18 +170,21 @@ class EngineCore:
     # -- engine thread -------------------------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stopping:
-            self._drain_inbox(block=not self.scheduler.has_work())
-            self._flush()
+            idle = not self.scheduler.has_work()
+            if idle:  # no decode step comes to hand the last outputs over: hand them over before waiting
+                self._flush()
+            self._drain_inbox(block=idle)
             if self._stopping:
                 break
             try:
                 if not self.step():
+                    self._flush()
                     self._drain_inbox_briefly()
             except Exception as exc:  # a failed step must not kill the loop that serves everyone else
                 log.exception("engine step failed")
                 for live in list(self._live.values()):
                     self._end(live, "error", error=f"the local engine failed: {exc}")
-            self._flush()
+                self._flush()
 
     def _drain_inbox(self, block: bool) -> None:
         if not block and self._inbox.empty():  # the usual case between two steps: no exception raised and caught
@@ -238,6 +242,9 @@ class EngineCore:
             if chunk.sample:
                 request_id = chunk.seq.request_id
                 sample_at.append((request_id, index, self._live[request_id].request.sampler))
+        # The consumers are woken only now, with the step ready to go: llama_decode releases the GIL a moment
+        # later, so a woken event loop finds it free instead of waiting on it while this thread builds the batch.
+        self._flush()
         rc = self.ctx.decode()
         self._steps += 1
         if rc != 0:

@@ -109,8 +109,8 @@ class LocalEngine:
 class _Mailbox:
     """Carries outputs from the engine thread to one event loop, waking the loop once per step, not per token.
 
-    The wake-up comes after the step's last output, not its first: a loop woken early would take the GIL from the
-    engine while it is still finishing the step."""
+    The wake-up comes after the step's last output, not its first, when the engine is about to start its next step
+    (see EngineCore): a loop woken earlier would wait for the GIL while the engine finishes its work between steps."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, announce: list[_Mailbox]) -> None:
         self.loop = loop
