@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from basalt.engine.llama import ContextConfig, LlamaContext, LlamaModel
 
@@ -21,14 +22,20 @@ def last_logits(model: LlamaModel, rotate_k: bool) -> np.ndarray:
         ctx.close()
 
 
-def test_the_key_rotation_setting_changes_the_computation_and_leaves_the_environment_alone(model_path: Path) -> None:
+def test_the_key_rotation_setting_changes_the_computation_and_leaves_the_environment_alone(
+    model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = LlamaModel(model_path)
     try:
-        os.environ.pop("LLAMA_ATTN_ROT_DISABLE", None)
+        monkeypatch.delenv("LLAMA_ATTN_ROT_DISABLE", raising=False)
         rotated, unrotated = last_logits(model, True), last_logits(model, False)
         assert "LLAMA_ATTN_ROT_DISABLE" not in os.environ
         assert not np.array_equal(rotated, unrotated)  # the rotation changes how keys are quantized
         assert np.array_equal(unrotated, last_logits(model, False))  # and each setting is deterministic
         assert int(rotated.argmax()) == int(unrotated.argmax())
+        # A value the caller had set is put back, and the context's own setting wins over it meanwhile.
+        monkeypatch.setenv("LLAMA_ATTN_ROT_DISABLE", "1")
+        assert np.array_equal(last_logits(model, True), rotated)
+        assert os.environ["LLAMA_ATTN_ROT_DISABLE"] == "1"
     finally:
         model.close()
