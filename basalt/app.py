@@ -36,7 +36,7 @@ def error_response(request: Request, error: BasaltError) -> Response:
     path = request.url.path
     headers = retry_headers(error)
     if error.status >= 500 and error.status != 529:
-        headers["x-should-retry"] = "true"
+        headers.setdefault("x-should-retry", "true")  # unless the error says a retry cannot help
     if path.startswith(OPENAI_PATHS):
         return json_response(openai_error(error), openai_status(error), headers)
     rid = request_id(request)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
+from urllib.parse import urljoin
 
 import orjson
 
-from ..errors import BasaltError, InternalError, InvalidRequest, NotFound, Overloaded, RateLimited
+from ..errors import BadGateway, BasaltError, InternalError, InvalidRequest, NotFound, Overloaded, RateLimited
 from ..http.client import HTTPClient, HTTPError, Response
 from .base import Event, EventBatch
 
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 UPSTREAM_ERRORS: dict[int, type[BasaltError]] = {
     400: InvalidRequest,
     404: NotFound,
@@ -48,7 +50,7 @@ class UpstreamClient:
         except HTTPError as exc:
             raise InternalError(f"upstream {upstream} could not be reached: {exc}") from None
         if response.status != 200:
-            error = await error_from(response, upstream)
+            error = redirected(response, upstream, self.base_url + path) or await error_from(response, upstream)
             response.release()
             raise error
         return response
@@ -108,6 +110,20 @@ async def read_batches(
             raise
         if batch:
             yield batch
+
+
+def redirected(response: Response, upstream: str, url: str) -> BadGateway | None:
+    """A redirect is not followed: an API POST must not be re-sent to wherever a server points (a 301/302 would even
+    turn it into a GET), and a moved upstream stays moved, so the error names the new address for the deployment's
+    base_url instead of being retried."""
+    if response.status not in REDIRECTS:
+        return None
+    location = response.headers.get("location", "")
+    target = urljoin(url, location)[:500] if location else "no Location"
+    return BadGateway(
+        f"upstream {upstream} redirected ({response.status}) {url} to {target}; redirects are not followed: "
+        "set the deployment's base_url to the address it should use"
+    )
 
 
 async def error_from(response: Response, upstream: str) -> BasaltError:

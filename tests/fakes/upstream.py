@@ -95,6 +95,10 @@ def build_app(script: Script) -> Starlette:
             return JSONResponse({"error": {"message": "slow down", "type": "rate_limit"}}, 429, {"retry-after": "1"})
         if action in ("500", "529", "503"):
             return JSONResponse({"error": {"message": f"failure {action}"}}, int(action))
+        if action.startswith("redirect:"):  # the upstream moved: "redirect:307" or "redirect:301:/v2/moved"
+            _, code, *where = action.split(":", 2)
+            location = where[0] if where else "https://moved.example/v1/chat/completions"
+            return Response(b"moved", int(code), {"location": location})
         if action == "400":
             return JSONResponse({"error": {"message": "bad field 'x'"}}, 400)
         if action.startswith("slow:"):
