@@ -17,8 +17,12 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 
+from basalt import InProcess, Settings
+from basalt.config import Deployment
 from basalt.http.client import MAX_HEAD, HTTPClient, HTTPError
 from basalt.http.proxy import Proxy, bypassed, parse_proxy, proxy_for
+
+from .fakes.upstream import fake_upstream
 
 PROXY_VARIABLES = ["http_proxy", "https_proxy", "all_proxy", "no_proxy"]
 UPSTREAM = "upstream.example"  # resolved by the proxy only: the client must not look it up itself
@@ -343,3 +347,28 @@ def test_a_compressed_body_is_inflated_a_bounded_piece_at_a_time() -> None:
         assert sum(sizes) == 64 << 20 and max(sizes) <= 1 << 20
 
     asyncio.run(main())
+
+
+def test_the_gateway_reaches_its_deployments_through_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    with fake_upstream() as (url, script):
+        port = int(urlsplit(url).port or 0)
+        settings = Settings(
+            serve_local=False,
+            deployments=[Deployment(name="m", provider="openai", model="up", base_url=f"http://{UPSTREAM}:{port}/v1")],
+        )
+
+        def ask() -> str:
+            with InProcess(settings) as gateway:
+                reply = gateway.openai(max_retries=0).chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "Hi"}], max_tokens=5
+                )
+            return str(reply.choices[0].message.content)
+
+        async def main() -> tuple[str, LoopbackProxy]:
+            async with proxy({f"{UPSTREAM}:{port}": port}) as (proxy_port, state):
+                monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+                return await asyncio.to_thread(ask), state
+
+        text, state = asyncio.run(main())
+    assert text == "Hello from the fake upstream." and len(script.requests) == 1
+    assert state.seen == [(f"POST http://{UPSTREAM}:{port}/v1/chat/completions HTTP/1.1", None)]
