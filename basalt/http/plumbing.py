@@ -1,5 +1,6 @@
-"""Small ASGI pieces: a request id on every response, bounded body reads, and a streaming response that stops
-producing (and so frees the sequence behind it) as soon as the client goes away."""
+"""Small ASGI pieces: a request id on every response, bounded body reads, one disconnect watcher per request that
+cancels whatever the request waits on once the client goes away (the upstream call, the router's retries, the local
+sequence), and a streaming response that stops producing as soon as it does."""
 
 from __future__ import annotations
 
