@@ -148,3 +148,27 @@ def test_a_client_that_leaves_during_the_retry_backoff_stops_the_retries(
     time.sleep(2.5)
     assert len(server.upstream.requests) == CLIENTS  # no retry was sent for a client that had gone
     assert_settled_and_released(server, dialect, stream)
+
+
+def test_an_in_process_caller_that_gives_up_closes_the_upstream_call() -> None:
+    from basalt import InProcess
+
+    with fake_upstream() as (url, script):
+        settings = Settings(
+            serve_local=False,
+            deployments=[Deployment(name="m", provider="openai", model="up", base_url=url, timeout=UPSTREAM_TIMEOUT)],
+        )
+        with InProcess(settings) as gateway:
+            script.actions = ["wait:10"]
+
+            async def give_up() -> float:
+                async with gateway.async_http_client() as http:  # the app runs on this loop, which stays up
+                    with pytest.raises(TimeoutError):
+                        await asyncio.wait_for(http.post("/v1/messages", json=body(False)), LEAVE_AFTER)
+                    left = time.monotonic()
+                    while not script.closed and time.monotonic() < left + 3:
+                        await asyncio.sleep(0.02)
+                return left
+
+            left = asyncio.run(give_up())
+    assert len(script.closed) == 1 and script.closed[0] - left < 1.0
