@@ -78,3 +78,17 @@ class BudgetExceeded(BasaltError):
 
 class InternalError(BasaltError):
     error_type = "api_error"
+
+
+class BadGateway(BasaltError):
+    """The upstream answered in a way no retry changes (it redirected): a 502 saying what to fix in the deployment.
+    The router does not try the deployment again, and SDKs are told not to retry either."""
+
+    error_type = "api_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"x-should-retry": "false"})
+
+    @property
+    def status(self) -> int:
+        return 502

@@ -90,7 +90,11 @@ class AsyncInProcessTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         exchange = _Exchange(self.app, request, await request.aread())
-        status, headers = await exchange.headers_ready
+        try:
+            status, headers = await exchange.headers_ready
+        except BaseException:
+            exchange.close()  # the caller gave up before the status: to the app, the client has left
+            raise
         return httpx.Response(status, headers=headers, stream=_AsyncBody(exchange), request=request)
 
 

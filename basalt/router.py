@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from .canonical import MessagesRequest
-from .errors import BasaltError
+from .errors import BadGateway, BasaltError
 from .providers.base import EventBatch, ModelInfo, Provider
 
 log = logging.getLogger("basalt.router")
@@ -116,8 +116,8 @@ class Router:
 
     def _retry_delay(self, error: BasaltError, attempt: int) -> float | None:
         """Seconds to wait before trying the same deployment again; None to move on (or give up, if not retryable)."""
-        if error.error_type not in RETRYABLE or attempt >= self.policy.retries:
-            return None
+        if error.error_type not in RETRYABLE or attempt >= self.policy.retries or isinstance(error, BadGateway):
+            return None  # a redirecting deployment is misconfigured: the next one may still answer
         wait = error.retry_after
         if wait is not None:
             return float(wait) if 0 <= wait <= self.policy.max_delay else None

@@ -11,7 +11,7 @@ import pytest
 from starlette.requests import Request
 
 from basalt.canonical.events import EventBatch
-from basalt.http.plumbing import EventStreamResponse, first_and_rest, unless_disconnected
+from basalt.http.plumbing import EventStreamResponse, first_and_rest, unless_disconnected, until_disconnected
 
 START: EventBatch = [{"type": "message_start", "message": {"id": "m"}}]
 DELTA: EventBatch = [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}]
@@ -154,3 +154,53 @@ def test_unless_disconnected_runs_work_that_needs_no_wait_without_a_watcher() ->
         return await unless_disconnected(_request(client), work()), client.receives
 
     assert asyncio.run(go()) == (42, 0)
+
+
+def test_under_until_disconnected_the_wait_for_the_first_event_is_watched() -> None:
+    closed = []
+
+    async def batches() -> AsyncIterator[EventBatch]:
+        try:
+            await asyncio.sleep(3600)  # an upstream that has not answered yet (or a retry's backoff)
+            yield START
+        finally:
+            closed.append(True)
+
+    async def go() -> Client:
+        client = Client()
+
+        async def handle() -> None:
+            await respond(batches(), client)
+
+        request = asyncio.ensure_future(until_disconnected(client.receive, handle))
+        while not client.receives:
+            await asyncio.sleep(0)
+        client.leave()
+        await asyncio.wait_for(request, 5)  # ends quietly, not cancelled: the client is gone, not the server
+        return client
+
+    client = asyncio.run(go())
+    assert closed == [True] and client.sent == []  # nothing was answered, and the stream was closed
+    assert client.receives == 1  # one watcher for the whole request, the response's wait included
+
+
+def test_under_until_disconnected_an_answer_ready_at_once_needs_no_watcher() -> None:
+    async def batches() -> AsyncIterator[EventBatch]:
+        for batch in (START, END):
+            yield batch
+
+    async def go() -> Client:
+        client = Client()
+
+        async def at_once() -> int:
+            return 1
+
+        async def handle() -> None:
+            await respond(batches(), client)
+            assert await unless_disconnected(_request(client), at_once()) == 1
+
+        await until_disconnected(client.receive, handle)
+        return client
+
+    client = asyncio.run(go())
+    assert client.bodies() == [b"message_start;message_delta;message_stop;"] and client.receives == 0

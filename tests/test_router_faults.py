@@ -156,3 +156,37 @@ def test_generation_routes_skip_the_middleware_stack_but_not_its_duties(
     assert ok.status_code == 200 and ok.headers["x-request-id"].startswith("req_")
     assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
     assert bad.headers["request-id"] == bad.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(("action", "target"), [
+    ("redirect:307", "https://moved.example/v1/chat/completions"),
+    ("redirect:301:/v2/chat/completions", "http://127.0.0.1:{port}/v2/chat/completions"),
+])  # fmt: skip
+def test_a_redirect_is_a_502_naming_the_new_address_never_retried(action: str, target: str) -> None:
+    with fake_upstream() as (url, script):
+        settings = Settings(
+            serve_local=False,
+            deployments=[Deployment(name="m", provider="openai", model="up", base_url=url, timeout=5)],
+            router=RouterSettings(retries=2, backoff=0.05),
+        )
+        with InProcess(settings) as gateway:
+            script.actions = [action] * 10
+            with pytest.raises(anthropic.APIStatusError) as caught:
+                gateway.anthropic(max_retries=2).messages.create(model="m", max_tokens=20, messages=ASK)
+            with pytest.raises(openai.APIStatusError) as o:
+                gateway.openai(max_retries=2).chat.completions.create(model="m", messages=ASK, max_tokens=5)  # type: ignore[arg-type]
+    port = url.split(":")[2].split("/")[0]
+    expected = target.format(port=port)
+    assert caught.value.status_code == 502 and caught.value.body["error"]["type"] == "api_error"  # type: ignore[index]
+    assert f"to {expected};" in caught.value.message and "set the deployment's base_url" in caught.value.message
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert o.value.status_code == 502 and expected in o.value.message
+    assert len(script.requests) == 2  # one each: neither the router nor the SDKs (max_retries=2) tried again
+
+
+def test_a_redirecting_deployment_falls_back_to_the_next(two_upstreams: tuple[InProcess, Script, Script]) -> None:
+    gateway, a, b = two_upstreams
+    a.actions = ["redirect:308"]
+    message = gateway.anthropic(max_retries=0).messages.create(model="m", max_tokens=20, messages=ASK)
+    assert message.content[0].text == "Hello from the fake upstream."  # type: ignore[union-attr]
+    assert len(a.requests) == 1 and len(b.requests) == 1

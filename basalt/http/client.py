@@ -1,9 +1,17 @@
-"""A small HTTP/1.1 client for the upstream providers: keep-alive pools per event loop, TLS, timeouts, streamed bodies.
+"""A small HTTP/1.1 client for the upstream providers: keep-alive pools per event loop, TLS, timeouts, streamed bodies,
+proxies from the environment.
 
-It does only what talking to an API upstream needs (POST a body, read the status, headers and body as it arrives) on
-an asyncio protocol with llhttp (httptools) parsing. A general client (aiohttp) cost about 0.2 ms more per request
-here, which was most of the gateway's overhead over a minimal proxy. Redirects, cookies and proxies are not followed
-or used: API upstreams do not need them.
+Why our own: it does only what talking to an API upstream needs (POST a body, read the status, headers and body as
+it arrives) on an asyncio protocol with llhttp (httptools) parsing, and a general client (aiohttp) cost about 0.2 ms
+more per request here, which was most of the gateway's overhead over a minimal proxy.
+
+What it supports: http and https (TLS verified against the system's CAs; `SSL_CERT_FILE` / `SSL_CERT_DIR` name
+others, as OpenSSL reads them), keep-alive, chunked and length-delimited bodies and bodies ended by the close,
+gzip/deflate, connect and read timeouts, bounded heads and decompressed pieces, and the proxies of `HTTPS_PROXY`,
+`HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (see `proxy.py`; read once, when the client is made): a CONNECT tunnel for
+https upstreams (TLS to the upstream inside it, its name as SNI), absolute-form requests for http ones, with
+`Proxy-Authorization` from the proxy URL. Not supported, on purpose: redirects (an API POST must not be re-sent
+wherever a server points; the caller sees them as errors), cookies, HTTP/2, SOCKS proxies.
 """
 
 from __future__ import annotations
@@ -16,8 +24,12 @@ from urllib.parse import urlsplit
 
 import httptools
 
-# Past this much unread body the socket stops being read until the consumer catches up.
+from .proxy import Proxy, open_tunnel, proxy_for
+
+# Past this much unread body the socket stops being read until the consumer catches up; a compressed body is also
+# inflated at most this much at a time.
 HIGH_WATER = 1 << 20
+MAX_HEAD = 64 * 1024  # a response's status line and headers (a proxy's answer to CONNECT too)
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}  # zlib's framing per content-encoding
 
 
@@ -38,6 +50,7 @@ class _Connection(asyncio.Protocol):
         self.status = 0
         self.headers: dict[str, str] = {}
         self.received = False  # any byte of this response
+        self.head_size = 0
         self.headers_done = False
         self.keep_alive = False
         self.body: list[bytes] = []
@@ -57,6 +70,11 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(HTTPError(f"malformed HTTP response: {exc}"))
             return
+        if not self.headers_done:
+            self.head_size += len(data)  # llhttp keeps a header it has not finished, so this bounds it
+            if self.head_size > MAX_HEAD:
+                self._fail(HTTPError(f"the response's status line and headers are over {MAX_HEAD} bytes"))
+                return
         if self.buffered > HIGH_WATER and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
@@ -108,7 +126,7 @@ class _Connection(asyncio.Protocol):
     async def wait(self, timeout: float | None) -> None:
         """Until more of the response has arrived (or it failed)."""
         self.waiter = self.loop.create_future()
-        timer = self.loop.call_later(timeout, self._timed_out, self.waiter) if timeout else None
+        timer = self.loop.call_later(timeout, self._timed_out, self.waiter, timeout) if timeout else None
         try:
             await self.waiter
         finally:
@@ -117,9 +135,9 @@ class _Connection(asyncio.Protocol):
                 timer.cancel()
 
     @staticmethod
-    def _timed_out(waiter: asyncio.Future[None]) -> None:
+    def _timed_out(waiter: asyncio.Future[None], timeout: float) -> None:
         if not waiter.done():
-            waiter.set_exception(TimeoutError())
+            waiter.set_exception(TimeoutError(f"nothing received for {timeout:g} s"))
 
     def take(self) -> bytes:
         data = b"".join(self.body) if len(self.body) != 1 else self.body[0]
@@ -147,13 +165,20 @@ class Response:
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives, in whatever pieces the network delivers."""
         conn = self._conn
+        decoder = self._decoder
         while True:
             if conn.body:
                 data = conn.take()
-                yield self._decoder.decompress(data) if self._decoder else data
+                if decoder is None:
+                    yield data
+                    continue
+                while data:  # a small compressed piece can inflate to any size: at most HIGH_WATER at a time
+                    if piece := decoder.decompress(data, HIGH_WATER):
+                        yield piece
+                    data = decoder.unconsumed_tail
                 continue
             if conn.complete:
-                if self._decoder is not None and (tail := self._decoder.flush()):
+                if decoder is not None and (tail := decoder.flush()):
                     yield tail
                 return
             if conn.error is not None:
@@ -199,7 +224,8 @@ class _Pool:
 
 
 class HTTPClient:
-    """POSTs to one origin (`base_url`'s scheme, host and port), keeping connections alive between requests.
+    """POSTs to one origin (`base_url`'s scheme, host and port), keeping connections alive between requests, directly
+    or through the proxy the environment names for it (decided here, once).
 
     Pools are per event loop: connections are bound to the loop that made them, and the in-process service runs its
     own loop beside the server's."""
@@ -217,12 +243,25 @@ class HTTPClient:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.prefix = parts.path.rstrip("/")
+        self.origin = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         self.ssl: ssl.SSLContext | None = ssl.create_default_context() if parts.scheme == "https" else None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.proxy: Proxy | None = proxy_for(parts.scheme, self.host, self.port)
         netloc = parts.netloc.rsplit("@", 1)[-1]
-        self._fixed = _header_lines({"host": netloc, **(headers or {})})
+        fixed = {"host": netloc, **(headers or {})}
+        prefix = parts.path.rstrip("/")
+        if self.proxy is not None and self.ssl is None:  # forwarded: the proxy reads the whole URL, and its key
+            prefix = f"http://{netloc}{prefix}"
+            if self.proxy.authorization:
+                fixed["proxy-authorization"] = self.proxy.authorization
+        self.prefix = prefix
+        self._fixed = _header_lines(fixed)
+        # Where a connection is made to, unless it is tunnelled: the upstream, or the proxy forwarding to it.
+        self._dial = (self.host, self.port, self.ssl)
+        if self.proxy is not None and self.ssl is None:
+            tls = ssl.create_default_context() if self.proxy.scheme == "https" else None
+            self._dial = (self.proxy.host, self.proxy.port, tls)
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
 
     async def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -256,19 +295,37 @@ class HTTPClient:
             pool.close()
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+        """A new connection, TLS and any proxy tunnel included, all within the connect timeout."""
         conn = _Connection(loop)
+        proxy = self.proxy
+        where = self.origin if proxy is None else f"{self.origin} through the proxy at {proxy.address}"
         try:
-            await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: conn, self.host, self.port, ssl=self.ssl, server_hostname=self.host if self.ssl else None
-                ),
-                self.connect_timeout,
-            )
+            async with asyncio.timeout(self.connect_timeout):
+                if proxy is not None and self.ssl is not None:
+                    await self._tunnel(loop, conn, proxy)
+                else:
+                    host, port, tls = self._dial
+                    await loop.create_connection(
+                        lambda: conn, host, port, ssl=tls, server_hostname=host if tls else None
+                    )
         except TimeoutError:
-            raise TimeoutError(f"connecting to {self.host}:{self.port} took over {self.connect_timeout} s") from None
+            raise TimeoutError(f"connecting to {where} took over {self.connect_timeout:g} s") from None
         except (OSError, ssl.SSLError) as exc:
-            raise HTTPError(f"cannot connect to {self.host}:{self.port}: {exc}") from None
+            raise HTTPError(f"cannot connect to {where}: {exc}") from None
         return conn
+
+    async def _tunnel(self, loop: asyncio.AbstractEventLoop, conn: _Connection, proxy: Proxy) -> None:
+        """TLS to the upstream (its name as SNI, its certificate checked) inside a CONNECT tunnel through the proxy."""
+        assert self.ssl is not None
+        raw = await open_tunnel(loop, proxy, self.origin, MAX_HEAD)
+        try:
+            tls = await loop.start_tls(raw, conn, self.ssl, server_hostname=self.host)
+        except BaseException:
+            raw.close()
+            raise
+        if tls is None:
+            raise HTTPError("the tunnel closed during the TLS handshake")
+        conn.transport = tls  # start_tls does not call connection_made
 
     async def _exchange(self, pool: _Pool, conn: _Connection, message: bytes) -> Response:
         assert conn.transport is not None

@@ -1,5 +1,6 @@
-"""Small ASGI pieces: a request id on every response, bounded body reads, and a streaming response that stops
-producing (and so frees the sequence behind it) as soon as the client goes away."""
+"""Small ASGI pieces: a request id on every response, bounded body reads, one disconnect watcher per request that
+cancels whatever the request waits on once the client goes away (the upstream call, the router's retries, the local
+sequence), and a streaming response that stops producing as soon as it does."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
@@ -17,6 +19,7 @@ from ..canonical.events import Event, EventBatch
 from ..errors import BasaltError, InternalError, InvalidRequest, RequestTooLarge
 
 log = logging.getLogger("basalt.http")
+ARM_SECONDS = 0.05  # how long the wait for a first event goes unwatched (see _Watcher.arm)
 T = TypeVar("T")
 
 
@@ -72,21 +75,43 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def until_disconnected(receive: Receive, handle: Callable[[], Awaitable[None]]) -> None:
+    """Runs `handle` (an endpoint and its response) under one disconnect watcher for the whole request: whatever it
+    waits on from then on (the first event, a router's retries and backoff, the rest of the answer) is cancelled when
+    the client leaves, which closes the upstream call and settles the ticket as cancelled, and the request then ends
+    quietly. The helpers below find the watcher through a context variable, so every endpoint run this way has it."""
+    watcher = _Watcher(receive)
+    token = _watching.set(watcher)
+    try:
+        await handle()
+    except asyncio.CancelledError:
+        if not watcher.left:
+            raise
+        watcher.task.uncancel()  # the client went away, not the server: nothing to answer
+    finally:
+        watcher.stop()
+        _watching.reset(token)
+
+
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     """Run `work`, cancelled if the client disconnects first (so a non-streaming call frees its sequence too)."""
     step = _Step(work)
-    watcher = _Watcher(request.receive)
+    shared = _watching.get()
+    watcher = shared or _Watcher(request.receive)
     if not step.ready:
         watcher.start()
     try:
         return await step
     finally:
-        watcher.stop()
+        if watcher is not shared:
+            watcher.stop()
 
 
 class _Watcher:
     """Cancels the current task when the client disconnects. Started only once the task has to wait: until then it
-    could not act on a disconnect anyway, and most fast answers never wait (a task per request costs)."""
+    could not act on a disconnect anyway, and most fast answers never wait (a task per request costs). Once started
+    it watches until the request ends; stopped, it cancels nothing any more (a cancellation requested after the
+    request's last wait would land in the server)."""
 
     def __init__(self, receive: Receive) -> None:
         task = asyncio.current_task()
@@ -94,21 +119,39 @@ class _Watcher:
         self.receive = receive
         self.task = task
         self.left = False
+        self._stopped = False
+        self._timer: asyncio.TimerHandle | None = None
         self._watching: asyncio.Future[None] | None = None
 
+    def arm(self) -> None:
+        """Starts watching once the task has waited ARM_SECONDS: a fast upstream's whole answer comes sooner, a timer
+        costs a small part of what the task does, and a client that left meanwhile is seen as soon as it starts."""
+        if self._timer is None and self._watching is None and not self._stopped:
+            self._timer = self.task.get_loop().call_later(ARM_SECONDS, self.start)
+
     def start(self) -> None:
-        if self._watching is None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watching is None and not self._stopped:
             self._watching = asyncio.ensure_future(self._watch())
 
     def stop(self) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
         if self._watching is not None:
             self._watching.cancel()
 
     async def _watch(self) -> None:
         while (await self.receive())["type"] != "http.disconnect":
             pass
-        self.left = True
-        self.task.cancel()
+        if not self._stopped:
+            self.left = True
+            self.task.cancel()
+
+
+# The watcher of the request this task serves, when it runs under `until_disconnected`.
+_watching: ContextVar[_Watcher | None] = ContextVar("basalt_disconnect_watcher", default=None)
 
 
 class Prefetched(Generic[T]):
@@ -134,8 +177,14 @@ class Prefetched(Generic[T]):
 
 
 async def first_and_rest(items: AsyncIterator[T]) -> Prefetched[T]:
-    """Reads the first item now, so errors found before any output can still become an HTTP error status."""
-    return Prefetched(await anext(items), items)
+    """Reads the first item now, so errors found before any output can still become an HTTP error status. The wait
+    for it (an upstream's first byte, its retries) is watched: a client that leaves meanwhile cancels it."""
+    step = _Step(items.__anext__())
+    if not step.ready:
+        watcher = _watching.get()
+        if watcher is not None:
+            watcher.arm()
+    return Prefetched(await step, items)
 
 
 async def _value(item: T) -> T:
@@ -169,7 +218,8 @@ class EventStreamResponse(Response):
             (b"x-accel-buffering", b"no"),
             *((k.encode(), v.encode()) for k, v in self.extra_headers.items()),
         ]
-        watcher = _Watcher(receive)
+        shared = _watching.get()
+        watcher = shared or _Watcher(receive)
         try:
             await self._produce(send, headers, watcher)
         except asyncio.CancelledError:
@@ -179,7 +229,8 @@ class EventStreamResponse(Response):
         except OSError:
             pass
         finally:
-            watcher.stop()
+            if watcher is not shared:
+                watcher.stop()
 
     async def _produce(self, send: Send, headers: list[tuple[bytes, bytes]], watcher: _Watcher) -> None:
         encode = self.encode

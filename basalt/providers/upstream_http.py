@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
+from urllib.parse import urljoin
 
 import orjson
 
-from ..errors import BasaltError, InternalError, InvalidRequest, NotFound, Overloaded, RateLimited
+from ..errors import BadGateway, BasaltError, InternalError, InvalidRequest, NotFound, Overloaded, RateLimited
 from ..http.client import HTTPClient, HTTPError, Response
 from .base import Event, EventBatch
 
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Bounds on what an upstream's answer may hold in memory: a whole JSON body, one server-sent event, an error body
+# (only its start is read: it is shown to the caller cut to 300 characters anyway).
+MAX_BODY = 64 << 20
+MAX_EVENT = 16 << 20
+MAX_ERROR_BODY = 64 << 10
 UPSTREAM_ERRORS: dict[int, type[BasaltError]] = {
     400: InvalidRequest,
     404: NotFound,
@@ -48,7 +55,7 @@ class UpstreamClient:
         except HTTPError as exc:
             raise InternalError(f"upstream {upstream} could not be reached: {exc}") from None
         if response.status != 200:
-            error = await error_from(response, upstream)
+            error = redirected(response, upstream, self.base_url + path) or await error_from(response, upstream)
             response.release()
             raise error
         return response
@@ -86,8 +93,8 @@ async def body_chunks(response: Response, upstream: str) -> AsyncIterator[bytes]
     try:
         async for piece in response.chunks():
             yield piece
-    except TimeoutError:
-        raise UpstreamTimeout(f"upstream {upstream} stopped sending") from None
+    except TimeoutError as exc:
+        raise UpstreamTimeout(f"upstream {upstream} stopped sending: {exc}") from None
     except HTTPError as exc:
         raise InternalError(f"upstream {upstream} broke off the stream: {exc}") from None
 
@@ -110,10 +117,24 @@ async def read_batches(
             yield batch
 
 
+def redirected(response: Response, upstream: str, url: str) -> BadGateway | None:
+    """A redirect is not followed: an API POST must not be re-sent to wherever a server points (a 301/302 would even
+    turn it into a GET), and a moved upstream stays moved, so the error names the new address for the deployment's
+    base_url instead of being retried."""
+    if response.status not in REDIRECTS:
+        return None
+    location = response.headers.get("location", "")
+    target = urljoin(url, location)[:500] if location else "no Location"
+    return BadGateway(
+        f"upstream {upstream} redirected ({response.status}) {url} to {target}; redirects are not followed: "
+        "set the deployment's base_url to the address it should use"
+    )
+
+
 async def error_from(response: Response, upstream: str) -> BasaltError:
     """The caller sees the upstream's own message, with the status class it implies."""
     try:
-        raw = await response.read()
+        raw = await _read_at_most(response, MAX_ERROR_BODY, truncate=True)
     except (TimeoutError, HTTPError):
         raw = b""
     try:
@@ -155,15 +176,43 @@ async def sse_events(response: Response, upstream: str) -> AsyncIterator[list[tu
 
 
 class _Blocks:
-    """Splits an event stream into its blocks (the text between blank lines) as its pieces arrive."""
+    """Splits an event stream into its blocks (the text between blank lines) as its pieces arrive. A block's pieces
+    are kept apart until its end arrives (joined once, not re-split at every piece), and one block is bounded."""
 
     def __init__(self) -> None:
-        self.rest = b""  # the start of a block whose end has not arrived
+        self._rest = b""  # the start of a block whose end has not arrived ...
+        self._more: list[bytes] = []  # ... and the pieces after it that do not end it
+        self._size = 0
+        self._cr = False
+
+    @property
+    def rest(self) -> bytes:
+        return b"".join([self._rest, *self._more]) if self._more else self._rest
 
     def feed(self, piece: bytes) -> list[bytes]:
-        self.rest += piece.replace(b"\r\n", b"\n") if b"\r" in piece else piece
-        *complete, self.rest = self.rest.split(b"\n\n")
+        if self._cr:  # a \r\n that the network cut in two
+            piece = b"\r" + piece
+            self._cr = False
+        if b"\r" in piece:
+            if piece.endswith(b"\r"):
+                piece, self._cr = piece[:-1], True
+            piece = piece.replace(b"\r\n", b"\n")
+        if b"\n\n" not in piece and not (piece[:1] == b"\n" and self._last_byte() == b"\n"):  # no block ends here
+            self._more.append(piece)
+            self._size += len(piece)
+            if self._size + len(self._rest) > MAX_EVENT:
+                raise InternalError(f"an upstream sent an event over {MAX_EVENT >> 20} MiB")
+            return []
+        text = b"".join([self._rest, *self._more, piece]) if self._more else self._rest + piece
+        self._more.clear()
+        self._size = 0
+        *complete, self._rest = text.split(b"\n\n")
+        if len(self._rest) > MAX_EVENT:
+            raise InternalError(f"an upstream sent an event over {MAX_EVENT >> 20} MiB")
         return complete
+
+    def _last_byte(self) -> bytes:
+        return (self._more[-1] if self._more else self._rest)[-1:]
 
 
 def _sse_block(block: bytes) -> tuple[str, Any] | None:
@@ -215,10 +264,26 @@ def _chunk(block: bytes, upstream: str) -> dict[str, Any] | None:
     return chunk
 
 
+async def _read_at_most(source: Response | AsyncIterator[bytes], limit: int, truncate: bool = False) -> bytes:
+    """A body of at most `limit` bytes: the first `limit` (`truncate`) or a ValueError; the rest is not read."""
+    pieces: list[bytes] = []
+    size = 0
+    async for piece in source.chunks() if isinstance(source, Response) else source:
+        pieces.append(piece)
+        size += len(piece)
+        if size > limit:
+            if not truncate:
+                raise ValueError(limit)
+            break
+    return b"".join(pieces)[:limit]
+
+
 async def read_json(response: Response, upstream: str) -> dict[str, Any]:
     """A whole JSON response body; anything else is the upstream's fault, reported as such."""
     try:
-        raw = b"".join([piece async for piece in body_chunks(response, upstream)])
+        raw = await _read_at_most(body_chunks(response, upstream), MAX_BODY)
+    except ValueError:
+        raise InternalError(f"upstream {upstream} sent a body over {MAX_BODY >> 20} MiB") from None
     finally:
         response.release()
     data = _parse(raw)

@@ -23,6 +23,7 @@ class Script:
         self.actions: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.disconnected = 0
+        self.closed: list[float] = []  # when (time.monotonic()) a caller closed a connection the fake was holding
 
     def next(self) -> str:
         return self.actions.pop(0) if self.actions else "ok"
@@ -68,24 +69,54 @@ def whole_completion(action: str) -> Response:
     return Response(body, media_type="application/json")
 
 
+async def hold(request: Request, script: Script, seconds: float) -> bool:
+    """Waits `seconds` before answering, watching the connection: True (and the time noted) if the caller closed it."""
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            if await request.is_disconnected():
+                script.closed.append(time.monotonic())
+                return True
+            await asyncio.sleep(0.02)
+    except asyncio.CancelledError:  # a streamed response is cancelled when its connection goes
+        script.closed.append(time.monotonic())
+        raise
+    return False
+
+
 def build_app(script: Script) -> Starlette:
     async def completions(request: Request) -> Response:
         body = await request.json()
         script.requests.append(body)
         action = script.next()
+        if action.startswith("wait:") and await hold(request, script, float(action[5:])):  # no status line yet
+            return Response(status_code=499)
         if action == "429":
             return JSONResponse({"error": {"message": "slow down", "type": "rate_limit"}}, 429, {"retry-after": "1"})
         if action in ("500", "529", "503"):
             return JSONResponse({"error": {"message": f"failure {action}"}}, int(action))
+        if action.startswith("redirect:"):  # the upstream moved: "redirect:307" or "redirect:301:/v2/moved"
+            _, code, *where = action.split(":", 2)
+            location = where[0] if where else "https://moved.example/v1/chat/completions"
+            return Response(b"moved", int(code), {"location": location})
         if action == "400":
             return JSONResponse({"error": {"message": "bad field 'x'"}}, 400)
         if action.startswith("slow:"):
             await asyncio.sleep(float(action[5:]))
         if not body.get("stream"):
+            if action.startswith("hold:"):  # the status line goes out, the body waits
+
+                async def late() -> AsyncIterator[bytes]:
+                    if not await hold(request, script, float(action[5:])):
+                        yield whole_completion("ok").body
+
+                return StreamingResponse(late(), media_type="application/json")
             return whole_completion(action)
 
         async def events() -> AsyncIterator[bytes]:
             try:
+                if action.startswith("hold:") and await hold(request, script, float(action[5:])):  # headers sent
+                    return
                 yield chunk({"role": "assistant", "content": ""})
                 words = ["Hello", " from", " the", " fake", " upstream", "."]
                 if action.startswith("say:"):  # "say:one chunk|the next chunk|..."
