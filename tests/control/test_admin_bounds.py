@@ -3,6 +3,8 @@ of range is a 400 naming the field on SQLite and PostgreSQL alike, never a 500; 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,11 @@ import pytest
 
 from basalt import InProcess
 from basalt.cli import main
+from basalt.control import admin
+from basalt.control.store import Store
 
 from ..fakes.upstream import fake_upstream
+from .conftest import psql
 from .test_gateway_control import Gateway, gateway_settings
 
 TOO_BIG = [2**31, 2**63, 2**64]
@@ -94,3 +99,34 @@ def test_the_cli_holds_its_options_to_the_same_bounds(tmp_path: Path, capsys: py
         assert main([*command, *args]) == 1, command
         err = capsys.readouterr().err
         assert err.startswith("basalt: ") and field in err and "Traceback" not in err, (command, err)
+
+
+def test_usage_reports_answer_a_retryable_error_while_the_database_is_gone(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(admin, "FLUSH_WAIT_SECONDS", 1.0)
+    name = pg_url.rsplit("/", 1)[1]
+    with fake_upstream() as (url, _):
+        settings = gateway_settings(tmp_path, url, pg_url)
+        settings.control.auth = False  # no key lookups: only the ledger needs the database
+        with InProcess(settings) as basalt, basalt.http_client() as http:
+            body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
+            assert http.post("/v1/messages", json=body).status_code == 200
+            psql(f"DROP DATABASE {name} WITH (FORCE)")
+            answered = http.post("/v1/messages", json=body)  # durable in the journal, waiting for the database
+            assert answered.status_code == 200
+            started = time.monotonic()
+            report = http.get("/admin/usage")
+            assert report.status_code == 529 and "ledger" in report.json()["error"]["message"]
+            assert time.monotonic() - started < 5 and report.headers["retry-after"] == "1"
+            psql(f"CREATE DATABASE {name}")
+            asyncio.run(migrated(pg_url))
+            records = http.get("/admin/usage", params={"records": "1"}).json()["data"]
+            assert answered.headers["request-id"] in {r["request_id"] for r in records}
+            assert {r["status"] for r in records} == {"ok"}
+
+
+async def migrated(url: str) -> None:
+    store = Store(url).connect()
+    await store.migrate()
+    await store.close()
