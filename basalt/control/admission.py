@@ -254,7 +254,7 @@ class Ticket:
                     elif kind == "message_stop":
                         # Settled before the client can see the end: an answer it has whole is never `interrupted`.
                         self.settle(_counted(usage, deltas), "ok")
-                if deltas and time.monotonic() >= next_progress:
+                if deltas and not self._settled and time.monotonic() >= next_progress:
                     next_progress = time.monotonic() + PROGRESS_SECONDS
                     self.ctx.ledger.settle({"request_id": self.request_id, "output_tokens": deltas})
                 yield batch
