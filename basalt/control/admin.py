@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InvalidRequest, NotFound, Overloaded, PermissionDenied
 from ..guard import Guardrails
-from .bounds import TIME_MAX, Count, Name, Seconds, Usd, text
+from .bounds import ID_LENGTH, TIME_MAX, Count, Name, Seconds, Usd, text
 from .plane import ControlPlane
 from .principal import ENDPOINTS, Principal
 from .records import LIMIT_FIELDS, Limits, Project
@@ -123,6 +123,8 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
             raise InvalidRequest(f"There was an error parsing the body of your request: {exc}") from None
         if not isinstance(raw, dict):
             raise InvalidRequest("The request body must be a guardrail definition (a JSON object).")
+        if isinstance(raw.get("version"), str):  # checked before it is registered: its column holds 40 characters
+            text(raw["version"], "version", ID_LENGTH)
         compiled = await asyncio.to_thread(guardrails.add, raw)  # loads the models its policies need
         config = compiled.config.model_dump(mode="json")
         await control.store().put_guardrail(compiled.config.name, str(compiled.config.version), config)

@@ -75,6 +75,8 @@ def test_strings_with_nul_or_past_their_column_are_400s_naming_the_field(gateway
     for field in ("project", "key", "model"):
         refused(gateway, field, "GET", "/admin/usage", params={field: "x\x00"})
         refused(gateway, field, "GET", "/admin/usage", params={field: "x" * 201, "records": "1"})
+    for version in ("v" * 41, "v\x00"):
+        refused(gateway, "version", "POST", "/admin/guardrails", json={"name": "g", "version": version})
     for value in ("1e999", "nan", "-inf", "9" * 200):
         refused(gateway, "since", "GET", "/admin/usage", params={"since": value})
     assert gateway.admin("GET", "/admin/usage", params={"model": "m", "since": "2026-01-01"}).status_code == 200
