@@ -45,6 +45,11 @@ class Ledger:
         """Rows this process could not store and put in the dead-letter file instead (for the metrics)."""
         return self.writer.dead.count
 
+    @property
+    def fitted(self) -> int:
+        """Rows this process stored only once their values were fitted to the columns (for the metrics)."""
+        return self.writer.fitted
+
     async def reserve(self, row: dict[str, Any]) -> None:
         """Durable when it returns: the row is in the journal; the database has it within FLUSH_SECONDS."""
         row["run"] = self.journal.run  # whose it is, so a restart reconciles only the rows of runs that died
