@@ -11,41 +11,46 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import InvalidRequest, NotFound, PermissionDenied
+from ..errors import InvalidRequest, NotFound, Overloaded, PermissionDenied
 from ..guard import Guardrails
+from .bounds import ID_LENGTH, TIME_MAX, Count, Name, Seconds, Usd, text
 from .plane import ControlPlane
 from .principal import ENDPOINTS, Principal
 from .records import LIMIT_FIELDS, Limits, Project
 from .store import GROUPS
 
+FLUSH_WAIT_SECONDS = 10.0
+
 
 class LimitFields(BaseModel):
+    # Every bound is one the columns hold on SQLite and PostgreSQL alike (bounds.py), so a value either fits or is a
+    # 400 naming the field, never a database error.
     model_config = ConfigDict(extra="forbid")
-    rpm: int | None = Field(default=None, ge=1)
-    input_tpm: int | None = Field(default=None, ge=1)
-    output_tpm: int | None = Field(default=None, ge=1)
-    max_concurrency: int | None = Field(default=None, ge=1)
-    daily_budget_usd: float | None = Field(default=None, ge=0)
-    monthly_budget_usd: float | None = Field(default=None, ge=0)
-    guardrail: str | None = None  # "name:version"
+    rpm: Count | None = None
+    input_tpm: Count | None = None
+    output_tpm: Count | None = None
+    max_concurrency: Count | None = None
+    daily_budget_usd: Usd | None = None
+    monthly_budget_usd: Usd | None = None
+    guardrail: Name | None = None  # "name:version"
 
     def limits(self) -> Limits:
         return Limits(**{name: getattr(self, name) for name in LIMIT_FIELDS})
 
 
 class NewProject(LimitFields):
-    name: str = Field(min_length=1, max_length=200)
-    org: str = "default"
+    name: Name
+    org: Name = "default"
 
 
 class NewKey(LimitFields):
-    name: str = Field(min_length=1, max_length=200)
-    project: str | None = None  # id or name; required unless admin
+    name: Name
+    project: Name | None = None  # id or name; required unless admin
     admin: bool = False
-    models: list[str] | None = None
-    endpoints: list[str] | None = None
-    expires_at: float | None = None  # Unix seconds
-    expires_in: float | None = Field(default=None, gt=0)  # seconds from now
+    models: list[Name] | None = Field(default=None, max_length=1000)
+    endpoints: list[Name] | None = Field(default=None, max_length=len(ENDPOINTS))
+    expires_at: Seconds | None = None  # Unix seconds
+    expires_in: Seconds | None = Field(default=None, gt=0)  # seconds from now
 
 
 def parse(model: type[BaseModel], raw: bytes) -> Any:
@@ -77,15 +82,20 @@ def timestamp(value: str | None, name: str) -> float | None:
     """Unix seconds, or an ISO 8601 date or time (UTC unless it says otherwise)."""
     if value is None or value == "":
         return None
+    wrong = InvalidRequest(f"{name}: expected Unix seconds or an ISO 8601 date, got {value[:100]!r}", param=name)
+    if len(value) > 100:
+        raise wrong
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"{name}: expected Unix seconds or an ISO 8601 date, got {value!r}", param=name) from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise wrong from None
+        seconds = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    if not -TIME_MAX <= seconds <= TIME_MAX:  # NaN fails this too
+        raise InvalidRequest(f"{name}: Unix seconds between {-TIME_MAX:.0f} and {TIME_MAX:.0f}", param=name)
+    return seconds
 
 
 def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
@@ -113,6 +123,8 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
             raise InvalidRequest(f"There was an error parsing the body of your request: {exc}") from None
         if not isinstance(raw, dict):
             raise InvalidRequest("The request body must be a guardrail definition (a JSON object).")
+        if isinstance(raw.get("version"), str):  # checked before it is registered: its column holds 40 characters
+            text(raw["version"], "version", ID_LENGTH)
         compiled = await asyncio.to_thread(guardrails.add, raw)  # loads the models its policies need
         config = compiled.config.model_dump(mode="json")
         await control.store().put_guardrail(compiled.config.name, str(compiled.config.version), config)
@@ -122,7 +134,7 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         return await control.authenticate(request.headers, "admin")
 
     async def project_of(ref: str) -> Project:
-        project = await control.store().find_project(ref)
+        project = await control.store().find_project(text(ref, "project"))
         if project is None:
             raise NotFound(f"No project {ref!r}.")
         return project
@@ -191,7 +203,7 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     @router.delete("/admin/keys/{key_id}")
     async def revoke_key(request: Request, key_id: str) -> Any:
         await admin(request)
-        key = await control.store().revoke_key(key_id)
+        key = await control.store().revoke_key(text(key_id, "key_id"))
         if key is None:
             raise NotFound(f"No API key {key_id!r}.")
         control.auth.forget(key_id)
@@ -204,9 +216,9 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         if unknown:
             raise InvalidRequest(f"group_by: unknown {unknown}; choose from {list(GROUPS)}", param="group_by")
         where: dict[str, Any] = {
-            "project_id": q.get("project"),
-            "key_id": q.get("key"),
-            "model": q.get("model"),
+            "project_id": text(q.get("project"), "project"),
+            "key_id": text(q.get("key"), "key"),
+            "model": text(q.get("model"), "model"),
             "since": timestamp(q.get("since"), "since"),
             "until": timestamp(q.get("until"), "until"),
         }
@@ -216,8 +228,14 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
             if where["project_id"] not in (None, own):
                 raise PermissionDenied("This key may only read the usage of its own project.")
             where["project_id"] = own
-        ctx = control.context()
-        await ctx.ledger.flush()
+        try:  # this replica's rows first; a database that does not answer is a retryable error, not a hang
+            await asyncio.wait_for(control.context().ledger.flush(), FLUSH_WAIT_SECONDS)
+        except TimeoutError:
+            raise Overloaded(
+                "The usage ledger cannot reach its database right now, so the report would be incomplete; retry "
+                "shortly.",
+                retry_after=1,
+            ) from None
         if q.get("records"):
             limit = q.get("limit") or "100"
             if not limit.isdigit() or not 1 <= int(limit) <= 10_000:

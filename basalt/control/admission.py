@@ -163,6 +163,14 @@ async def _undo(ctx: Context, buckets: list[Bucket], slots: list[str], lease: st
         await ctx.limiter.leave(name, lease)
 
 
+def _counted(usage: dict[str, Any], deltas: int, cut: bool = False) -> dict[str, Any]:
+    """The usage to settle with: the provider's figures, with the output counted from the deltas if it gave none (or
+    the stream was cut before its final figures)."""
+    if "output_tokens" not in usage or cut:
+        usage["output_tokens"] = max(int(usage.get("output_tokens") or 0), deltas)
+    return usage
+
+
 class Ticket:
     """An admitted request: its reservation, its rate-limit headers, and its settlement."""
 
@@ -243,7 +251,10 @@ class Ticket:
                         action = (event.get("guardrail") or {}).get("action")
                         if action:
                             self.guardrail_action = action
-                if deltas and time.monotonic() >= next_progress:
+                    elif kind == "message_stop":
+                        # Settled before the client can see the end: an answer it has whole is never `interrupted`.
+                        self.settle(_counted(usage, deltas), "ok")
+                if deltas and not self._settled and time.monotonic() >= next_progress:
                     next_progress = time.monotonic() + PROGRESS_SECONDS
                     self.ctx.ledger.settle({"request_id": self.request_id, "output_tokens": deltas})
                 yield batch
@@ -255,9 +266,7 @@ class Ticket:
             status, error_type = "cancelled", None
             raise
         finally:
-            if "output_tokens" not in usage or status == "cancelled":
-                usage["output_tokens"] = max(int(usage.get("output_tokens") or 0), deltas)
-            self.settle(usage, status, error_type)
+            self.settle(_counted(usage, deltas, status == "cancelled"), status, error_type)
 
     def settle(self, usage: dict[str, Any], status: str, error_type: str | None = None) -> None:
         """Records the outcome; the limiter and budget corrections run as a task, so a closing stream never waits."""

@@ -12,10 +12,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from ..config import Settings
-from .admin import timestamp
+from ..errors import BasaltError
+from .admin import LimitFields, NewKey, NewProject, timestamp
+from .bounds import text
 from .principal import ENDPOINTS
-from .records import LIMIT_FIELDS, Limits, Project
+from .records import LIMIT_FIELDS, Project
 from .store import GROUPS, Store
 
 Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
@@ -28,7 +32,7 @@ class CommandError(Exception):
 async def project_named(store: Store, ref: str | None) -> Project | None:
     if ref is None:
         return None
-    project = await store.find_project(ref)
+    project = await store.find_project(text(ref, "project"))
     if project is None:  # never quietly fall back to every project's data
         raise CommandError(f"no project {ref!r}")
     return project
@@ -49,8 +53,14 @@ def duration(text: str) -> float:
     return float(match[1]) * {"d": 86400, "h": 3600, "m": 60, "s": 1, "": 1}[match[2]]
 
 
-def limits_of(args: argparse.Namespace) -> Limits:
-    return Limits(**{name: getattr(args, name, None) for name in LIMIT_FIELDS})
+def checked(model: type[BaseModel], args: argparse.Namespace, **fields: Any) -> Any:
+    """The options, held to the same bounds as the admin API's payloads (so the columns hold every value)."""
+    given = {name: getattr(args, name, None) for name in (*LIMIT_FIELDS, "guardrail")}
+    try:
+        return model.model_validate({k: v for k, v in {**given, **fields}.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise CommandError(problems) from None
 
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +78,8 @@ def when(ts: float | None) -> str:
 
 
 async def projects_create(store: Store, args: argparse.Namespace) -> int:
-    project = await store.create_project(args.name, args.org, limits_of(args), args.guardrail)
+    body: NewProject = checked(NewProject, args, name=args.name, org=args.org)
+    project = await store.create_project(body.name, body.org, body.limits(), body.guardrail)
     print(project.id)
     return 0
 
@@ -84,12 +95,15 @@ async def projects_list(store: Store, args: argparse.Namespace) -> int:
 async def projects_update(store: Store, args: argparse.Namespace) -> int:
     project = await project_named(store, args.project)
     assert project is not None
-    changes = {k: v for k, v in {**limits_of(args).as_dict(), "guardrail": args.guardrail}.items() if v is not None}
+    body: LimitFields = checked(LimitFields, args)
+    changes = body.model_dump(exclude_none=True)
     await store.update_project(project.id, changes)
     return 0
 
 
 async def keys_create(store: Store, args: argparse.Namespace) -> int:
+    models = args.models.split(",") if args.models else None
+    body: NewKey = checked(NewKey, args, name=args.name, models=models, expires_in=args.expires_in)
     project = await project_named(store, args.project)
     if project is None and not args.admin:
         print("basalt: a key needs --project (or --admin)", file=sys.stderr)
@@ -103,11 +117,11 @@ async def keys_create(store: Store, args: argparse.Namespace) -> int:
         args.name,
         project,
         admin=args.admin,
-        models=args.models.split(",") if args.models else None,
+        models=body.models,
         endpoints=endpoints,
-        expires_at=time.time() + args.expires_in if args.expires_in else None,
-        limits=limits_of(args),
-        guardrail=args.guardrail,
+        expires_at=time.time() + body.expires_in if body.expires_in else None,
+        limits=body.limits(),
+        guardrail=body.guardrail,
     )
     print(f"created {key.id}; this is the only time the key is shown:", file=sys.stderr)
     print(secret)
@@ -126,7 +140,7 @@ async def keys_list(store: Store, args: argparse.Namespace) -> int:
 
 
 async def keys_revoke(store: Store, args: argparse.Namespace) -> int:
-    key = await store.revoke_key(args.key_id)
+    key = await store.revoke_key(text(args.key_id, "key_id"))
     if key is None:
         print(f"basalt: no key {args.key_id!r}", file=sys.stderr)
         return 1
@@ -143,8 +157,8 @@ async def usage(store: Store, args: argparse.Namespace) -> int:
     project = await project_named(store, args.project)
     where = {
         "project_id": project.id if project else None,
-        "key_id": args.key,
-        "model": args.model,
+        "key_id": text(args.key, "--key"),
+        "model": text(args.model, "--model"),
         "since": timestamp(args.since, "since"),
         "until": timestamp(args.until, "until"),
     }
@@ -169,7 +183,7 @@ def run(command: Command) -> Callable[[argparse.Namespace], int]:
             try:
                 await store.migrate()
                 return await command(store, args)
-            except CommandError as exc:
+            except (CommandError, BasaltError) as exc:
                 print(f"basalt: {exc}", file=sys.stderr)
                 return 1
             finally:

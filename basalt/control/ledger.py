@@ -1,89 +1,70 @@
 """The usage ledger's writer: every reservation is durable before the upstream call, and nothing is lost after.
 
-A reservation or settlement is first appended to a local journal file (one write(2), a few microseconds; it survives
-the process being killed, as SQLite's WAL does with synchronous=NORMAL), then moved to the database in batches, one
-transaction per `FLUSH_SECONDS` however busy the server is. A journal segment is deleted only once its rows are
-committed; on start, segments a killed process left behind are replayed into the database first.
+A reservation or settlement is first appended to a local journal file (`journal.py`: one write(2), a few
+microseconds; it survives the process being killed, as SQLite's WAL does with synchronous=NORMAL), then moved to the
+database in batches, one transaction per `FLUSH_SECONDS` however busy the server is (`writes.py`: a row the database
+refuses is isolated, so it never holds back the rows after it). A journal segment is deleted only once its rows are
+committed; on start, segments that dead runs left behind are replayed into the database first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import logging
-import os
-import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from .journal import Journal, Run, other_runs
 from .store import Store
+from .writes import DeadLetter, RowWriter, not_written
 
 log = logging.getLogger("basalt.ledger")
 FLUSH_SECONDS = 0.2
-_segments = itertools.count()
-
-
-def journal_prefix(instance: str) -> str:
-    return "ledger-" + re.sub(r"[^A-Za-z0-9_.-]", "_", instance) + "-"
-
-
-class Journal:
-    """Append-only JSON lines in the current segment file; `rotate` starts a new one and returns the old path."""
-
-    def __init__(self, directory: Path, instance: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.directory = directory
-        self.prefix = journal_prefix(instance)
-        self.path = self._open()
-
-    def _open(self) -> Path:
-        path = self.directory / f"{self.prefix}{os.getpid()}-{next(_segments):06d}.jsonl"
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return path
-
-    def append(self, kind: str, row: dict[str, Any]) -> None:
-        os.write(self.fd, orjson.dumps([kind, row]) + b"\n")
-
-    def rotate(self) -> Path:
-        os.close(self.fd)
-        old, self.path = self.path, self._open()
-        return old
-
-    def close(self, remove: bool = True) -> None:
-        os.close(self.fd)
-        if remove:
-            self.path.unlink(missing_ok=True)
+RETRY_SECONDS = 1.0
 
 
 class Ledger:
     def __init__(self, store: Store, journal: Journal) -> None:
         self.store = store
         self.journal = journal
+        self.writer = RowWriter(store, DeadLetter(journal.directory))
         self._new: list[dict[str, Any]] = []
         self._settled: dict[str, dict[str, Any]] = {}
         self._waiters: list[asyncio.Future[None]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._soon: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._unwritten: list[Path] = []  # segments whose rows a failed write put back in the queue
 
+    @property
+    def dead_lettered(self) -> int:
+        """Rows this process could not store and put in the dead-letter file instead (for the metrics)."""
+        return self.writer.dead.count
+
+    @property
+    def fitted(self) -> int:
+        """Rows this process stored only once their values were fitted to the columns (for the metrics)."""
+        return self.writer.fitted
+
     async def reserve(self, row: dict[str, Any]) -> None:
         """Durable when it returns: the row is in the journal; the database has it within FLUSH_SECONDS."""
-        self.journal.append("r", row)
-        self._new.append(row)
+        row["run"] = self.journal.run  # whose it is, so a restart reconciles only the rows of runs that died
+        self._new.append(self.journal.append("r", row))
         self._schedule()
 
     def settle(self, row: dict[str, Any]) -> None:
         """The final figures of a reserved row (keyed by request_id), or a progress update of some columns."""
-        self.journal.append("s", row)
+        row = self.journal.append("s", row)
         previous = self._settled.get(row["request_id"])
         self._settled[row["request_id"]] = {**previous, **row} if previous else row
         self._schedule()
 
     async def flush(self) -> None:
-        """Waits until everything recorded so far is in the database."""
+        """Waits until everything recorded so far is in the database (or, refused by it, in the dead-letter file)."""
         done = asyncio.get_running_loop().create_future()
         self._waiters.append(done)
         self._ensure_writer()
@@ -93,14 +74,14 @@ class Ledger:
     async def close(self, timeout: float = 10.0) -> None:
         """Flushes and closes; if the database stays unreachable, the journal is left for the next start to replay."""
         flushed = True
-        if self._writer is not None:
+        if self._task is not None:
             try:
                 await asyncio.wait_for(self.flush(), timeout)
             except TimeoutError:
                 flushed = False
                 log.error("the usage ledger could not reach the database; %s keeps its rows", self.journal.directory)
-            self._writer.cancel()
-            self._writer = None
+            self._task.cancel()
+            self._task = None
         if self._soon is not None:
             self._soon.cancel()
         self.journal.close(remove=flushed and not self._unwritten)
@@ -111,8 +92,8 @@ class Ledger:
             self._soon = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._wake.set)
 
     def _ensure_writer(self) -> None:
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._run())
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while True:
@@ -123,84 +104,97 @@ class Ledger:
             self._new, self._settled, self._waiters = [], {}, []
             segment = self.journal.rotate()
             try:
-                await write_rows(self.store, new, settled)
+                await self.writer.write(new, settled)
             except Exception:
-                log.exception(
-                    "the usage ledger could not write %d rows; they stay in %s", len(new) + len(settled), segment
-                )
-                new = await _not_written(self.store, new)
-                self._new[:0] = new  # kept in order, and in the journal, until the database takes them
-                for row in settled:
-                    later = self._settled.get(row["request_id"])
-                    self._settled[row["request_id"]] = {**row, **later} if later else row
-                self._waiters[:0] = waiters
-                self._unwritten.append(segment)
-                await asyncio.sleep(1.0)
+                log.exception("the usage ledger could not reach the database; %d rows wait", len(new) + len(settled))
+                await self._keep(new, settled, waiters, segment)
+                await asyncio.sleep(RETRY_SECONDS)
                 self._wake.set()
                 continue
-            for done in (*self._unwritten, segment):
+            for done in (*self._unwritten, *([segment] if segment else [])):
                 done.unlink(missing_ok=True)
             self._unwritten.clear()
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
 
+    async def _keep(
+        self,
+        new: list[dict[str, Any]],
+        settled: list[dict[str, Any]],
+        waiters: list[asyncio.Future[None]],
+        segment: Path | None,
+    ) -> None:
+        """Puts a batch the database could not take back in the queue, in order, to be retried."""
+        with contextlib.suppress(Exception):  # still unreachable: retry them all (one already in is skipped then)
+            new = await not_written(self.store, new)
+        self._new[:0] = new
+        for row in settled:
+            later = self._settled.get(row["request_id"])
+            self._settled[row["request_id"]] = {**row, **later} if later else row
+        self._waiters[:0] = waiters
+        if segment is not None:
+            self._unwritten.append(segment)
 
-async def _not_written(store: Store, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The reservations of a failed batch that the database does not hold (it may hold some, after a replay)."""
+
+@dataclass
+class Replayed:
+    """What a start found in the journals of this instance's other runs."""
+
+    rows: int = 0
+    dead_lettered: int = 0
+    live: set[str] = field(default_factory=set)  # runs still running (their lock is held): not ours to touch
+    failed: set[str | None] = field(default_factory=set)  # dead runs whose rows could not be written this time
+
+
+async def replay(store: Store, directory: Path, instance: str) -> Replayed:
+    """Moves the journals dead runs of this instance left behind into the database. Never fails because of what a
+    journal holds: a line that cannot be read or a row that cannot be stored goes to the dead-letter file."""
+    dead, live = other_runs(directory, instance)
+    result = Replayed(live=live)
+    writer = RowWriter(store, DeadLetter(directory))
+    for run in dead:
+        new, settled = _read(run, writer.dead)
+        try:
+            await writer.write(list(new.values()), list(settled.values()))
+        except Exception:
+            log.exception("could not replay the ledger journal of run %s; it is kept for the next start", run.run)
+            result.failed.add(run.run)
+            run.release(remove=False)
+            continue
+        run.release(remove=True)
+        result.rows += len(new) + len(settled)
+    result.dead_lettered = writer.dead.count
+    return result
+
+
+def _read(run: Run, dead: DeadLetter) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """A run's reservations and its settlements merged per request, in the order they were written."""
+    new: dict[str, dict[str, Any]] = {}
+    settled: dict[str, dict[str, Any]] = {}
+    lines = list(run.lines())
+    for n, line in enumerate(lines):
+        parsed = _entry(line)
+        if parsed is None:
+            if line.strip() and n < len(lines) - 1:  # the last line may be cut short by the crash: nothing relied on it
+                dead.add("line", line.decode(errors="replace"), "not a journal entry")
+            continue
+        kind, row = parsed
+        rid = row["request_id"]
+        if kind == "r" and rid in new:
+            dead.add("r", row, "a second reservation of one request")
+        elif kind == "r":
+            new[rid] = row
+        else:
+            settled[rid] = {**settled.get(rid, {}), **row}
+    return new, settled
+
+
+def _entry(line: bytes) -> tuple[str, dict[str, Any]] | None:
     try:
-        present = await store.existing_requests([r["request_id"] for r in new])
-    except Exception:
-        return new
-    return [r for r in new if r["request_id"] not in present]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-async def write_rows(store: Store, new: list[dict[str, Any]], settled: list[dict[str, Any]]) -> None:
-    # Settlements of one shape go in one executemany; shapes differ between final and progress updates.
-    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
-    for row in settled:
-        shapes.setdefault(frozenset(row), []).append(row)
-    groups = list(shapes.values()) or [[]]
-    if not new and not groups[0]:
-        return
-    await store.write_usage(new, groups[0])
-    for group in groups[1:]:
-        await store.write_usage([], group)
-
-
-async def replay(store: Store, directory: Path, instance: str) -> int:
-    """Moves journal segments a previous run of this instance left behind into the database; returns the rows."""
-    prefix = journal_prefix(instance)
-    segments = sorted(directory.glob(prefix + "*.jsonl")) if directory.exists() else []
-    total = 0
-    for segment in segments:
-        pid = segment.name[len(prefix) :].split("-")[0]
-        if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):
-            continue  # a live process's journal: it writes these rows itself
-        new: dict[str, dict[str, Any]] = {}
-        settled: dict[str, dict[str, Any]] = {}
-        for line in segment.read_bytes().splitlines():
-            try:
-                kind, row = orjson.loads(line)
-            except (orjson.JSONDecodeError, ValueError):
-                continue  # a line cut short by the crash: its write never returned, so nothing relied on it
-            rid = row["request_id"]
-            if kind == "r":
-                new[rid] = row
-            else:
-                settled[rid] = {**settled.get(rid, {}), **row}
-        present = await store.existing_requests(list(new))  # a crash after commit but before the segment was deleted
-        await write_rows(store, [r for k, r in new.items() if k not in present], list(settled.values()))
-        segment.unlink()
-        total += len(new) + len(settled)
-    return total
+        kind, row = orjson.loads(line)
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        return None
+    if kind not in ("r", "s") or not isinstance(row, dict) or not isinstance(row.get("request_id"), str):
+        return None
+    return kind, row

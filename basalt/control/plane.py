@@ -22,7 +22,8 @@ from ..errors import BasaltError, Overloaded
 from .admission import Context, Ticket, admit
 from .auth import Authenticator
 from .budgets import BudgetBook
-from .ledger import Journal, Ledger, replay
+from .journal import Journal
+from .ledger import Ledger, replay
 from .limiter import Limiter, MemoryLimiter, RedisLimiter
 from .prices import TokenCounts, cost
 from .principal import Principal
@@ -59,9 +60,13 @@ class ControlPlane:
             if self.settings.control.auth and not await store.has_admin_key():
                 await self._bootstrap_admin(store)
             replayed = await replay(store, self.journal_dir, self.instance)
-            if replayed:
-                log.warning("moved %d ledger records a previous run left in its journal into the database", replayed)
-            await self._reconcile(store)
+            if replayed.rows:
+                log.warning(
+                    "moved %d ledger records that dead runs left in their journals into the database", replayed.rows
+                )
+            # Rows of a run still alive (another process of this instance) or whose journal could not be replayed
+            # yet may still be settled: they are left as they are.
+            await self._reconcile(store, {*replayed.live, *replayed.failed})
             return await store.guardrail_definitions()
         finally:
             await store.close()
@@ -76,9 +81,9 @@ class ControlPlane:
         self.admin_key_file = path
         log.warning("auth is on and there was no admin key: created one, readable only by you, in %s", path)
 
-    async def _reconcile(self, store: Store) -> None:
+    async def _reconcile(self, store: Store, untouchable: set[str | None]) -> None:
         limiter = RedisLimiter(self.settings.control.redis) if self.settings.control.redis else None
-        rows = await store.open_usage(self.instance)
+        rows = [r for r in await store.open_usage(self.instance) if r["run"] not in untouchable]
         now = time.time()
         settled = []
         for row in rows:

@@ -87,6 +87,7 @@ usage = Table(
     Column("started_at", Float, nullable=False),
     Column("finished_at", Float),
     Column("instance", String(200), nullable=False),
+    Column("run", String(40)),  # the ledger run (journal.new_run) that reserved it; NULL before revision 0002
     Column("guardrail_action", String(40)),
     Column("detail", Text),
     Index("ix_usage_project_started", "project_id", "started_at"),

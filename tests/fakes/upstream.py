@@ -128,6 +128,8 @@ def build_app(script: Script) -> Starlette:
                         yield b"data: {not json\n\n"
                     if action == "endless":
                         await asyncio.sleep(0.05)
+                    if action.startswith("drip:"):  # "drip:0.1": a pause before each word
+                        await asyncio.sleep(float(action[5:]))
                     yield chunk({"content": word})
                     if action == "endless" and i == len(words) - 1:
                         words.extend(["more"] * 200)
