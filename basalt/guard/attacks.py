@@ -14,14 +14,17 @@ from .lexicon import Rule, rule
 
 _OVERRIDE_VERBS = (
     r"(?:ignore|ignores|ignoring|disregard|disregards|disregarding|forget|override|overrides|overriding|bypass|"
-    r"bypasses|bypassing|skip|neglect|drop|discard|abandon|cancel|void|nullify|"
-    r"set aside|throw out|put aside|stop following|stop obeying|no longer follow|don't follow|do not follow|"
-    r"pay no attention to|disobey)"
+    r"bypasses|bypassing|skip|neglect|drop|discard|abandon|cancel|void|nullify|disobey)"
 )
 _OVERRIDE_VERB_TRIGGERS = (
-    "ignor disregard forget overrid bypass skip neglect drop discard abandon cancel void nullify aside throw follow "
-    "obey attention disobey"
+    "ignor disregard forget overrid bypass skip neglect drop discard abandon cancel void nullify disobey"
 )
+# The phrasal verbs, apart: "follow" is common ("following up"), so these are tried on fewer texts.
+_OVERRIDE_PHRASES = (
+    r"(?:set aside|throw out|put aside|stop following|stop obeying|no longer follow|don't follow|do not follow|"
+    r"pay no attention to)"
+)
+_OVERRIDE_PHRASE_TRIGGERS = "aside throw follow obey attention"
 _ORDERS = (
     r"(?:instructions?|prompts?|rules?|directions|guidelines?|context|programming|constraints|commands|"
     r"orders|policies|restrictions|training|rubric|criteria|task|directives?|guidance|safeguards|"
@@ -44,7 +47,15 @@ OVERRIDE: tuple[Rule, ...] = (
         rf"all|your|the|any|those|these|my|existing|current|old|developer's|operator's|every)\s+(?:\w+ )?{_ORDERS}",
         3,
     ),
+    rule(
+        _OVERRIDE_PHRASE_TRIGGERS,
+        rf"\b{_OVERRIDE_PHRASES} (?:\w+[ ,]+){{0,4}}?(?:previous|prior|above|earlier|preceding|initial|original|"
+        rf"system|all|your|the|any|those|these|my|existing|current|old|developer's|operator's|every)\s+(?:\w+ )?"
+        rf"{_ORDERS}",
+        3,
+    ),
     rule(_OVERRIDE_VERB_TRIGGERS, rf"\b{_OVERRIDE_VERBS} (?:\w+ ){{0,3}}?{_SAFETY}", 3),
+    rule(_OVERRIDE_PHRASE_TRIGGERS, rf"\b{_OVERRIDE_PHRASES} (?:\w+ ){{0,3}}?{_SAFETY}", 3),
     rule("forget everything", r"\bforget (?:everything|all)(?: (?:you|that|about|above|before|prior)\b|[.!])", 3),
     rule(
         "instruction prompt rule text polic",
@@ -178,7 +189,7 @@ PERSONA: tuple[Rule, ...] = (
     rule(
         "no without free freed removed stripped",
         rf"\b(?:no|without|free of|freed from|free from|zero|removed|stripped of) (?:any |all |every )?"
-        rf"(?:(?:content|safety|ethical|moral|usage) )?{_LIMITS}\b",
+        rf"(?:\w+'s )?(?:(?:content|safety|ethical|moral|usage) )?{_LIMITS}\b",
         2,
     ),
     rule(
@@ -199,11 +210,12 @@ PERSONA: tuple[Rule, ...] = (
         2,
     ),
     rule(
-        "refuse decline say",
-        r"\b(?:never|don't|do not|cannot|can't|must not|won't|will not) (?:ever )?(?:refuse|decline|says? no|says? "
-        r"(?:it|you) can't)\b|\bnever refuses\b",
+        "refus declin",
+        r"\b(?:never|don't|do not|cannot|can't|must not|won't|will not) (?:ever )?(?:refuse|decline)\b|"
+        r"\bnever refuses\b",
         2,
     ),
+    rule("says say", r"says? (?:no|(?:it|you) can't|(?:it|you) cannot)\b", 1),
     rule(
         "answer answers",
         r"\banswers? (?:every|any|all) (?:\w+ )?(?:questions?|requests?|prompts?),? (?:however|no matter|"
@@ -308,19 +320,23 @@ _TEMPLATE_TOKEN = (
     r"\[/?inst\])"
 )
 TAGS: tuple[Rule, ...] = (
-    rule("im system user assistant endoftext start end eot sys inst", _TEMPLATE_TOKEN, 0.5),
-    rule("system assistant instruction", r"(?:^|\n)\s*```\s*(?:system|assistant|instructions?)\s*\n", 2),
+    rule("<| <<sys <</sys [inst [/inst", _TEMPLATE_TOKEN, 0.5),
+    rule("```", r"(?:^|\n)\s*```\s*(?:system|assistant|instructions?)\s*\n", 2),
     rule(
-        "im system user assistant endoftext start end eot sys inst",
+        "<| <<sys <</sys [inst [/inst",
         rf"(?:^|\n)\s*{_TEMPLATE_TOKEN}\s*\S|{_TEMPLATE_TOKEN}[^\n]{{0,400}}?{_TEMPLATE_TOKEN}",
         1.5,
     ),
-    rule("system instruction", r"(?:^|\n)\s*#{2,}\s*(?:system|instruction|instructions)\s*(?::|\n)", 2),
-    rule("system", r"</?(?:system|system_prompt|sys|developer)>|\[/?system(?: message)?\]", 2),
-    rule("user assistant", r"</(?:user|assistant|human)>\s*<(?:system|assistant|user|tool)", 2),
-    rule("role system", r"[\"']role[\"']\s*:\s*[\"'](?:system|developer)[\"']", 2),
+    rule("##", r"(?:^|\n)\s*#{2,}\s*(?:system|instruction|instructions)\s*(?::|\n)", 2),
     rule(
-        "system",
+        "system> sys> developer> system_prompt> [system [/system",
+        r"</?(?:system|system_prompt|sys|developer)>|\[/?system(?: message)?\]",
+        2,
+    ),
+    rule("</user> </assistant> </human>", r"</(?:user|assistant|human)>\s*<(?:system|assistant|user|tool)", 2),
+    rule("\"role\" 'role'", r"[\"']role[\"']\s*:\s*[\"'](?:system|developer)[\"']", 2),
+    rule(
+        "system: system :",
         r"(?:^|\n)\s*system\s*:\s*[^\n]{0,80}\b(?:you|must|ignore|override|new|instructions?|assistant|disregard|"
         r"reveal|polic\w+|rules|unrestricted|safety|mode|off)\b",
         2,
@@ -330,8 +346,8 @@ TAGS: tuple[Rule, ...] = (
         r"\b(?:end of (?:user )?input|begin system prompt|end system prompt|system override|system message\])",
         2,
     ),
-    rule("human assistant", r"\bhuman:[^\n]{0,200}\bassistant:", 1),
-    rule("assistant user", r"(?:^|\n)\s*assistant:[^\n]{0,300}\n+\s*(?:user|human):", 1),
+    rule("human:", r"\bhuman:[^\n]{0,200}\bassistant:", 1),
+    rule("assistant:", r"(?:^|\n)\s*assistant:[^\n]{0,300}\n+\s*(?:user|human):", 1),
     rule(
         "instruction admin root override amendment directive",
         r"</?(?:instructions?|admin|root|override)>|(?:^|\n)\s*-{2,}\s*(?:core |legal |new )?(?:instruction|"
@@ -351,7 +367,7 @@ TAGS: tuple[Rule, ...] = (
         0.5,
     ),
     rule(
-        "assistant ai llm chatbot summar ignore disregard instruction system",
+        "<!--",
         r"<!--[^>]{0,300}\b(?:assistant|ai|llm|chatbot|summar\w*|ignore|disregard|instructions?|system)\b",
         1,
     ),
@@ -400,14 +416,14 @@ AGENCY: tuple[Rule, ...] = (
         r"[^.\n]{0,40}\b(?:in|into|to) (?:the |a )?(?:url|link|image|query string|markdown)",
         2,
     ),
-    rule("https http", r"!\[[^\]\n]{0,100}\]\(https?://[^)\s]{0,300}[?&]\w+=(?:\{|\$|%7b|\[)", 2),
+    rule("![", r"!\[[^\]\n]{0,100}\]\(https?://[^)\s]{0,300}[?&]\w+=(?:\{|\$|%7b|\[)", 2),
     rule(
         "https http exfiltrate transmit leak forward",
         r"\b(?:send|forward|email|post|upload|exfiltrate|transmit|leak)\b[^.\n]{0,60}\bto (?:https?://|\S+@\S+\.\w)",
         1,
     ),
     rule(
-        "drop delete truncate table union select or",
+        "drop delete truncate union 1'='1 1=1 1\"=\"1",
         r"['\";]\s*(?:drop|delete|truncate)\s+(?:table|from|database)\b|"
         r"\bunion\s+(?:all\s+)?select\b[^\n]{0,80}(?:--|#|/\*)|['\"]\s*or\s+['\"]?1['\"]?\s*=\s*['\"]?1",
         2,

@@ -37,9 +37,10 @@ _COMBINING = re.compile(r"[\u0300-\u036f]")
 _BLANKS = re.compile(r"[^\S\n]{2,}|[^\S\n ]")  # the rules' spaces are single spaces
 
 # "i g n o r e", "i.g.n.o.r.e", "i-g-n-o-r-e": three or more single letters, each followed by one separator.
-_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z0-9][ ._*-]){2,}[a-z0-9](?![a-z0-9])")
-_LEET_WORD = re.compile(r"[a-z0-9@$|!+]*[a-z][a-z0-9@$|!+]*")
-_LEET_SIGN = re.compile(r"[a-z][0-9@$|!+]|[0-9@$|!+][a-z]")
+_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z][ ._*-]){2,}[a-z](?![a-z0-9])")
+_LEET_WORD = re.compile(r"[a-z0-9@$|!+]+")
+# A stand-in between two letters ("n0r" in "1gn0r3") or a letter between two stand-ins ("5y5"): not "v2", "mp3".
+_LEET_SIGN = re.compile(r"[a-z][0-9$|!+][a-z]|[0-9@$|!+][a-z][0-9@$|!+]")  # "@" between letters is an email
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a",
                        "$": "s", "|": "l", "!": "i", "+": "t"})  # fmt: skip
 _ROT13 = str.maketrans(
