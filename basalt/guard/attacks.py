@@ -430,4 +430,82 @@ AGENCY: tuple[Rule, ...] = (
     ),
 )
 
-PROMPT_ATTACK: tuple[Rule, ...] = (*OVERRIDE, *EXTRACTION, *PERSONA, *MODES, *TAGS, *ENCODED, *AGENCY)
+_ADDRESSEE = r"(?:ai|assistant|agent|model|llm|chatbot|copilot|bot|language model)s?"
+# Text planted in data the assistant reads (a web page, an email, a tool result) that turns to the assistant.
+INDIRECT: tuple[Rule, ...] = (
+    rule(
+        "ai assistant agent model llm chatbot copilot bot language",
+        rf"\b{_ADDRESSEE},? (?:that |who )?(?:reading|processing|summari[sz]ing|parsing|reviewing|reads|processes|"
+        rf"summari[sz]es) (?:this|these)\b",
+        1,
+    ),
+    rule(
+        "ai assistant agent llm chatbot model",
+        rf"(?:^|[.!?\n]\s*|\b(?:hey|dear|attention|note to the),? ){_ADDRESSEE}\s*[,:]\s*"
+        r"(?:please |you must |you should |"
+        r"now |immediately )?(?:ignore|disregard|forget|send|forward|call|run|execute|delete|transfer|reveal|print|"
+        r"output|say|tell|include|append|visit|email|post|update|write|reply|respond|stop|do not|don't)\b",
+        2,
+    ),
+    rule(
+        "user wants asked would authorized authorizes approved",
+        r"\bthe user (?:wants|has asked|would like|has authori[sz]ed|authori[sz]es|has approved|approves) (?:you|the "
+        r"(?:assistant|ai|agent|model)) to\b",
+        1,
+    ),
+    rule(
+        "answering responding replying summarizing summarising respond",
+        r"\b(?:before|after|when) (?:answering|responding|replying|summari[sz]ing|you respond|you answer|you reply)"
+        r"\b[^.\n]{0,40}\b(?:send|call|run|execute|forward|email|post|fetch|visit|open|include|append|invoke)\b",
+        2,
+    ),
+    rule(
+        "telling informing notifying alerting tell inform notify alert mention",
+        r"\bwithout (?:telling|informing|notifying|alerting) (?:the user|the human|anyone|them|the owner)\b|"
+        r"\b(?:do not|don't|never) (?:tell|inform|notify|alert|mention (?:this|it) to) (?:the user|the human)\b",
+        2,
+    ),
+    rule(
+        "instruction instructions directive command update notice message",
+        rf"\b(?:this|the following|these) (?:is|are) (?:a |an )?(?:new |updated |important |priority |urgent |"
+        rf"official )?(?:instructions?|directives?|system (?:update|notice|message)|commands?) (?:for|to) "
+        rf"(?:the |all )?"
+        rf"{_ADDRESSEE}\b",
+        2,
+    ),
+    rule(
+        "priority urgent critical important",
+        r"\b(?:priority|urgent|critical|important) (?:override|instruction|directive|system update|system notice)s?"
+        r"\s*[:!]",
+        1.5,
+    ),
+    rule(
+        "task job goal purpose instruction objective mission",
+        r"\byour (?:new|real|actual|only|true) (?:task|job|goal|purpose|instructions?|objective|mission) (?:is|are|"
+        r"now)\b",
+        2,
+    ),
+    rule(
+        "supersede replace override precedence invalidate cancel",
+        r"\b(?:supersedes?|superseded|replaces?|replaced|overrides?|take[s]? precedence over|cancels?|invalidates?) "
+        r"(?:all |any )?(?:\w+ )?(?:previous|prior|earlier|above|original|system|other|existing) (?:instructions|rules|"
+        r"guidelines|prompts?|directives)\b",
+        3,
+    ),
+    rule(
+        "longer superseded replaced invalid obsolete",
+        r"\b(?:previous|prior|earlier|above|original|system|old) (?:instructions|rules|guidelines|prompts?|directives) "
+        r"(?:are|is|have been) (?:now )?(?:no longer (?:valid|in effect|active|applicable|apply)|superseded|replaced|"
+        r"invalid|obsolete|withdrawn)\b",
+        3,
+    ),
+    rule(
+        "matter regardless",
+        r"\b(?:no matter what|regardless of|in spite of|despite) (?:your|the|any) (?:\w+ )?(?:instructions|rules|"
+        r"guidelines|programming|policies|restrictions)\b",
+        2,
+    ),
+    rule("from now", r"\bfrom now on,? (?:you (?:will|must|shall|are to)|your only|only|always)\b", 0.5),
+)
+
+PROMPT_ATTACK: tuple[Rule, ...] = (*OVERRIDE, *EXTRACTION, *PERSONA, *MODES, *TAGS, *ENCODED, *AGENCY, *INDIRECT)

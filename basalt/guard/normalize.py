@@ -49,6 +49,17 @@ _ROT13 = str.maketrans(
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}[ :]?){8,}")
 _PERCENT = re.compile(r"(?:%[0-9a-fA-F]{2}){4,}")
+_BASE32 = re.compile(r"[A-Z2-7]{16,}={0,6}")
+_BINARY = re.compile(r"(?:[01]{8} ?){4,}")
+_ESCAPES = re.compile(r"(?:\\x[0-9a-fA-F]{2}){4,}|(?:\\u[0-9a-fA-F]{4}){4,}")
+_TAGS = re.compile("[\U000e0020-\U000e007e]{4,}")  # Unicode tag characters: invisible ASCII
+_MORSE = re.compile(r"(?:[.-]{1,6}(?: / | {1,3}|/)){5,}[.-]{1,6}")
+_MORSE_CODE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
+    ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
+    "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
+}  # fmt: skip
+_REVERSED_CUE = re.compile(r"\b(?:revers\w*|backwards?|right[- ]to[- ]left|mirror\w*)\b", re.IGNORECASE)
 
 
 def fold(text: str) -> str:
@@ -111,10 +122,54 @@ def _hex(run: str) -> str | None:
         return None
 
 
+def _b32(run: str) -> str | None:
+    body = run[:MAX_PAYLOAD_CHARS].rstrip("=")
+    try:
+        return _readable(base64.b32decode(body + "=" * (-len(body) % 8)))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _binary(run: str) -> str | None:
+    bits = run[:MAX_PAYLOAD_CHARS].replace(" ", "")
+    return _readable(bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8)))
+
+
+def _escapes(run: str) -> str | None:
+    run = run[:MAX_PAYLOAD_CHARS]
+    if run.startswith("\\x"):
+        return _readable(bytes.fromhex(run.replace("\\x", "")))
+    return _readable(
+        "".join(chr(int(run[i + 2 : i + 6], 16)) for i in range(0, len(run), 6)).encode("utf-8", "replace")
+    )
+
+
+def _tags(run: str) -> str | None:
+    return _readable("".join(chr(ord(c) - 0xE0000) for c in run[:MAX_PAYLOAD_CHARS]).encode())
+
+
+def _morse(run: str) -> str | None:
+    words = re.split(r" / |/| {3}", run[:MAX_PAYLOAD_CHARS])
+    return _readable(" ".join("".join(_MORSE_CODE.get(c, "") for c in w.split()) for w in words).encode())
+
+
+_FINDERS = (
+    (_HEX, _hex),
+    (_BASE64, _b64),
+    (_BASE32, _b32),
+    (_PERCENT, lambda r: _readable(unquote(r).encode())),
+    (_BINARY, _binary),
+    (_ESCAPES, _escapes),
+    (_TAGS, _tags),
+    (_MORSE, _morse),
+)
+
+
 def payloads(text: str, depth: int = 0) -> list[str]:
-    """Texts decoded from the base64, hex and percent-encoded runs of `text` (and, once, from runs inside them)."""
+    """Texts decoded from the encoded runs of `text` (base64, base32, hex, percent, binary, \\x and \\u escapes,
+    Unicode tag characters, Morse), and, once, from runs inside them."""
     out: list[str] = []
-    finders = ((_HEX, _hex), (_BASE64, _b64), (_PERCENT, lambda r: _readable(unquote(r).encode())))
+    finders = _FINDERS
     for pattern, decode in finders:
         for m in pattern.finditer(text):
             if len(out) >= MAX_PAYLOADS:
@@ -133,7 +188,8 @@ def views(text: str) -> list[str]:
     folded = _BLANKS.sub(" ", unspaced)
     # The rules ignore case, so an ASCII text's folded view would only repeat the text with single spaces.
     out = [_BLANKS.sub(" ", text)]
-    for view in (None if text.isascii() else folded, despace(unspaced), unleet(folded), rot13(folded)):
+    backwards = folded[::-1] if _REVERSED_CUE.search(folded) else None  # "read this backwards: ..."
+    for view in (None if text.isascii() else folded, despace(unspaced), unleet(folded), rot13(folded), backwards):
         if view is not None and view not in out:
             out.append(view)
     for p in payloads(text):
