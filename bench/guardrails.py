@@ -253,9 +253,9 @@ async def _stream_once(g: Guardrail, text: str, size: int) -> None:
     w = EventWriter("bench")
     events = w.start() + [e for i in range(0, len(text), size) for e in w.text(text[i : i + size])] + w.end("end_turn")
 
-    async def source() -> AsyncIterator[dict[str, Any]]:
+    async def source() -> AsyncIterator[list[dict[str, Any]]]:
         for e in events:
-            yield e
+            yield [e]  # guard_stream reads batches of events, one per token here
 
     async for _ in guard_stream(g, source()):
         pass
