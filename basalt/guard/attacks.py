@@ -58,6 +58,12 @@ OVERRIDE: tuple[Rule, ...] = (
     rule(_OVERRIDE_PHRASE_TRIGGERS, rf"\b{_OVERRIDE_PHRASES} (?:\w+ ){{0,3}}?{_SAFETY}", 3),
     rule("forget everything", r"\bforget (?:everything|all)(?: (?:you|that|about|above|before|prior)\b|[.!])", 3),
     rule(
+        "instruction guideline prompt configuration",
+        r"\b(?:reveal|show|print|repeat|output|display|dump|recite) (?:me |us )?(?:all )?(?:of )?your (?:instructions|"
+        r"rules|guidelines|prompt|configuration)\b",
+        1.5,
+    ),
+    rule(
         "instruction prompt rule text polic",
         r"\b(?:previous|above|earlier|prior) (?:instructions|text|prompt|rules|policies) (?:was|were|is|are) "
         r"(?:\w+ )?(?:wrong|fake|a test|outdated|void|cancell?ed|null|revoked|obsolete|lifted|suspended)",
@@ -506,6 +512,42 @@ INDIRECT: tuple[Rule, ...] = (
         2,
     ),
     rule("from now", r"\bfrom now on,? (?:you (?:will|must|shall|are to)|your only|only|always)\b", 0.5),
+    rule("ps nb", rf"\b(?:p\.s\.|ps|nb|n\.b\.)[:,]?\s+(?:to |for )?(?:the |any |all )?{_ADDRESSEE}\b", 1.5),
+    rule(
+        "ai assistant agent model llm",
+        r"\b(?:as|you are|you're) (?:the |an? )?(?:ai|assistant|agent|model|llm) (?:processing|reading|summari[sz]ing|"
+        r"reviewing|handling) (?:this|these)\b",
+        1.5,
+    ),
+    rule(
+        "summarized summarised read processed translated reviewed analyzed analysed",
+        r"\b(?:when|if|once) (?:this|the) (?:document|page|email|message|text|file|content|review|article) is "
+        r"(?:summari[sz]ed|read|processed|translated|reviewed|analy[sz]ed)\b",
+        1,
+    ),
+    rule(
+        "assistant ai model agent",
+        r"\b(?:the assistant|the ai|the model|the agent) (?:must|should|shall|will|need to|are required to|is "
+        r"required to) (?:also |now |immediately |always )?(?:include|append|add|mention|say|output|print|reply with|"
+        r"respond with|end with|start with)\b",
+        0.5,
+    ),
+    rule(
+        "administrator admin developer system security department operator",
+        r"\b(?:administrator|admin|developer|system|security team|it department|operator)\s+(?:note|notice|"
+        r"instruction|message|override|directive)s?\s*[:-]",
+        1.5,
+    ),
+    rule("update notice alert announcement", r"\bsystem (?:update|notice|alert|announcement)\s*[:-]", 1.5),
+    rule(
+        "code phrase string token exactly",
+        r"\b(?:reply|respond|answer|end your (?:reply|response|answer)|start your (?:reply|response|answer))\b"
+        r"[^.\n]{0,30}\bwith (?:the (?:code|word|phrase|string|token)|exactly)\b",
+        1,
+    ),
+    rule(
+        "tool function invoke", r"\b(?:call|invoke|trigger|execute) (?:the )?[a-z]+_[a-z_]+(?: tool| function)?\b", 0.5
+    ),
 )
 
 PROMPT_ATTACK: tuple[Rule, ...] = (*OVERRIDE, *EXTRACTION, *PERSONA, *MODES, *TAGS, *ENCODED, *AGENCY, *INDIRECT)

@@ -157,4 +157,26 @@ PORTUGUESE: tuple[Rule, ...] = (
     rule("partir agora voce finja", r"\ba partir de agora (?:voce|tu) (?:e|es)\b|\bfinja que\b", 0.5),
 )
 
-MULTILINGUAL: tuple[Rule, ...] = (*FRENCH, *SPANISH, *GERMAN, *ITALIAN, *PORTUGUESE)
+# Across the five languages: "forget everything", "new instructions:", and sending something to an address.
+SHARED: tuple[Rule, ...] = (
+    rule(
+        "oublie oubliez olvida olvide vergiss dimentica esqueca esquece ignoriere",
+        r"\b(?:oubliez? tout|olvida todo|olvide todo|vergiss alles|vergessen sie alles|dimentica tutto|esqueca tudo|"
+        r"esquece tudo|ignoriere alles)\b",
+        3,
+    ),
+    rule(
+        "nouvelles nouvelle nuevas nueva neue nuove nuova novas nova",
+        r"\b(?:nouvelles? (?:instructions?|consignes?|regles?)|nuevas? (?:instrucciones|instruccion|reglas)|neue "
+        r"(?:anweisungen|anweisung|regeln)|nuove? (?:istruzioni|regole)|novas? (?:instrucoes|instrucao|regras))\s*:",
+        2,
+    ),
+    rule(
+        "envoie envoyez transfere envia reenvia sende schicke leite invia inoltra envie encaminhe",
+        r"\b(?:envoie|envoyez|transfere|transferez|envia|reenvia|sende|schicke|leite|invia|inoltra|envie|encaminhe)\b"
+        r"[^.\n]{0,60}(?:https?://|\S+@\S+\.\w)",
+        1.5,
+    ),
+)
+
+MULTILINGUAL: tuple[Rule, ...] = (*FRENCH, *SPANISH, *GERMAN, *ITALIAN, *PORTUGUESE, *SHARED)

@@ -127,7 +127,7 @@ def test_quality_bar_on_held_out_sources() -> None:
     assert set(results) == set(attack_sources())
     for name, r in results.items():
         if name == "bastioncorpus_attacks":
-            assert r["recall"] >= 0.6, (name, r)
+            assert r["recall"] >= 0.65, (name, r)
         elif "recall" in r:
             assert r["recall"] >= 0.9, (name, r)
         else:
