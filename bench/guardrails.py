@@ -108,30 +108,62 @@ def _binary(items: list[tuple[bool, bool]]) -> dict[str, float]:
 
 
 def eval_prompt_attack(resources: Resources | None = None) -> dict[str, Any]:
+    """The team's own set, at each strength (the rules were written against it: an optimistic figure)."""
     out: dict[str, Any] = {}
     data = rows("prompt_attack.jsonl")
     for strength in ("HIGH", "MEDIUM", "LOW"):
-        content = [ContentFilter(type="PROMPT_ATTACK", input_strength=strength)]  # type: ignore[arg-type]
-        g = Guardrail(GuardrailConfig(name="pa", content=content), resources)
+        g = attack_guardrail(resources, strength)
         out[strength] = _binary([(bool(r["label"]), g.assess(r["text"], "INPUT").blocked) for r in data])
     out |= out["HIGH"]
-    external = _jailbreak_corpus_mini()
-    if external:
-        g = Guardrail(GuardrailConfig(name="pa", content=[ContentFilter(type="PROMPT_ATTACK")]), resources)
-        out["jailbreak_corpus_mini"] = _binary([(True, g.assess(t, "INPUT").blocked) for t in external])
+    return out
+
+
+def attack_guardrail(resources: Resources | None = None, strength: str = "HIGH") -> Guardrail:
+    content = [ContentFilter(type="PROMPT_ATTACK", input_strength=strength)]  # type: ignore[arg-type]
+    return Guardrail(GuardrailConfig(name="pa", content=content), resources)
+
+
+def attack_sources() -> dict[str, list[tuple[str, bool]]]:
+    """(text, is attack) by source. None of these was read while the rules or the scorer were written, except the
+    15 jailbreak-corpus-mini prompts, which the team had seen (docs/guardrails.md says so)."""
+    out: dict[str, list[tuple[str, bool]]] = {}
+    for r in rows("prompt_attack_heldout.jsonl"):
+        out.setdefault(f"heldout_{r['source']}", []).append((r["text"], bool(r["label"])))
+    out["jailbreak_corpus_mini"] = [(t, True) for t in _jailbreak_corpus_mini()]
+    for text, label in _bastioncorpus():
+        out.setdefault(f"bastioncorpus_{'attacks' if label else 'benign'}", []).append((text, label))
+    return {k: v for k, v in out.items() if v}
+
+
+def eval_attack_sources(resources: Resources | None = None, strength: str = "HIGH") -> dict[str, Any]:
+    """Recall on each attack source and the false-positive rate on each benign source, at one strength."""
+    g = attack_guardrail(resources, strength)
+    out: dict[str, Any] = {}
+    for name, items in attack_sources().items():
+        flagged = [g.assess(t, "INPUT").blocked for t, _ in items]
+        attacks = all(label for _, label in items)
+        key = "recall" if attacks else "false_positive_rate"
+        out[name] = {key: round(sum(flagged) / len(items), 4), "flagged": sum(flagged), "samples": len(items)}
     return out
 
 
 def _jailbreak_corpus_mini() -> list[str]:
-    """The 15 MIT-licensed prompts of jailbreak-corpus-mini-py, when installed: a set we did not write."""
+    """The 15 MIT-licensed prompts of jailbreak-corpus-mini-py (the test extra), all attacks."""
     try:
-        import jailbreak_corpus_mini as corpus
+        from jailbreak_corpus_mini import load_corpus
     except ImportError:
         return []
-    path = Path(corpus.__file__).parent / "corpus.json"
-    data = json.loads(path.read_text())
-    items = data if isinstance(data, list) else data.get("prompts", data.get("items", []))
-    return [i["prompt"] if isinstance(i, dict) else str(i) for i in items]
+    return [f.prompt for f in load_corpus()]
+
+
+def _bastioncorpus() -> list[tuple[str, bool]]:
+    """bastioncorpus 0.6.0 (MIT, the test extra): 118 attacks and 63 benign traps in five languages; its
+    `{canary}` slot is filled with a neutral token."""
+    try:
+        from bastioncorpus import load_corpus
+    except ImportError:
+        return []
+    return [(r.text.replace("{canary}", "ZX-4417"), r.label == "malicious") for r in load_corpus()]
 
 
 def eval_content(resources: Resources | None = None) -> dict[str, Any]:
@@ -221,9 +253,9 @@ async def _stream_once(g: Guardrail, text: str, size: int) -> None:
     w = EventWriter("bench")
     events = w.start() + [e for i in range(0, len(text), size) for e in w.text(text[i : i + size])] + w.end("end_turn")
 
-    async def source() -> AsyncIterator[dict[str, Any]]:
+    async def source() -> AsyncIterator[list[dict[str, Any]]]:
         for e in events:
-            yield e
+            yield [e]  # guard_stream reads batches of events, one per token here
 
     async for _ in guard_stream(g, source()):
         pass
@@ -246,6 +278,7 @@ def main() -> None:
     resources = Resources()
     results: dict[str, Any] = {"pii": eval_pii(pii_guardrail(resources))}
     results["prompt_attack"] = eval_prompt_attack(resources)
+    results["prompt_attack_by_source"] = eval_attack_sources(resources)
     results["content_filters"] = eval_content(resources)
     results["denied_topics"] = eval_topics(resources)
     results |= overhead(resources)
@@ -269,8 +302,9 @@ def _print(r: dict[str, Any]) -> None:
     for strength in ("HIGH", "MEDIUM", "LOW"):
         v = r["prompt_attack"][strength]
         print(f"prompt attack {strength:<6}P {v['precision']:.3f}  R {v['recall']:.3f}")
-    if "jailbreak_corpus_mini" in r["prompt_attack"]:
-        print(f"  jailbreak-corpus-mini recall {r['prompt_attack']['jailbreak_corpus_mini']['recall']:.3f}")
+    for name, v in r["prompt_attack_by_source"].items():
+        figure = f"recall {v['recall']:.3f}" if "recall" in v else f"FPR {v['false_positive_rate']:.3f}"
+        print(f"  {name:<26}{figure}  ({v['flagged']}/{v['samples']} flagged, strength HIGH)")
     for category, per in r["content_filters"].items():
         v = per["HIGH"]
         print(f"content {category:<11}P {v['precision']:.3f}  R {v['recall']:.3f}  (strength HIGH)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from .lexicon import Hit, Lexicon, Text, confidence_of
 from .profanity import ProfanityModel
-from .rules import HATE, INSULTS, MISCONDUCT, PROMPT_ATTACK, SEXUAL, VIOLENCE
+from .prompt_attack import attack_score
+from .rules import HATE, INSULTS, MISCONDUCT, SEXUAL, VIOLENCE
 from .types import Confidence, Strength
 
 LEXICONS = {
@@ -14,7 +15,6 @@ LEXICONS = {
     "SEXUAL": Lexicon(SEXUAL),
     "VIOLENCE": Lexicon(VIOLENCE),
     "MISCONDUCT": Lexicon(MISCONDUCT),
-    "PROMPT_ATTACK": Lexicon(PROMPT_ATTACK),
 }
 # The profanity model flags swearing as readily as abuse ("this is fucking great"), so it only adds to rules that
 # already matched (which also spares its cost on the texts that match none).
@@ -34,7 +34,7 @@ class ContentClassifier:
         self._profanity = profanity
 
     def classify(self, category: str, text: Text) -> tuple[Confidence, list[Hit]]:
-        score, hits = LEXICONS[category].score(text)
+        score, hits = attack_score(text) if category == "PROMPT_ATTACK" else LEXICONS[category].score(text)
         boost = _MODEL_BOOST.get(category)
         wanted = boost and self._profanity is not None and score > 0
         if wanted and self._profanity is not None and self._profanity.probability(text.raw) >= _MODEL_THRESHOLD:

@@ -61,7 +61,40 @@ class Rule:
 
 
 def rule(triggers: str, pattern: str, weight: float) -> Rule:
-    return Rule(tuple(triggers.split()), re.compile(pattern, re.IGNORECASE), weight)
+    return Rule(tuple(triggers.split()), re.compile(_with_lead(pattern), re.IGNORECASE), weight)
+
+
+def _with_lead(pattern: str) -> str:
+    """A pattern that opens with a word alternation, r"\\b(?:ignore|forget|...)", gets a lookahead for the letters its
+    words start with: the regex engine then skips every other position at once instead of trying each word
+    there (3x faster over 4 KB of prose). Any other opening is left as it is."""
+    opening = "\\b(?:"
+    if not pattern.startswith(opening):
+        return pattern
+    firsts: set[str] = set()
+    depth, start, i = 0, True, len(opening)
+    while i < len(pattern):
+        c = pattern[i]
+        if start:
+            if not c.isalpha():
+                return pattern
+            firsts.add(c.lower())
+            start = False
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            return pattern  # a class could hold "|" or ")": not worth parsing
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            if depth == 0:
+                return f"(?=[{''.join(sorted(firsts))}])" + pattern
+            depth -= 1
+        elif c == "|" and depth == 0:
+            start = True
+        i += 1
+    return pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +112,18 @@ def confidence_of(score: float) -> Confidence:
 
 
 class Lexicon:
+    """Word triggers gate on the text's word prefixes; a trigger that is not a word ("<|", "![", "```") gates on
+    its occurring anywhere in the lower-cased text, for rules about markup rather than words."""
+
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._by_trigger: dict[str, list[Rule]] = {}
+        self._by_substring: dict[str, list[Rule]] = {}
         for r in rules:
             for t in r.triggers:
-                self._by_trigger.setdefault(t[:MAX_PREFIX], []).append(r)
+                if WORD.fullmatch(t):
+                    self._by_trigger.setdefault(t[:MAX_PREFIX], []).append(r)
+                else:
+                    self._by_substring.setdefault(t, []).append(r)
         register_triggers(self._by_trigger)
 
     def hits(self, text: Text) -> list[Hit]:
@@ -91,6 +131,9 @@ class Lexicon:
         for trigger in self._by_trigger.keys() & text.prefixes:
             for r in self._by_trigger[trigger]:
                 candidates[id(r)] = r
+        for sub, rules in self._by_substring.items():
+            if sub in text.lower:
+                candidates.update((id(r), r) for r in rules)
         out = []
         for r in candidates.values():
             m = r.pattern.search(text.raw)  # patterns ignore case unless they say (?-i:...)
