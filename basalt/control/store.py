@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, event, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import ColumnElement
 
@@ -163,10 +164,21 @@ class Store:
 
     # Guardrail definitions --------------------------------------------------------------------------------------
 
-    async def put_guardrail(self, name: str, version: str, config: dict[str, Any]) -> None:
-        async with self.db.begin() as conn:
-            values = {"name": name, "version": version, "config": config, "created_at": time.time()}
-            await conn.execute(insert(guardrails).values(**values))
+    async def put_guardrail(self, name: str, version: str, config: dict[str, Any]) -> bool:
+        """Store a definition; False if (name, version) is taken already (a definition is written once)."""
+        values = {"name": name, "version": version, "config": config, "created_at": time.time()}
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(insert(guardrails).values(**values))
+        except IntegrityError:
+            return False
+        return True
+
+    async def guardrail_definition(self, name: str, version: str) -> dict[str, Any] | None:
+        query = select(guardrails.c.config).where(guardrails.c.name == name, guardrails.c.version == version)
+        async with self.db.connect() as conn:
+            found = (await conn.execute(query)).scalar()
+        return dict(found) if found is not None else None
 
     async def guardrail_definitions(self) -> list[dict[str, Any]]:
         async with self.db.connect() as conn:
