@@ -21,6 +21,7 @@ from .dialects import anthropic, openai
 from .dialects.anthropic import json_response
 from .dialects.errors import anthropic_error, either_error, openai_error, openai_status, retry_headers
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound
+from .http.guards import BrowserGuard, default_hosts
 from .http.plumbing import RequestIdMiddleware, request_id, with_request_id
 from .service import Service
 
@@ -50,9 +51,18 @@ class BasaltApp(FastAPI):
     0.13 ms a request, a tenth of the gateway's whole overhead budget. The endpoints stay declared on the routers."""
 
     direct: dict[str, Endpoint]
+    guard: BrowserGuard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.direct.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        verdict = self.guard.screen(scope)  # Host, Origin and Content-Type, for every route
+        if verdict is not None:
+            await refuse(scope, receive, send, verdict)
+            return
+        send = self.guard.readable(scope, send)
+        endpoint = self.direct.get(scope["path"]) if scope["method"] == "POST" else None
         if endpoint is None:
             await super().__call__(scope, receive, send)
             return
@@ -66,6 +76,12 @@ class BasaltApp(FastAPI):
             log.exception("unhandled error on %s", scope["path"])
             response = error_response(request, InternalError("Internal server error"))
         await response(scope, receive, send)
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send, verdict: BasaltError | Response) -> None:
+    send = with_request_id(scope, send)
+    response = verdict if isinstance(verdict, Response) else error_response(Request(scope, receive), verdict)
+    await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
@@ -97,6 +113,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app.include_router(guard.build_router(svc.guardrails, may_apply_guardrails))
     app.add_middleware(RequestIdMiddleware)
+    hosts = settings.allowed_hosts if settings.allowed_hosts is not None else default_hosts(settings.host)
+    app.guard = BrowserGuard(hosts, settings.cors_origins)
     app.direct = {
         route.path: route.endpoint
         for route in (r for router in dialects for r in router.routes)
