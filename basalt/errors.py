@@ -60,6 +60,14 @@ class Conflict(InvalidRequest):
         return 409
 
 
+class RequestTimedOut(InvalidRequest):
+    """The client did not send its request in time: 408 (retryable by the SDKs)."""
+
+    @property
+    def status(self) -> int:
+        return 408
+
+
 class RequestTooLarge(BasaltError):
     error_type = "request_too_large"
 
