@@ -86,17 +86,18 @@ class _TimedProtocol(HttpToolsProtocol):
         self._timer = None
         if self.transport.is_closing():
             return
+        answering = self.cycle is not None and not self.cycle.response_complete  # a pipelined request's turn
         if self._timed == _BODY:
             self._body_late()
-        elif self._phase == _HEADERS:  # headers begun and not finished; a silent new connection is just closed
+        elif self._phase == _HEADERS and not answering:  # a silent new connection is just closed
             what = f"The request headers did not arrive within {self.header_timeout:g} s."
             self._write(Response(what, 408, media_type="text/plain"))
         self.transport.close()
 
     def _body_late(self) -> None:
         cycle = self.cycle
-        if cycle is None or cycle.response_started:
-            return  # the app has answered already (without the body): nothing to add
+        if cycle is None or cycle.response_started or self.pipeline:
+            return  # answered already (without the body), or queued behind another request's answer: just close
         self._write(self.late_body(dict(self.scope), self.body_timeout))
         # The request's task reads an http.disconnect and whatever it sends now is dropped.
         cycle.disconnected = True
