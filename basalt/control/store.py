@@ -36,8 +36,8 @@ class Store:
     def connect(self) -> Store:
         """Creates the engine (connections open lazily, on the event loop that first uses them)."""
         if self.url.startswith("sqlite") and ":///" in self.url:
-            path = self.url.split(":///", 1)[1]
-            if path and path != ":memory:":
+            path = self.url.split(":///", 1)[1].partition("?")[0]
+            if path and path != ":memory:" and not path.startswith("file:"):
                 private_file(Path(path))  # keys' hashes and usage: readable by the owner only
         self.engine = create_async_engine(self.url, pool_pre_ping=not self.url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
