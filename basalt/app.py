@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from . import guard
@@ -20,7 +21,8 @@ from .control import admin as control_admin
 from .dialects import anthropic, openai
 from .dialects.anthropic import json_response
 from .dialects.errors import anthropic_error, either_error, openai_error, openai_status, retry_headers
-from .errors import BasaltError, InternalError, InvalidRequest, NotFound
+from .errors import BasaltError, InternalError, InvalidRequest, NotFound, RequestTimedOut
+from .http.guards import BrowserGuard, default_hosts
 from .http.plumbing import RequestIdMiddleware, request_id, until_disconnected, with_request_id
 from .service import Service
 
@@ -52,9 +54,18 @@ class BasaltApp(FastAPI):
     admission cancels the upstream call."""
 
     direct: dict[str, Endpoint]
+    guard: BrowserGuard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.direct.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        verdict = self.guard.screen(scope)  # Host, Origin and Content-Type, for every route
+        if verdict is not None:
+            await refuse(scope, receive, send, verdict)
+            return
+        send = self.guard.readable(scope, send)
+        endpoint = self.direct.get(scope["path"]) if scope["method"] == "POST" else None
         if endpoint is None:
             await super().__call__(scope, receive, send)
             return
@@ -72,6 +83,18 @@ class BasaltApp(FastAPI):
             await response(scope, receive, send)
 
         await until_disconnected(receive, handle)
+
+
+def late_body(scope: Scope, seconds: float) -> Response:
+    """The 408 for a request whose body did not arrive in time (see http/deadlines.py), in its route's dialect."""
+    error = RequestTimedOut(f"The request body did not arrive within {seconds:g} s; the connection is closed.")
+    return error_response(Request(scope), error)
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send, verdict: BasaltError | Response) -> None:
+    send = with_request_id(scope, send)
+    response = verdict if isinstance(verdict, Response) else error_response(Request(scope, receive), verdict)
+    await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
@@ -103,6 +126,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app.include_router(guard.build_router(svc.guardrails, may_apply_guardrails))
     app.add_middleware(RequestIdMiddleware)
+    hosts = settings.allowed_hosts if settings.allowed_hosts is not None else default_hosts(settings.host)
+    app.guard = BrowserGuard(hosts, settings.cors_origins)
     app.direct = {
         route.path: route.endpoint
         for route in (r for router in dialects for r in router.routes)
@@ -127,6 +152,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         )
         response = error_response(request, error)
         response.status_code = exc.status_code
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route on the path; Allow names them all
+            response.headers["allow"] = ", ".join(allowed_methods(app, request.scope))
         return response
 
     @app.exception_handler(Exception)
@@ -148,6 +176,21 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         return PlainTextResponse(render_metrics(svc), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    methods: set[str] = set()
+    for route in _leaves(app.routes):
+        if isinstance(route, APIRoute) and route.matches(scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
+def _leaves(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, those of included routers too (Basalt includes its routers without a prefix)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _leaves(included.routes) if included is not None else (route,)
 
 
 def render_metrics(service: Service) -> str:

@@ -42,7 +42,8 @@ class ProgressBar:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app, late_body
+    from .http.deadlines import timed_protocol
 
     settings = Settings.load(args.config, host=args.host, port=args.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -58,7 +59,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=timed_protocol(settings.header_timeout, settings.body_timeout, late_body),  # slowloris is cut off
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
     )
     return 0
 

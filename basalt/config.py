@@ -77,6 +77,12 @@ class Settings(BaseModel):
     serve_local: bool = True
     aliases: dict[str, str] = Field(default_factory=dict)  # extra model names, e.g. claude-3-5-haiku-latest: smollm2
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # Host names answered (any port; "*" any); default: localhost, 127.0.0.1 and [::1] when `host` is a loopback
+    # address, any otherwise. Other names get a 421, which defeats DNS rebinding (docs/architecture.md, HTTP edge).
+    allowed_hosts: list[str] | None = None
+    cors_origins: list[str] = Field(default_factory=list)  # web pages allowed to call, e.g. http://localhost:3000
+    header_timeout: float = Field(default=10.0, gt=0, le=3600)  # seconds for a request's headers to arrive
+    body_timeout: float = Field(default=60.0, gt=0, le=3600)  # seconds for its whole body, once the headers are in
     engine: EngineSettings = Field(default_factory=lambda: EngineSettings())
     deployments: list[Deployment] = Field(default_factory=list)  # several with one name: balanced, with fallbacks
     router: RouterSettings = Field(default_factory=lambda: RouterSettings())

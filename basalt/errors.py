@@ -52,6 +52,22 @@ class NotFound(BasaltError):
     error_type = "not_found_error"
 
 
+class Conflict(InvalidRequest):
+    """A definition that exists already with other contents: 409 (an invalid request in both dialects' types)."""
+
+    @property
+    def status(self) -> int:
+        return 409
+
+
+class RequestTimedOut(InvalidRequest):
+    """The client did not send its request in time: 408 (retryable by the SDKs)."""
+
+    @property
+    def status(self) -> int:
+        return 408
+
+
 class RequestTooLarge(BasaltError):
     error_type = "request_too_large"
 

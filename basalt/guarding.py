@@ -36,7 +36,7 @@ def parse_ref(ref: str) -> tuple[str, str]:
     return name, version or "DRAFT"
 
 
-def attached(
+async def attached(
     registry: Guardrails,
     by_model: Mapping[str, str],
     principal: Principal,
@@ -54,9 +54,9 @@ def attached(
         if not ref:
             continue
         name, version = parse_ref(ref)
-        if (name, version) not in registry:
-            raise InvalidRequest(f"guardrail {name!r} version {version!r} is not defined on this server", param=HEADER)
-        guardrail = registry.get(name, version)
+        guardrail = await registry.find(name, version)  # from memory; a definition made on another replica once
+        if guardrail is None:
+            raise InvalidRequest(f"guardrail {name!r} version {version!r} is not defined", param=HEADER)
         if guardrail not in out:
             out.append(guardrail)
     return out

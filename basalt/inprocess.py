@@ -23,9 +23,11 @@ import httpx2 as httpx
 
 from .app import create_app
 from .config import Settings
+from .http.guards import default_hosts
 from .service import Service
 
-BASE_URL = "http://basalt.in-process"
+IN_PROCESS_HOST = "basalt.in-process"
+BASE_URL = f"http://{IN_PROCESS_HOST}"
 
 
 class _Exchange:
@@ -154,6 +156,8 @@ class InProcess:
             # Not a listening server, so host:port does not name it; a crashed in-process run is not reconciled.
             control = settings.control.model_copy(update={"instance": f"in-process:{os.getpid()}:{id(self):x}"})
             settings = settings.model_copy(update={"control": control})
+        if settings.allowed_hosts is None:  # no socket: only this process reaches it, by the name below
+            settings = settings.model_copy(update={"allowed_hosts": [*default_hosts(settings.host), IN_PROCESS_HOST]})
         self.settings = settings
         self.service = Service(self.settings)
         self.app = create_app(self.settings, self.service)

@@ -34,7 +34,8 @@ class Service:
         self.catalog = Catalog()
         self.engine: LocalEngine | None = None
         self.control = ControlPlane(settings)
-        self.guardrails = Guardrails()
+        # Definitions made through the admin API on any replica are read from the shared database on first use.
+        self.guardrails = Guardrails(fetch=self._stored_guardrail, miss_seconds=settings.control.key_cache_seconds)
         self._clients: list[UpstreamClient] = []
 
     def start(self) -> None:
@@ -48,6 +49,9 @@ class Service:
         self._start_deployments()
         for alias, target in self.settings.aliases.items():
             self.catalog.alias(alias, target)
+
+    async def _stored_guardrail(self, name: str, version: str) -> dict[str, Any] | None:
+        return await self.control.store().guardrail_definition(name, version)
 
     def _start_deployments(self) -> None:
         groups: dict[str, list[Target]] = {}
@@ -115,7 +119,7 @@ class Service:
         output guardrails, metering."""
         headers = headers or {}
         self.catalog.resolve(request.model)  # an unknown model is a 404, not an admitted request
-        guardrails = attached(self.guardrails, self.settings.model_guardrails, principal, request.model, headers)
+        guardrails = await attached(self.guardrails, self.settings.model_guardrails, principal, request.model, headers)
         ticket = await self.control.admit(principal, request, endpoint, request_id)
         if not guardrails:
             return ticket.meter(self.stream(request)), ticket

@@ -36,6 +36,20 @@ def test_pull_refuses_an_unknown_model(tmp_path: Path) -> None:
     assert result.returncode == 1 and "unknown model" in result.stderr
 
 
+def test_pull_as_a_path_is_refused_and_writes_nothing_outside_the_store(tmp_path: Path, model_path: Path) -> None:
+    home = tmp_path / "a" / "b"
+    result = basalt("pull", str(model_path), "--as", "../../x", home=home)
+    assert result.returncode == 1 and "--as '../../x' is not allowed" in result.stderr
+    assert not (tmp_path / "a" / "x").exists() and not list(tmp_path.rglob("model.gguf"))
+
+
+def test_pull_refuses_a_file_that_only_starts_with_the_gguf_magic(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"GGUF" + bytes(1000))
+    result = basalt("pull", str(fake), home=tmp_path / "home")
+    assert result.returncode == 1 and "is not a GGUF model file: GGUF version 0" in result.stderr
+
+
 def test_models_when_the_store_is_empty(tmp_path: Path) -> None:
     assert "no models installed" in basalt("models", home=tmp_path).stdout
 

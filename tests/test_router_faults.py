@@ -152,7 +152,7 @@ def test_generation_routes_skip_the_middleware_stack_but_not_its_duties(
     assert set(app.direct) == {"/v1/messages", "/v1/chat/completions"}  # type: ignore[attr-defined]
     with gateway.http_client() as http:
         ok = http.post("/v1/chat/completions", json={"model": "m", "max_tokens": 5, "messages": ASK})
-        bad = http.post("/v1/chat/completions", content=b"{not json")
+        bad = http.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
     assert ok.status_code == 200 and ok.headers["x-request-id"].startswith("req_")
     assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
     assert bad.headers["request-id"] == bad.headers["x-request-id"]

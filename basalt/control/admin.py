@@ -11,15 +11,18 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import InvalidRequest, NotFound, Overloaded, PermissionDenied
+from ..errors import Conflict, InvalidRequest, NotFound, Overloaded, PermissionDenied
 from ..guard import Guardrails
-from .bounds import ID_LENGTH, TIME_MAX, Count, Name, Seconds, Usd, text
+from ..guard.registry import storable, validate
+from ..http.plumbing import read_body
+from .bounds import TIME_MAX, Count, Name, Seconds, Usd, text
 from .plane import ControlPlane
 from .principal import ENDPOINTS, Principal
 from .records import LIMIT_FIELDS, Limits, Project
 from .store import GROUPS
 
 FLUSH_WAIT_SECONDS = 10.0
+MAX_BODY_BYTES = 1 << 20  # an admin payload is small; the largest, a guardrail with 10,000 words, is a few hundred KB
 
 
 class LimitFields(BaseModel):
@@ -53,11 +56,19 @@ class NewKey(LimitFields):
     expires_in: Seconds | None = Field(default=None, gt=0)  # seconds from now
 
 
-def parse(model: type[BaseModel], raw: bytes) -> Any:
+def json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        return model.model_validate(orjson.loads(raw or b"{}"))
+        data = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"There was an error parsing the body of your request: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"The request body must be {what}, as a JSON object.")
+    return data
+
+
+def parse(model: type[BaseModel], raw: bytes) -> Any:
+    try:
+        return model.model_validate(json_object(raw, "the fields to set"))
     except ValidationError as exc:
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise InvalidRequest("; ".join(parts)) from None
@@ -65,6 +76,16 @@ def parse(model: type[BaseModel], raw: bytes) -> Any:
 
 def ok(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def same_or_conflict(stored: dict[str, Any] | None, definition: dict[str, Any]) -> Response:
+    """Defining a version again is a no-op when the definition is the same, and a 409 when it is not."""
+    if stored == definition:
+        return ok(stored)
+    raise Conflict(
+        f"guardrail {definition['name']} version {definition['version']} is defined already, differently; a version "
+        "never changes once defined: give the new definition a new version"
+    )
 
 
 def project_json(project: Project) -> dict[str, Any]:
@@ -101,34 +122,41 @@ def timestamp(value: str | None, name: str) -> float | None:
 def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     router = APIRouter()
 
-    def known_guardrail(ref: str | None) -> None:
-        """Attach only what exists, so a typo fails here and not on every later request."""
+    async def read(request: Request) -> bytes:
+        return await read_body(request, MAX_BODY_BYTES)
+
+    async def known_guardrail(ref: str | None) -> None:
+        """Attach only what exists (here or on another replica), so a typo fails here and not on every request."""
         if ref is None:
             return
         name, _, version = ref.partition(":")
-        if (name, version or "DRAFT") not in guardrails:
+        if await guardrails.find(name, version or "DRAFT") is None:
             raise InvalidRequest(f"guardrail {ref!r} is not defined; define it first (POST /admin/guardrails)")
 
     @router.get("/admin/guardrails")
     async def list_guardrails(request: Request) -> Any:
         await admin(request)
-        return ok({"data": [c.model_dump(mode="json") for c in guardrails.configs()]})
+        known = {c.key: c.model_dump(mode="json") for c in guardrails.configs()}
+        for stored in await control.store().guardrail_definitions():  # those other replicas defined, too
+            known.setdefault((str(stored.get("name")), str(stored.get("version"))), stored)
+        return ok({"data": list(known.values())})
 
     @router.post("/admin/guardrails")
     async def create_guardrail(request: Request) -> Any:
         await admin(request)
-        try:
-            raw = orjson.loads(await request.body() or b"{}")
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequest(f"There was an error parsing the body of your request: {exc}") from None
-        if not isinstance(raw, dict):
-            raise InvalidRequest("The request body must be a guardrail definition (a JSON object).")
-        if isinstance(raw.get("version"), str):  # checked before it is registered: its column holds 40 characters
-            text(raw["version"], "version", ID_LENGTH)
-        compiled = await asyncio.to_thread(guardrails.add, raw)  # loads the models its policies need
-        config = compiled.config.model_dump(mode="json")
-        await control.store().put_guardrail(compiled.config.name, str(compiled.config.version), config)
-        return ok(config, 201)
+        config = validate(json_object(await read(request), "a guardrail definition"))
+        if not storable(config.key):
+            raise InvalidRequest("version: a version is DRAFT or a number of at most 40 digits (0-9)", param="version")
+        definition = config.model_dump(mode="json")
+        existing = await guardrails.find(config.name, config.version)
+        if existing is not None:
+            return same_or_conflict(existing.config.model_dump(mode="json"), definition)
+        compiled = await asyncio.to_thread(guardrails.compile, config)  # loads the models its policies need
+        # The database first: it decides between replicas defining the same version at once; then this replica.
+        if not await control.store().put_guardrail(config.name, config.version, definition):
+            return same_or_conflict(await control.store().guardrail_definition(config.name, config.version), definition)
+        guardrails.register(compiled, replace=True)
+        return ok(definition, 201)
 
     async def admin(request: Request) -> Principal:
         return await control.authenticate(request.headers, "admin")
@@ -147,8 +175,8 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     @router.post("/admin/projects")
     async def create_project(request: Request) -> Any:
         await admin(request)
-        body: NewProject = parse(NewProject, await request.body())
-        known_guardrail(body.guardrail)
+        body: NewProject = parse(NewProject, await read(request))
+        await known_guardrail(body.guardrail)
         if await control.store().find_project(body.name) is not None:
             raise InvalidRequest(f"A project named {body.name!r} exists already.", param="name")
         project = await control.store().create_project(body.name, body.org, body.limits(), body.guardrail)
@@ -163,8 +191,8 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     async def update_project(request: Request, ref: str) -> Any:
         await admin(request)
         project = await project_of(ref)
-        changes: LimitFields = parse(LimitFields, await request.body())
-        known_guardrail(changes.guardrail)
+        changes: LimitFields = parse(LimitFields, await read(request))
+        await known_guardrail(changes.guardrail)
         updated = await control.store().update_project(project.id, changes.model_dump(exclude_unset=True))
         assert updated is not None
         return ok(project_json(updated))
@@ -178,8 +206,8 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     @router.post("/admin/keys")
     async def create_key(request: Request) -> Any:
         await admin(request)
-        body: NewKey = parse(NewKey, await request.body())
-        known_guardrail(body.guardrail)
+        body: NewKey = parse(NewKey, await read(request))
+        await known_guardrail(body.guardrail)
         unknown = sorted(set(body.endpoints or ()) - set(ENDPOINTS))
         if unknown:
             raise InvalidRequest(f"endpoints: unknown {unknown}; known: {list(ENDPOINTS)}", param="endpoints")

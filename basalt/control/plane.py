@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ..canonical import MessagesRequest
 from ..config import Settings
 from ..errors import BasaltError, Overloaded
+from ..files import private_dir
 from .admission import Context, Ticket, admit
 from .auth import Authenticator
 from .budgets import BudgetBook
@@ -51,6 +52,8 @@ class ControlPlane:
     def prepare(self) -> list[dict[str, Any]]:
         """Migrate the schema, bootstrap the admin key, reconcile reservations a killed process left open; returns
         the guardrail definitions added through the admin API, read in the same pass."""
+        private_dir(self.settings.home)  # the database, admin key and journal inside are the owner's only
+        private_dir(self.journal_dir)
         return run_in_thread(self._prepare())
 
     async def _prepare(self) -> list[dict[str, Any]]:
@@ -73,8 +76,7 @@ class ControlPlane:
 
     async def _bootstrap_admin(self, store: Store) -> None:
         _, secret = await store.create_key("bootstrap admin", None, admin=True)
-        path = self.settings.home / "admin-key"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = private_dir(self.settings.home) / "admin-key"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secret + "\n")

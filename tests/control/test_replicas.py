@@ -114,3 +114,55 @@ def test_sigkill_mid_stream_loses_no_request(tmp_path: Path) -> None:
             assert all(r["output_tokens"] > 0 and r["input_tokens"] > 0 for r in streams)
         finally:
             restarted.stop()
+
+
+def test_a_guardrail_defined_on_one_replica_is_used_by_the_other(replicas: tuple[Server, Server, Script]) -> None:
+    a, b, script = replicas
+    admin(a, "POST", "/admin/projects", json={"name": "p"})
+    key = admin(a, "POST", "/admin/keys", json={"name": "k", "project": "p"}).json()["key"]
+    b_missed = guarded(b, key, "h:1", "Hi")  # b looks h:1 up now and remembers the miss for key_cache_seconds
+    assert b_missed.status_code == 400 and "'h' version '1' is not defined" in b_missed.text
+    definition = {"name": "g", "version": 1, "words": {"words": ["zeus"]}}
+    assert admin(a, "POST", "/admin/guardrails", json=definition).status_code == 201
+    assert admin(a, "POST", "/admin/guardrails", json={**definition, "name": "h"}).status_code == 201
+
+    sent = len(script.requests)
+    ok, blocked = guarded(b, key, "g:1", "Hi"), guarded(b, key, "g:1", "Tell me about Zeus")
+    assert ok.status_code == 200 and blocked.status_code == 200, (ok.text, blocked.text)
+    assert blocked.json()["content"][0]["text"] == "Sorry, the model cannot answer this question."
+    assert len(script.requests) == sent + 1  # the blocked one never went upstream
+    time.sleep(0.3)  # key_cache_seconds: the miss b remembered is forgotten
+    assert guarded(b, key, "h:1", "Hi").status_code == 200
+    apply = {"source": "INPUT", "content": [{"text": {"text": "zeus"}}]}
+    applied = httpx.post(f"{b.url}/v1/guardrails/g/versions/1/apply", json=apply, headers={"x-api-key": key})
+    assert applied.status_code == 200 and applied.json()["action"] == "GUARDRAIL_INTERVENED"
+    assert admin(b, "POST", "/admin/projects", json={"name": "q", "guardrail": "g:1"}).status_code == 201
+    assert {g["name"] for g in admin(b, "GET", "/admin/guardrails").json()["data"]} == {"g", "h"}
+
+
+def test_defining_a_guardrail_again_on_another_replica_is_a_no_op_or_a_409(
+    replicas: tuple[Server, Server, Script],
+) -> None:
+    """Before, b registered the definition in memory, then failed to store it: a 500, and b used the new one."""
+    a, b, _ = replicas
+    definition = {"name": "g", "version": 1, "words": {"words": ["zeus"]}}
+    assert admin(a, "POST", "/admin/guardrails", json=definition).status_code == 201
+    again = admin(b, "POST", "/admin/guardrails", json=definition)
+    assert again.status_code == 200 and again.json()["words"]["words"] == ["zeus"]
+    other = {**definition, "words": {"words": ["hera"]}}
+    for server in (b, a):
+        conflict = admin(server, "POST", "/admin/guardrails", json=other)
+        assert conflict.status_code == 409, conflict.text
+        assert conflict.json()["error"]["type"] == "invalid_request_error"
+        assert "defined already, differently" in conflict.json()["error"]["message"]
+    apply = {"source": "INPUT", "content": [{"text": {"text": "hera and zeus"}}]}
+    for server in (a, b):  # both still use the definition stored first
+        checked = admin(server, "POST", "/v1/guardrails/g/versions/1/apply", json={**apply, "outputScope": "FULL"})
+        words = checked.json()["assessments"][0]["wordPolicy"]["customWords"]
+        assert [w["match"] for w in words] == ["zeus"], words
+
+
+def guarded(server: Server, key: str, ref: str, text: str) -> httpx.Response:
+    body = {"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": text}]}
+    headers = {"x-api-key": key, "basalt-guardrail": ref}
+    return httpx.post(server.url + "/v1/messages", json=body, headers=headers, timeout=30)

@@ -16,6 +16,7 @@ GOOD = {"model": "smollm2", "max_tokens": 3, "messages": [{"role": "user", "cont
 
 def post(server: Server, path: str, body: bytes | dict[str, Any], **headers: str) -> httpx.Response:
     content = body if isinstance(body, bytes) else None
+    headers = {"content-type": "application/json", **headers}  # raw bytes are sent as JSON too
     return httpx.post(
         server.url + path, content=content, json=None if content is not None else body, headers=headers, timeout=60
     )
