@@ -24,6 +24,7 @@ from .dialects.errors import anthropic_error, either_error, openai_error, openai
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound, RequestTimedOut
 from .http.guards import BrowserGuard, default_hosts
 from .http.plumbing import RequestIdMiddleware, request_id, until_disconnected, with_request_id
+from .openapi import complete as complete_openapi
 from .service import Service
 
 log = logging.getLogger("basalt")
@@ -133,6 +134,15 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         for route in (r for router in dialects for r in router.routes)
         if isinstance(route, APIRoute) and route.path in DIRECT_PATHS and "POST" in (route.methods or ())
     }
+
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete_openapi(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(BasaltError)
     async def on_basalt_error(request: Request, exc: BasaltError) -> Response:

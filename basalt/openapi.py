@@ -1,0 +1,240 @@
+"""The OpenAPI document, completed for what FastAPI cannot see.
+
+The routes read their bodies themselves (for speed, for bounded reads, and for errors in the caller's dialect), so
+FastAPI's generated document knows neither what they take nor what they answer. This module declares, per
+operation, the request body (the pydantic model the route parses), the query parameters it reads, its success
+response and every error status with the error shape of its dialect. Clients and the fuzzing suite
+(tests/test_fuzz.py) drive every route from the document; a route that answers something not declared here fails it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+Dialect = Literal["anthropic", "openai", "either"]
+Schema = dict[str, Any]
+REF = "#/components/schemas/{model}"
+
+# Statuses any route can answer: a bad request, no or a wrong key, a key without the scope, a body too large or
+# of the wrong type, a rate limit. A body route adds the parsing errors; a generation route adds budget and overload.
+COMMON = (400, 401, 403, 404, 405, 413, 415, 421, 429)
+GENERATION = (*COMMON, 402, 503, 529)
+
+_STRING = {"type": "string"}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_INT = {"type": "integer"}
+_OBJECT = {"type": "object"}
+
+
+def _object(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
+
+
+ERRORS: dict[Dialect, Schema] = {
+    "anthropic": _object(
+        {"type": {"const": "error"}, "error": _object({"type": _STRING, "message": _STRING})},
+        {"request_id": _STRING},
+    ),
+    "openai": _object(
+        {"error": _object({"message": _STRING, "type": _STRING, "param": _NULLABLE_STRING, "code": _NULLABLE_STRING})}
+    ),
+    "either": _object(
+        {"type": {"const": "error"}, "error": _object({"type": _STRING, "message": _STRING})},
+        {"request_id": _STRING},
+    ),
+}
+
+_USAGE = _object({"input_tokens": _INT, "output_tokens": _INT})
+MESSAGE = _object(
+    {
+        "id": _STRING,
+        "type": {"const": "message"},
+        "role": {"const": "assistant"},
+        "content": {"type": "array", "items": _object({"type": _STRING})},
+        "model": _STRING,
+        "stop_reason": _NULLABLE_STRING,
+        "usage": _USAGE,
+    }
+)
+CHAT_COMPLETION = _object(
+    {
+        "id": _STRING,
+        "object": {"const": "chat.completion"},
+        "created": _INT,
+        "model": _STRING,
+        "choices": {"type": "array", "items": _object({"index": _INT, "message": _OBJECT})},
+    },
+    {"usage": _object({"prompt_tokens": _INT, "completion_tokens": _INT, "total_tokens": _INT})},
+)
+MODEL = _object({"id": _STRING, "type": {"const": "model"}, "display_name": _STRING, "created_at": _STRING})
+MODEL_LIST = _object(
+    {
+        "data": {"type": "array", "items": MODEL},
+        "first_id": _NULLABLE_STRING,
+        "last_id": _NULLABLE_STRING,
+        "has_more": {"type": "boolean"},
+    }
+)
+_LIMITS = {"type": "object"}
+PROJECT = _object({"id": _STRING, "org_id": _STRING, "name": _STRING, "created_at": {}, "limits": _LIMITS})
+KEY = _object(
+    {"id": _STRING, "name": _STRING, "hint": _STRING, "admin": {"type": "boolean"}, "limits": _LIMITS},
+    {"project_id": _NULLABLE_STRING, "key": _STRING},
+)
+GUARDRAIL = _object({"name": _STRING, "version": {}})
+APPLIED = _object(
+    {"action": {"enum": ["NONE", "GUARDRAIL_INTERVENED"]}, "outputs": {"type": "array"}, "assessments": {}}
+)
+USAGE_REPORT = _object({"data": {"type": "array", "items": _OBJECT}}, {"group_by": {"type": "array"}})
+
+
+def _list_of(item: Schema) -> Schema:
+    return _object({"data": {"type": "array", "items": item}})
+
+
+USAGE_QUERY = {
+    "group_by": "Comma-separated groups: day, month, project, key, model, deployment, endpoint, status.",
+    "project": "A project id or name (tenants: only their own).",
+    "key": "An API key id.",
+    "model": "The model name as clients sent it.",
+    "since": "Unix seconds or an ISO 8601 date or time.",
+    "until": "Unix seconds or an ISO 8601 date or time.",
+    "records": "Non-empty: the rows themselves, newest first, instead of a report.",
+    "limit": "With records: how many rows, 1 to 10000.",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    dialect: Dialect
+    success: Schema
+    status: int = 200
+    body: type[BaseModel] | Schema | None = None
+    errors: tuple[int, ...] = COMMON
+    query: dict[str, str] = field(default_factory=dict)
+    streams: bool = False  # also answers text/event-stream, when the body asks for a stream
+    example: Schema | None = None
+
+
+def operations() -> dict[tuple[str, str], Operation]:
+    """Every route's declaration, by (method, path template)."""
+    from .canonical.types import MessagesRequest
+    from .control.admin import LimitFields, NewKey, NewProject
+    from .dialects.openai_types import ChatCompletionRequest
+    from .guard.api import ApplyBody
+
+    hello = [{"role": "user", "content": "Say hello."}]
+    admin: Dialect = "anthropic"
+    return {
+        ("post", "/v1/messages"): Operation(
+            "anthropic", MESSAGE, body=MessagesRequest, errors=GENERATION, streams=True,
+            example={"model": "smollm2", "max_tokens": 8, "messages": hello},
+        ),
+        ("post", "/v1/messages/count_tokens"): Operation(
+            "anthropic", _object({"input_tokens": _INT}), body=_count_tokens_body(MessagesRequest),
+            example={"model": "smollm2", "messages": hello},
+        ),
+        ("get", "/v1/models"): Operation("either", MODEL_LIST),
+        ("get", "/v1/models/{model_id}"): Operation("either", MODEL),
+        ("post", "/v1/chat/completions"): Operation(
+            "openai", CHAT_COMPLETION, body=ChatCompletionRequest, errors=GENERATION, streams=True,
+            example={"model": "smollm2", "max_tokens": 8, "messages": hello},
+        ),
+        ("get", "/admin/guardrails"): Operation(admin, _list_of(GUARDRAIL)),
+        ("post", "/admin/guardrails"): Operation(
+            admin, GUARDRAIL, 201, body=_OBJECT, errors=(*COMMON, 409),
+            example={"name": "no-pii", "sensitive_information": {"entities": [{"type": "EMAIL", "action": "BLOCK"}]}},
+        ),
+        ("get", "/admin/projects"): Operation(admin, _list_of(PROJECT)),
+        ("post", "/admin/projects"): Operation(admin, PROJECT, 201, body=NewProject, example={"name": "demo"}),
+        ("get", "/admin/projects/{ref}"): Operation(admin, PROJECT),
+        ("patch", "/admin/projects/{ref}"): Operation(admin, PROJECT, body=LimitFields, example={"rpm": 60}),
+        ("get", "/admin/keys"): Operation(admin, _list_of(KEY), query={"project": "A project id or name."}),
+        ("post", "/admin/keys"): Operation(admin, KEY, 201, body=NewKey, example={"name": "ci", "admin": True}),
+        ("delete", "/admin/keys/{key_id}"): Operation(admin, KEY),
+        ("post", "/admin/keys/{key_id}/revoke"): Operation(admin, KEY),
+        ("get", "/admin/usage"): Operation(admin, USAGE_REPORT, query=USAGE_QUERY),
+        ("get", "/v1/usage"): Operation("anthropic", USAGE_REPORT, query=USAGE_QUERY),
+        ("post", "/v1/guardrails/{guardrail_id}/versions/{version}/apply"): Operation(
+            "anthropic", APPLIED, body=ApplyBody,
+            example={"source": "INPUT", "content": [{"text": {"text": "My email is a@b.example"}}]},
+        ),
+        ("get", "/health"): Operation("anthropic", _object({"status": {"const": "ok"}}), errors=(421,)),
+    }  # fmt: skip
+
+
+def _count_tokens_body(model: type[BaseModel]) -> Schema:
+    """count_tokens takes a Messages body without max_tokens."""
+    schema = model.model_json_schema(ref_template=REF)
+    schema["required"] = [name for name in schema.get("required", []) if name != "max_tokens"]
+    return schema
+
+
+def complete(document: Schema) -> Schema:
+    """Adds the declarations to FastAPI's generated document, in place, and returns it."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for (method, path), op in operations().items():
+        entry = document["paths"].get(path, {}).get(method)
+        if entry is None:
+            continue
+        if op.body is not None:
+            body = _hoist(op.body, components)
+            media: Schema = {"schema": body}
+            if op.example is not None:
+                media["example"] = op.example
+            entry["requestBody"] = {"required": True, "content": {"application/json": media}}
+        parameters = [p for p in entry.get("parameters", []) if p.get("in") != "query" or p["name"] not in op.query]
+        parameters += [
+            {"name": name, "in": "query", "required": False, "schema": _STRING, "description": text}
+            for name, text in op.query.items()
+        ]
+        if parameters:
+            entry["parameters"] = parameters
+        entry["responses"] = _responses(op, path)
+    document["paths"]["/metrics"]["get"]["responses"] = {
+        "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": _STRING}}}
+    }
+    return document
+
+
+def _hoist(body: type[BaseModel] | Schema, components: Schema) -> Schema:
+    schema = dict(body) if isinstance(body, dict) else body.model_json_schema(ref_template=REF)
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _responses(op: Operation, path: str) -> Schema:
+    content: Schema = {"application/json": {"schema": op.success}}
+    if op.streams:
+        content["text/event-stream"] = {"schema": _STRING}
+    responses: Schema = {str(op.status): {"description": "Success", "content": content}}
+    for status in op.errors:
+        responses[str(status)] = {
+            "description": _REASONS.get(status, "Error"),
+            "content": {"application/json": {"schema": ERRORS[op.dialect]}},
+        }
+    if op.streams:  # OpenAI's SDKs read an overload as 503, Anthropic's as 529: each dialect answers its own
+        responses.pop("529" if op.dialect == "openai" else "503", None)
+    return responses
+
+
+_REASONS = {
+    400: "Invalid request (the message names the field)",
+    401: "Missing or invalid API key",
+    402: "Budget exhausted",
+    403: "The key may not use this model or endpoint",
+    404: "No such model or object",
+    405: "Method not allowed (see the Allow header)",
+    409: "Conflicts with what exists",
+    413: "Request body too large",
+    415: "The body must be application/json",
+    421: "Host not allowed (DNS rebinding protection)",
+    429: "Rate limited (see retry-after)",
+    503: "Overloaded (OpenAI dialect)",
+    529: "Overloaded (Anthropic dialect)",
+}
