@@ -113,6 +113,7 @@ def model_object(info: ModelInfo) -> dict[str, Any]:
 def list_page(models: list[ModelInfo], after_id: str | None, before_id: str | None, limit: int) -> dict[str, Any]:
     if not 1 <= limit <= 1000:
         raise InvalidRequest("limit: Input should be between 1 and 1000", param="limit")
+    after_id, before_id = after_id or None, before_id or None  # an empty cursor (`?after_id=`) is no cursor
     ids = [m.id for m in models]
     start, end = 0, len(models)
     if after_id is not None:
