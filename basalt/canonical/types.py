@@ -12,13 +12,13 @@ from pydantic import (
     Field,
     PrivateAttr,
     StrictBool,
-    StrictInt,
     StrictStr,
     ValidationError,
     model_validator,
 )
 
 from ..errors import InvalidRequest
+from .bounds import Penalty, Probability, Seed, Temperature, TokenCount, TopK
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -169,7 +169,7 @@ class ToolChoice(BaseModel):
 class Thinking(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["enabled", "disabled", "adaptive"]
-    budget_tokens: StrictInt | None = None
+    budget_tokens: TokenCount | None = None
 
 
 class OutputFormat(BaseModel):
@@ -193,15 +193,15 @@ class MessagesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: StrictStr
-    max_tokens: StrictInt = Field(ge=1)
+    max_tokens: TokenCount
     messages: list[Message]
     system: StrictStr | list[TextBlock] | None = None
     stop_sequences: list[StrictStr] | None = None
     stream: StrictBool = False
     # Up to 2 so OpenAI requests fit; the Anthropic dialect holds its callers to its own 0..1.
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
-    top_k: StrictInt | None = Field(default=None, ge=0)
+    temperature: Temperature | None = None
+    top_p: Probability | None = None
+    top_k: TopK | None = None
     metadata: Metadata | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
@@ -217,11 +217,11 @@ class MessagesRequest(BaseModel):
     speed: Literal["standard", "fast"] | None = None
     # Basalt extensions, not in the Anthropic dialect: OpenAI's `seed` for repeatable local sampling, and
     # llama-server's `ignore_eos` so a benchmark can generate exactly max_tokens tokens.
-    seed: StrictInt | None = None
+    seed: Seed | None = None
     ignore_eos: StrictBool = False
     # OpenAI's repetition penalties, carried for the dialects and upstreams that have them (-2 to 2, 0 is off).
-    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
     # The client's anthropic-beta header values, forwarded to an Anthropic upstream.
     _betas: tuple[str, ...] = PrivateAttr(default=())
 
@@ -251,12 +251,24 @@ class MessagesRequest(BaseModel):
         return "\n\n".join(block.text for block in self.system)
 
 
+def _location(e: Any) -> str:
+    return ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for e in error.errors(include_url=False)[:5]:
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = _location(e)
         parts.append(f"{loc}: {e['msg']}" if loc else str(e["msg"]))
     return "; ".join(parts)
+
+
+def invalid(error: ValidationError, parse_failure: str) -> InvalidRequest:
+    """The 400 for a body that failed validation, naming each bad field (the first as `param`)."""
+    errors = error.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return InvalidRequest(f"{parse_failure}: {_describe(error)}")
+    return InvalidRequest(_describe(error), param=_location(errors[0]) or None)
 
 
 def parse_messages_request(body: bytes | dict[str, Any]) -> MessagesRequest:
@@ -266,6 +278,4 @@ def parse_messages_request(body: bytes | dict[str, Any]) -> MessagesRequest:
             return MessagesRequest.model_validate(body)
         return MessagesRequest.model_validate_json(body)
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise InvalidRequest(f"There was an error parsing the body of your request: {_describe(exc)}") from None
-        raise InvalidRequest(_describe(exc)) from None
+        raise invalid(exc, "There was an error parsing the body of your request") from None
