@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import string
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -124,8 +125,7 @@ ContentBlock = Annotated[
 ]
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Message(_Open):
     role: Literal["user", "assistant", "system"]  # "system" mid-conversation is a recent addition
     content: StrictStr | list[ContentBlock]
 
@@ -153,8 +153,7 @@ class Tool(_Open):
         return self
 
 
-class ToolChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ToolChoice(_Open):
     type: Literal["auto", "any", "tool", "none"]
     name: StrictStr | None = None
     disable_parallel_tool_use: StrictBool | None = None
@@ -166,31 +165,43 @@ class ToolChoice(BaseModel):
         return self
 
 
-class Thinking(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Thinking(_Open):
     type: Literal["enabled", "disabled", "adaptive"]
     budget_tokens: TokenCount | None = None
 
 
-class OutputFormat(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OutputFormat(_Open):
     type: Literal["json_schema"]
     json_schema: dict[str, Any] = Field(alias="schema")
 
 
-class OutputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OutputConfig(_Open):
     effort: Literal["low", "medium", "high", "max"] | None = None
     format: OutputFormat | None = None
 
 
-class Metadata(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Metadata(_Open):
     user_id: StrictStr | None = None
 
 
-class MessagesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class Forwarded:
+    """What an Anthropic-protocol upstream receives as the client sent it (a pass-through is lossless)."""
+
+    body: bytes | None = None  # the client's JSON body; None when Basalt built or changed the request
+    query: str = ""  # the query string, e.g. the TypeScript SDK's `beta=true`
+    headers: tuple[tuple[str, str], ...] = ()  # the anthropic-* headers but anthropic-beta (anthropic-version, ...)
+    betas: tuple[str, ...] = ()  # the anthropic-beta header values
+
+
+# The nested parameter objects whose unknown fields a translating provider cannot carry (blocks and tools are
+# open by design: providers take the fields they know from them, as before).
+_NESTED = ("thinking", "metadata", "tool_choice", "output_config")
+
+
+class MessagesRequest(_Open):
+    """Unknown fields are kept (in `model_extra` of each object) for the Anthropic pass-through; every provider
+    that translates refuses them by name (`unknown_fields`), as the strict model used to at decoding."""
 
     model: StrictStr
     max_tokens: TokenCount
@@ -222,16 +233,43 @@ class MessagesRequest(BaseModel):
     # OpenAI's repetition penalties, carried for the dialects and upstreams that have them (-2 to 2, 0 is off).
     frequency_penalty: Penalty | None = None
     presence_penalty: Penalty | None = None
-    # The client's anthropic-beta header values, forwarded to an Anthropic upstream.
-    _betas: tuple[str, ...] = PrivateAttr(default=())
+    _forwarded: Forwarded = PrivateAttr(default=Forwarded())
+
+    @property
+    def forwarded(self) -> Forwarded:
+        return self._forwarded
+
+    def forward(self, forwarded: Forwarded) -> MessagesRequest:
+        self._forwarded = forwarded
+        return self
+
+    def derived_from(self, original: MessagesRequest) -> MessagesRequest:
+        """For a request Basalt rewrote (masked input): the client's headers and query still apply, its body not."""
+        self._forwarded = replace(original.forwarded, body=None)
+        return self
 
     @property
     def betas(self) -> tuple[str, ...]:
-        return self._betas
+        return self._forwarded.betas
 
     def with_betas(self, betas: tuple[str, ...]) -> MessagesRequest:
-        self._betas = betas
+        self._forwarded = replace(self._forwarded, betas=betas)
         return self
+
+    def unknown_fields(self) -> list[str]:
+        """The dotted names of fields this model does not know, top level, nested parameters and messages."""
+        found = list(self.model_extra or ())
+        for name in _NESTED:
+            value = getattr(self, name)
+            if value is not None and value.model_extra:
+                found += [f"{name}.{key}" for key in value.model_extra]
+        fmt = self.output_config.format if self.output_config else None
+        if fmt is not None and fmt.model_extra:
+            found += [f"output_config.format.{key}" for key in fmt.model_extra]
+        for i, message in enumerate(self.messages):
+            if message.model_extra:
+                found += [f"messages.{i}.{key}" for key in message.model_extra]
+        return found
 
     # Which deployment answered, noted by the router for the usage ledger.
     _deployment: str | None = PrivateAttr(default=None)

@@ -103,3 +103,13 @@ def test_the_largest_numbers_in_range_are_served_and_stored(gateway: tuple[InPro
     assert script.requests[-1]["seed"] == -(2**63)
     usage = http.get("/v1/usage")  # the ledger flushed both rows and answers
     assert usage.status_code == 200, usage.text
+
+
+def test_a_model_name_with_a_nul_byte_is_a_404_before_anything_is_stored(
+    gateway: tuple[InProcess, Recording, Script],
+) -> None:
+    basalt, _, _ = gateway
+    http = basalt.http_client()
+    ask = [{"role": "user", "content": "Hi"}]
+    assert http.post("/v1/messages", json={"model": "claude\x00", "max_tokens": 5, "messages": ask}).status_code == 404
+    assert http.post("/v1/chat/completions", json={"model": "gpt\x00", "messages": ask}).status_code == 404
