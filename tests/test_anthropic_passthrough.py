@@ -176,3 +176,26 @@ def test_duplicate_keys_are_read_alike_by_the_guardrail_and_the_forwarded_body()
             assert basalt.http_client().post("/v1/messages", content=body, headers=headers).status_code == 200
     assert recording.last["body"]["messages"] != [{"role": "user", "content": "clean"}]
     assert "4111" not in recording.last["body"]["messages"][0]["content"]
+
+
+def test_newer_values_of_known_fields_pass_through(gateway: tuple[InProcess, Recording]) -> None:
+    basalt, recording = gateway
+    body = {
+        "model": "claude",
+        "max_tokens": 8,
+        "messages": ASK,
+        "thinking": {"type": "future-mode"},
+        "output_config": {"effort": "xhigh"},
+        "service_tier": "priority",
+        "speed": "turbo",
+        "system": [{"type": "text", "text": "S", "cache_control": {"type": "ephemeral", "ttl": "24h"}}],
+    }
+    assert basalt.http_client().post("/v1/messages", json=body).status_code == 200
+    assert recording.last["body"] == {**body, "model": "claude-up"}
+    with pytest.raises(anthropic.BadRequestError, match="thinking"):  # a translating provider cannot carry it
+        basalt.anthropic(max_retries=0).messages.create(
+            model="gpt",
+            max_tokens=8,
+            messages=ASK,  # type: ignore[arg-type]
+            thinking={"type": "future-mode"},  # type: ignore[typeddict-item]
+        )

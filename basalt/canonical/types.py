@@ -47,7 +47,7 @@ class _Open(BaseModel):
 
 class CacheControl(_Open):
     type: Literal["ephemeral"]
-    ttl: Literal["5m", "1h"] | None = None
+    ttl: StrictStr | None = None  # "5m" or "1h" today; no provider reads it, so a newer value passes through
 
 
 class TextBlock(_Open):
@@ -166,7 +166,9 @@ class ToolChoice(_Open):
 
 
 class Thinking(_Open):
-    type: Literal["enabled", "disabled", "adaptive"]
+    # "enabled", "disabled", "adaptive" today; every provider but Anthropic's refuses all but "disabled", so a newer
+    # type reaches Anthropic and is refused elsewhere.
+    type: StrictStr
     budget_tokens: TokenCount | None = None
 
 
@@ -176,7 +178,7 @@ class OutputFormat(_Open):
 
 
 class OutputConfig(_Open):
-    effort: Literal["low", "medium", "high", "max"] | None = None
+    effort: StrictStr | None = None  # "low" to "max" today; read by no provider, passed through
     format: OutputFormat | None = None
 
 
@@ -220,14 +222,14 @@ class MessagesRequest(_Open):
     tool_choice: ToolChoice | None = None
     thinking: Thinking | None = None
     output_config: OutputConfig | None = None
-    service_tier: Literal["auto", "standard_only"] | None = None
+    service_tier: StrictStr | None = None  # like speed: read by no provider, so newer values pass through
     cache_control: CacheControl | None = None
     container: Any = None
     inference_geo: StrictStr | None = None
     mcp_servers: list[dict[str, Any]] | None = None
     context_management: dict[str, Any] | None = None
     diagnostics: dict[str, Any] | None = None
-    speed: Literal["standard", "fast"] | None = None
+    speed: StrictStr | None = None
     # Basalt extensions, not in the Anthropic dialect: OpenAI's `seed` for repeatable local sampling, and
     # llama-server's `ignore_eos` so a benchmark can generate exactly max_tokens tokens.
     seed: Seed | None = None
