@@ -20,7 +20,14 @@ from .config import Settings
 from .control import admin as control_admin
 from .dialects import anthropic, openai
 from .dialects.anthropic import json_response
-from .dialects.errors import anthropic_error, either_error, openai_error, openai_status, retry_headers
+from .dialects.errors import (
+    anthropic_error,
+    dialect_of_path,
+    either_error,
+    openai_error,
+    openai_status,
+    retry_headers,
+)
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound, RequestTimedOut
 from .http.guards import BrowserGuard, default_hosts
 from .http.plumbing import RequestIdMiddleware, request_id, until_disconnected, with_request_id
@@ -28,22 +35,20 @@ from .openapi import complete as complete_openapi
 from .service import Service
 
 log = logging.getLogger("basalt")
-OPENAI_PATHS = ("/v1/chat/completions",)
-SHARED_PATHS = ("/v1/models",)
 # The generation routes: called directly, past Starlette's middleware stack and router (see BasaltApp).
 DIRECT_PATHS = ("/v1/messages", "/v1/chat/completions")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def error_response(request: Request, error: BasaltError) -> Response:
-    path = request.url.path
+    dialect = dialect_of_path(request.url.path)
     headers = retry_headers(error)
     if error.status >= 500 and error.status != 529:
         headers.setdefault("x-should-retry", "true")  # unless the error says a retry cannot help
-    if path.startswith(OPENAI_PATHS):
+    if dialect == "openai":
         return json_response(openai_error(error), openai_status(error), headers)
     rid = request_id(request)
-    body = either_error(error, rid) if path.startswith(SHARED_PATHS) else anthropic_error(error, rid)
+    body = either_error(error, rid) if dialect == "shared" else anthropic_error(error, rid)
     return json_response(body, error.status, headers)
 
 

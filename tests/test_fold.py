@@ -51,3 +51,34 @@ def test_fold_text_thinking_and_tool_use() -> None:
     ]
     assert message["stop_reason"] == "tool_use"
     assert message["usage"] == {"input_tokens": 5, "output_tokens": 9}
+
+
+def test_unfold_then_fold_gives_back_the_message_and_streams_the_content_as_deltas() -> None:
+    from basalt.canonical.unfold import unfold_message
+
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "up",
+        "content": [
+            {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+            {"type": "redacted_thinking", "data": "opaque"},
+            {"type": "text", "text": "Hi", "citations": [{"type": "char_location", "cited_text": "x"}]},
+            {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
+            {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+            {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": [1, 2.5, None]}},
+            {"type": "text", "text": ""},
+        ],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 3, "output_tokens": 9},
+        "context_management": {"applied_edits": []},
+    }
+    events = unfold_message(message, "asked-for")
+    assert asyncio.run(fold_events(stream(events))) == {**message, "model": "asked-for"}
+    kinds = [e["delta"]["type"] for e in events if e["type"] == "content_block_delta"]
+    assert kinds == ["thinking_delta", "signature_delta", "text_delta", "input_json_delta", "input_json_delta"]
+    assert all(
+        e["content_block"].get("text", "") == "" for e in events if e["type"] == "content_block_start"
+    )  # text only in deltas, where the output guardrails read it

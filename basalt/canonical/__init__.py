@@ -3,6 +3,7 @@
 from .fold import fold_events
 from .types import (
     ContentBlock,
+    Forwarded,
     Message,
     MessagesRequest,
     Tool,
@@ -14,6 +15,7 @@ from .types import (
 
 __all__ = [
     "ContentBlock",
+    "Forwarded",
     "Message",
     "MessagesRequest",
     "Tool",

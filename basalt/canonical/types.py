@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import string
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -12,13 +13,13 @@ from pydantic import (
     Field,
     PrivateAttr,
     StrictBool,
-    StrictInt,
     StrictStr,
     ValidationError,
     model_validator,
 )
 
 from ..errors import InvalidRequest
+from .bounds import Penalty, Probability, Seed, Temperature, TokenCount, TopK
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -46,7 +47,7 @@ class _Open(BaseModel):
 
 class CacheControl(_Open):
     type: Literal["ephemeral"]
-    ttl: Literal["5m", "1h"] | None = None
+    ttl: StrictStr | None = None  # "5m" or "1h" today; no provider reads it, so a newer value passes through
 
 
 class TextBlock(_Open):
@@ -124,8 +125,7 @@ ContentBlock = Annotated[
 ]
 
 
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Message(_Open):
     role: Literal["user", "assistant", "system"]  # "system" mid-conversation is a recent addition
     content: StrictStr | list[ContentBlock]
 
@@ -153,8 +153,7 @@ class Tool(_Open):
         return self
 
 
-class ToolChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ToolChoice(_Open):
     type: Literal["auto", "any", "tool", "none"]
     name: StrictStr | None = None
     disable_parallel_tool_use: StrictBool | None = None
@@ -166,72 +165,116 @@ class ToolChoice(BaseModel):
         return self
 
 
-class Thinking(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["enabled", "disabled", "adaptive"]
-    budget_tokens: StrictInt | None = None
+class Thinking(_Open):
+    # "enabled", "disabled", "adaptive" today; every provider but Anthropic's refuses all but "disabled", so a newer
+    # type reaches Anthropic and is refused elsewhere.
+    type: StrictStr
+    budget_tokens: TokenCount | None = None
 
 
-class OutputFormat(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OutputFormat(_Open):
     type: Literal["json_schema"]
     json_schema: dict[str, Any] = Field(alias="schema")
 
 
-class OutputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    effort: Literal["low", "medium", "high", "max"] | None = None
+class OutputConfig(_Open):
+    effort: StrictStr | None = None  # "low" to "max" today; read by no provider, passed through
     format: OutputFormat | None = None
 
 
-class Metadata(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Metadata(_Open):
     user_id: StrictStr | None = None
 
 
-class MessagesRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class Forwarded:
+    """What an Anthropic-protocol upstream receives as the client sent it (a pass-through is lossless)."""
+
+    body: bytes | None = None  # the client's JSON body; None when Basalt built or changed the request
+    query: str = ""  # the query string, e.g. the TypeScript SDK's `beta=true`
+    headers: tuple[tuple[str, str], ...] = ()  # the anthropic-* headers but anthropic-beta (anthropic-version, ...)
+    betas: tuple[str, ...] = ()  # the anthropic-beta header values
+
+
+NOT_FORWARDED = Forwarded()
+
+# The nested parameter objects whose unknown fields a translating provider cannot carry (blocks and tools are
+# open by design: providers take the fields they know from them, as before).
+_NESTED = ("thinking", "metadata", "tool_choice", "output_config")
+
+
+class MessagesRequest(_Open):
+    """Unknown fields are kept (in `model_extra` of each object) for the Anthropic pass-through; every provider
+    that translates refuses them by name (`unknown_fields`), as the strict model used to at decoding."""
 
     model: StrictStr
-    max_tokens: StrictInt = Field(ge=1)
+    max_tokens: TokenCount
     messages: list[Message]
     system: StrictStr | list[TextBlock] | None = None
     stop_sequences: list[StrictStr] | None = None
     stream: StrictBool = False
     # Up to 2 so OpenAI requests fit; the Anthropic dialect holds its callers to its own 0..1.
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
-    top_k: StrictInt | None = Field(default=None, ge=0)
+    temperature: Temperature | None = None
+    top_p: Probability | None = None
+    top_k: TopK | None = None
     metadata: Metadata | None = None
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
     thinking: Thinking | None = None
     output_config: OutputConfig | None = None
-    service_tier: Literal["auto", "standard_only"] | None = None
+    service_tier: StrictStr | None = None  # like speed: read by no provider, so newer values pass through
     cache_control: CacheControl | None = None
     container: Any = None
     inference_geo: StrictStr | None = None
     mcp_servers: list[dict[str, Any]] | None = None
     context_management: dict[str, Any] | None = None
     diagnostics: dict[str, Any] | None = None
-    speed: Literal["standard", "fast"] | None = None
+    speed: StrictStr | None = None
     # Basalt extensions, not in the Anthropic dialect: OpenAI's `seed` for repeatable local sampling, and
     # llama-server's `ignore_eos` so a benchmark can generate exactly max_tokens tokens.
-    seed: StrictInt | None = None
+    seed: Seed | None = None
     ignore_eos: StrictBool = False
     # OpenAI's repetition penalties, carried for the dialects and upstreams that have them (-2 to 2, 0 is off).
-    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
-    # The client's anthropic-beta header values, forwarded to an Anthropic upstream.
-    _betas: tuple[str, ...] = PrivateAttr(default=())
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
+    # None for "nothing forwarded": pydantic deep-copies a private default per request, which doubled parsing time.
+    _forwarded: Forwarded | None = PrivateAttr(default=None)
+
+    @property
+    def forwarded(self) -> Forwarded:
+        return self._forwarded or NOT_FORWARDED
+
+    def forward(self, forwarded: Forwarded) -> MessagesRequest:
+        self._forwarded = forwarded
+        return self
+
+    def derived_from(self, original: MessagesRequest) -> MessagesRequest:
+        """For a request Basalt rewrote (masked input): the client's headers and query still apply, its body not."""
+        self._forwarded = replace(original.forwarded, body=None)
+        return self
 
     @property
     def betas(self) -> tuple[str, ...]:
-        return self._betas
+        return self.forwarded.betas
 
     def with_betas(self, betas: tuple[str, ...]) -> MessagesRequest:
-        self._betas = betas
+        self._forwarded = replace(self.forwarded, betas=betas)
         return self
+
+    def unknown_fields(self) -> list[str]:
+        """The dotted names of fields this model does not know, top level, nested parameters and messages."""
+        found = list(self.model_extra or ())
+        for name in _NESTED:
+            value = getattr(self, name)
+            if value is not None and value.model_extra:
+                found += [f"{name}.{key}" for key in value.model_extra]
+        fmt = self.output_config.format if self.output_config else None
+        if fmt is not None and fmt.model_extra:
+            found += [f"output_config.format.{key}" for key in fmt.model_extra]
+        for i, message in enumerate(self.messages):
+            if message.model_extra:
+                found += [f"messages.{i}.{key}" for key in message.model_extra]
+        return found
 
     # Which deployment answered, noted by the router for the usage ledger.
     _deployment: str | None = PrivateAttr(default=None)
@@ -251,12 +294,24 @@ class MessagesRequest(BaseModel):
         return "\n\n".join(block.text for block in self.system)
 
 
+def _location(e: Any) -> str:
+    return ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for e in error.errors(include_url=False)[:5]:
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = _location(e)
         parts.append(f"{loc}: {e['msg']}" if loc else str(e["msg"]))
     return "; ".join(parts)
+
+
+def invalid(error: ValidationError, parse_failure: str) -> InvalidRequest:
+    """The 400 for a body that failed validation, naming each bad field (the first as `param`)."""
+    errors = error.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return InvalidRequest(f"{parse_failure}: {_describe(error)}")
+    return InvalidRequest(_describe(error), param=_location(errors[0]) or None)
 
 
 def parse_messages_request(body: bytes | dict[str, Any]) -> MessagesRequest:
@@ -266,6 +321,4 @@ def parse_messages_request(body: bytes | dict[str, Any]) -> MessagesRequest:
             return MessagesRequest.model_validate(body)
         return MessagesRequest.model_validate_json(body)
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise InvalidRequest(f"There was an error parsing the body of your request: {_describe(exc)}") from None
-        raise InvalidRequest(_describe(exc)) from None
+        raise invalid(exc, "There was an error parsing the body of your request") from None

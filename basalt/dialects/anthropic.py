@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from ..canonical import MessagesRequest, fold_events, parse_messages_request
+from ..canonical import Forwarded, MessagesRequest, fold_events, parse_messages_request
 from ..errors import InvalidRequest
 from ..http.plumbing import EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
 from ..providers.base import Event, ModelInfo
@@ -25,6 +26,10 @@ def sse(event: Event) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
+# What may travel on to an upstream's request line and headers as the client sent it: printable ASCII.
+_QUERY = re.compile(r"[!-~]*")
+_HEADER_VALUE = re.compile(r"[\t -~]*")
+
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 
 
@@ -40,11 +45,8 @@ def build_router(service: Service) -> APIRouter:
     control = service.control
 
     async def decode(request: Request) -> MessagesRequest:
-        body = parse_messages_request(await read_body(request, limit))
-        betas = [
-            b.strip() for value in request.headers.getlist("anthropic-beta") for b in value.split(",") if b.strip()
-        ]
-        body.with_betas(tuple(betas))
+        raw = await read_body(request, limit)
+        body = parse_messages_request(raw).forward(forwarded(request, raw))
         if body.temperature is not None and body.temperature > 1.0:
             raise InvalidRequest("temperature: Input should be less than or equal to 1", param="temperature")
         return body
@@ -64,9 +66,10 @@ def build_router(service: Service) -> APIRouter:
     @router.post("/v1/messages/count_tokens")
     async def count_tokens(request: Request) -> Any:
         principal = await control.authenticate(request.headers, "count_tokens")
-        raw = orjson_loads_object(await read_body(request, limit))
-        raw.setdefault("max_tokens", 1)  # count_tokens takes a messages body without max_tokens
-        body = parse_messages_request(raw)
+        raw = await read_body(request, limit)
+        data = orjson_loads_object(raw)
+        data.setdefault("max_tokens", 1)  # count_tokens takes a messages body without max_tokens
+        body = parse_messages_request(data).forward(forwarded(request, raw))
         principal.require_model(body.model)
         return json_response({"input_tokens": await service.count_tokens(body)})
 
@@ -84,6 +87,26 @@ def build_router(service: Service) -> APIRouter:
         return json_response(model_object(info))
 
     return router
+
+
+def forwarded(request: Request, raw: bytes) -> Forwarded:
+    """The client's body, query and anthropic-* headers, for an Anthropic-protocol upstream to receive unchanged."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    if query and not _QUERY.fullmatch(query):
+        raise InvalidRequest(f"query string: only printable ASCII without spaces is allowed, got {query[:100]!r}")
+    betas: list[str] = []
+    headers: list[tuple[str, str]] = []
+    for raw_name, raw_value in request.scope["headers"]:
+        if not raw_name.startswith(b"anthropic-"):
+            continue
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        if not _HEADER_VALUE.fullmatch(value):
+            raise InvalidRequest(f"{name}: a header value must be printable ASCII", param=name)
+        if name == "anthropic-beta":
+            betas += (b.strip() for b in value.split(",") if b.strip())
+        else:
+            headers.append((name, value))
+    return Forwarded(raw, query, tuple(headers), tuple(betas))
 
 
 def orjson_loads_object(raw: bytes) -> dict[str, Any]:
@@ -113,6 +136,7 @@ def model_object(info: ModelInfo) -> dict[str, Any]:
 def list_page(models: list[ModelInfo], after_id: str | None, before_id: str | None, limit: int) -> dict[str, Any]:
     if not 1 <= limit <= 1000:
         raise InvalidRequest("limit: Input should be between 1 and 1000", param="limit")
+    after_id, before_id = after_id or None, before_id or None  # an empty cursor (`?after_id=`) is no cursor
     ids = [m.id for m in models]
     start, end = 0, len(models)
     if after_id is not None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from ..canonical import MessagesRequest, parse_messages_request
-from ..canonical.types import _describe
+from ..canonical.bounds import Penalty, Probability, Seed, Temperature, TokenCount
+from ..canonical.types import invalid
 from ..errors import InvalidRequest
 
 DEFAULT_MAX_TOKENS = 8192
@@ -80,11 +81,11 @@ class StreamOptions(_Strict):
 class ChatCompletionRequest(_Strict):
     model: StrictStr
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: StrictInt | None = Field(default=None, ge=1)
-    max_completion_tokens: StrictInt | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
-    n: StrictInt | None = Field(default=None, ge=1)
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
+    temperature: Temperature | None = None
+    top_p: Probability | None = None
+    n: Annotated[StrictInt, Field(ge=1, le=128)] | None = None  # OpenAI's documented range
     stop: StrictStr | list[StrictStr] | None = None
     stream: StrictBool | None = None
     stream_options: StreamOptions | None = None
@@ -92,13 +93,13 @@ class ChatCompletionRequest(_Strict):
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
     response_format: ResponseFormat | None = None
-    seed: StrictInt | None = None
+    seed: Seed | None = None
     user: StrictStr | None = None
     logprobs: StrictBool | None = None
-    top_logprobs: StrictInt | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    logit_bias: dict[str, float] | None = None
+    top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None  # OpenAI's documented range
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
+    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]] | None = None
     metadata: dict[str, str] | None = None
     store: StrictBool | None = None
     service_tier: StrictStr | None = None
@@ -112,9 +113,7 @@ def parse_chat_request(body: bytes) -> ChatCompletionRequest:
     try:
         return ChatCompletionRequest.model_validate_json(body)
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise InvalidRequest(f"We could not parse the JSON body of your request: {_describe(exc)}") from None
-        raise InvalidRequest(_describe(exc)) from None
+        raise invalid(exc, "We could not parse the JSON body of your request") from None
 
 
 def to_canonical(req: ChatCompletionRequest) -> MessagesRequest:

@@ -114,7 +114,7 @@ def check_request(guardrail: Guardrail, request: MessagesRequest) -> InputVerdic
         return InputVerdict(Action.INTERVENED, request, guardrail.blocked_message("INPUT"), findings)
     if not walker.masked:
         return InputVerdict(Action.NONE, request, None, findings)
-    masked = MessagesRequest.model_validate(data).with_betas(request.betas)
+    masked = MessagesRequest.model_validate(data).derived_from(request)
     return InputVerdict(Action.ANONYMIZED, masked, None, findings)
 
 

@@ -1,4 +1,10 @@
-"""Anthropic's Messages API upstream. The canonical form is this API's, so requests and events pass through whole."""
+"""Anthropic's Messages API upstream. The canonical form is this API's, so requests and events pass through whole.
+
+Lossless: a request the Anthropic dialect decoded goes upstream as the client's own JSON body with only `model`
+replaced (fields newer than Basalt's models included), with the client's query string and `anthropic-*` headers
+(`anthropic-version`, 2023-06-01 when absent; `anthropic-beta`; ...); `stream: false` stays non-streaming, its
+message turned into the events it folds back into. A request Basalt built (another dialect) or rewrote (a masking
+guardrail) is sent as the canonical model dumps it, its unknown fields included."""
 
 from __future__ import annotations
 
@@ -6,19 +12,25 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
+
 from ..canonical import MessagesRequest
-from ..errors import InternalError
+from ..canonical.unfold import unfold_message
+from ..errors import InternalError, InvalidRequest
 from .base import EventBatch, ModelInfo, refuse_penalties
 from .upstream_http import UpstreamClient, read_json, sse_events
 
 BASALT_ONLY = ("seed", "ignore_eos", "frequency_penalty", "presence_penalty")  # extensions unknown to Anthropic
+DEFAULT_VERSION = "2023-06-01"
+# Fields of a messages body that count_tokens does not take, dropped when Basalt built the body itself.
+NOT_COUNTED = ("max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "metadata")
 
 
 class AnthropicProvider:
     def __init__(self, name: str, upstream_model: str, base_url: str, api_key_env: str | None, timeout: float) -> None:
         self.name = name
         self.upstream_model = upstream_model
-        headers = {"anthropic-version": "2023-06-01"}
+        headers = {}
         key = os.environ.get(api_key_env or "ANTHROPIC_API_KEY", "")
         if key:
             headers["x-api-key"] = key
@@ -28,16 +40,43 @@ class AnthropicProvider:
     def models(self) -> list[ModelInfo]:
         return [self.info]
 
-    def _body(self, request: MessagesRequest, *, stream: bool) -> dict[str, Any]:
+    def _body(self, request: MessagesRequest, *, count: bool = False) -> dict[str, Any]:
         refuse_penalties(request, "Anthropic")
-        body = request.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=set(BASALT_ONLY))
+        raw = request.forwarded.body
+        if raw is None:  # built by another dialect, or rewritten by a guardrail: the model's own fields
+            body = request.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=set(BASALT_ONLY))
+            if count:
+                for key in NOT_COUNTED:
+                    body.pop(key, None)
+            else:
+                body["stream"] = request.stream
+        else:
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:  # the only JSON orjson refuses after validation: integers beyond 64 bits
+                raise InvalidRequest("the request holds a number too large to forward (beyond 64 bits)") from None
+            for key in BASALT_ONLY:
+                body.pop(key, None)
         body["model"] = self.upstream_model
-        body["stream"] = stream
         return body
 
+    def _headers(self, request: MessagesRequest) -> dict[str, str]:
+        forwarded = request.forwarded
+        headers = {"anthropic-version": DEFAULT_VERSION, **dict(forwarded.headers)}
+        if forwarded.betas:
+            headers["anthropic-beta"] = ",".join(forwarded.betas)
+        return headers
+
+    def _path(self, request: MessagesRequest, path: str) -> str:
+        query = request.forwarded.query
+        return f"{path}?{query}" if query else path
+
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
-        headers = {"anthropic-beta": ",".join(request.betas)} if request.betas else None
-        response = await self.client.post("/v1/messages", self._body(request, stream=True), self.name, headers)
+        body, headers = self._body(request), self._headers(request)
+        response = await self.client.post(self._path(request, "/v1/messages"), body, self.name, headers)
+        if not request.stream:
+            yield unfold_message(await read_json(response, self.name), model)
+            return
         try:
             async for events in sse_events(response, self.name):
                 batch: EventBatch = []
@@ -58,8 +97,6 @@ class AnthropicProvider:
             response.release()
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
-        body = self._body(request, stream=False)
-        for key in ("max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "metadata"):
-            body.pop(key, None)
-        response = await self.client.post("/v1/messages/count_tokens", body, self.name)
+        path = self._path(request, "/v1/messages/count_tokens")
+        response = await self.client.post(path, self._body(request, count=True), self.name, self._headers(request))
         return int((await read_json(response, self.name))["input_tokens"])

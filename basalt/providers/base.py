@@ -10,7 +10,7 @@ from ..canonical import MessagesRequest
 from ..canonical.events import Event, EventBatch
 from ..errors import InvalidRequest
 
-__all__ = ["Event", "EventBatch", "ModelInfo", "Provider", "refuse_penalties"]
+__all__ = ["Event", "EventBatch", "ModelInfo", "Provider", "refuse_penalties", "refuse_unknown_fields"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,15 @@ def refuse_penalties(request: MessagesRequest, upstream: str) -> None:
     for name in ("frequency_penalty", "presence_penalty"):
         if getattr(request, name):
             raise InvalidRequest(f"{name} cannot be expressed in the {upstream} API; leave it at 0", param=name)
+
+
+def refuse_unknown_fields(request: MessagesRequest, upstream: str) -> None:
+    """For providers that translate: a field Basalt does not know cannot be translated, so it is refused by name
+    (only an Anthropic-protocol upstream receives such fields, as the client sent them)."""
+    unknown = request.unknown_fields()
+    if unknown:
+        raise InvalidRequest(
+            f"{', '.join(unknown[:5])}: Extra inputs are not permitted on {upstream} (only Anthropic-protocol "
+            "upstreams receive fields Basalt does not know)",
+            param=unknown[0],
+        )

@@ -22,7 +22,7 @@ from ..canonical.events import EventWriter
 from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest, Overloaded, RateLimited
 from .aws import Credentials, EventStreamDecoder, sign_v4
-from .base import Event, EventBatch, ModelInfo, refuse_penalties
+from .base import Event, EventBatch, ModelInfo, refuse_penalties, refuse_unknown_fields
 from .upstream_http import UpstreamClient, UpstreamTimeout, read_batches, read_json
 
 STOP_REASONS = {
@@ -93,6 +93,7 @@ class BedrockProvider:
 
 def to_converse_request(request: MessagesRequest) -> dict[str, Any]:
     refuse_penalties(request, "Bedrock Converse")
+    refuse_unknown_fields(request, "a Bedrock Converse upstream")
     if request.thinking is not None and request.thinking.type != "disabled":
         raise InvalidRequest("thinking cannot be forwarded to a Bedrock Converse upstream yet")
     messages = []

@@ -9,6 +9,7 @@ from typing import Any
 from ..canonical import MessagesRequest
 from ..canonical.types import TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InvalidRequest
+from .base import refuse_unknown_fields
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class PromptPlan:
 
 
 def plan_prompt(request: MessagesRequest, model: str) -> PromptPlan:
+    refuse_unknown_fields(request, f"the local model {model}")
     _refuse_unsupported(request, model)
     forced = _forced_tools(request)
     schema = _output_schema(request, forced)

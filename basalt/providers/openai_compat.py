@@ -16,7 +16,7 @@ from ..canonical import MessagesRequest
 from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
-from .base import Event, EventBatch, ModelInfo
+from .base import Event, EventBatch, ModelInfo, refuse_unknown_fields
 from .upstream_http import UpstreamClient, read_json
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
@@ -53,6 +53,7 @@ class OpenAICompatProvider:
 
 
 def to_chat_request(request: MessagesRequest, upstream_model: str) -> dict[str, Any]:
+    refuse_unknown_fields(request, "a Chat Completions upstream")
     if request.thinking is not None and request.thinking.type != "disabled":
         raise InvalidRequest("thinking cannot be expressed in the Chat Completions API")
     messages: list[dict[str, Any]] = []

@@ -168,3 +168,88 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+class Recording:
+    """What an Anthropic-protocol fake received: each request's path, query, protocol headers and JSON body."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.requests[-1]
+
+
+ANTHROPIC_MESSAGE: dict[str, Any] = {
+    "id": "msg_fake",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-fake",
+    "content": [
+        {"type": "thinking", "thinking": "Hm.", "signature": "sig-1"},
+        {"type": "text", "text": "Hello from Claude.", "citations": None},
+        {"type": "tool_use", "id": "toolu_fake", "name": "look", "input": {"q": "x", "n": 1.5}},
+    ],
+    "stop_reason": "tool_use",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 11, "output_tokens": 7, "cache_read_input_tokens": 0, "service_tier": "standard"},
+    "container": None,
+}
+
+
+def anthropic_stream(message: dict[str, Any]) -> bytes:
+    """The message as Anthropic streams it: named events, deltas for text and tool input."""
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    for i, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            events.append({"type": "content_block_start", "index": i, "content_block": {**block, "text": ""}})
+            events.append(
+                {"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": block["text"]}}
+            )
+        elif block["type"] == "tool_use":
+            events.append({"type": "content_block_start", "index": i, "content_block": {**block, "input": {}}})
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+            events.append({"type": "content_block_delta", "index": i, "delta": delta})
+        else:
+            events.append({"type": "content_block_start", "index": i, "content_block": block})
+        events.append({"type": "content_block_stop", "index": i})
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]}
+    events += [{"type": "message_delta", "delta": delta, "usage": message["usage"]}, {"type": "message_stop"}]
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def build_anthropic_app(recording: Recording) -> Starlette:
+    async def record(request: Request) -> dict[str, Any]:
+        body = await request.json()
+        headers = {k: v for k, v in request.headers.items() if k.startswith("anthropic-") or k == "x-api-key"}
+        recording.requests.append(
+            {"path": request.url.path, "query": request.url.query, "headers": headers, "body": body}
+        )
+        return body  # type: ignore[no-any-return]
+
+    async def messages(request: Request) -> Response:
+        body = await record(request)
+        if body.get("stream"):
+            return Response(anthropic_stream(ANTHROPIC_MESSAGE), media_type="text/event-stream")
+        return JSONResponse(ANTHROPIC_MESSAGE)
+
+    async def count_tokens(request: Request) -> Response:
+        await record(request)
+        return JSONResponse({"input_tokens": 42})
+
+    return Starlette(
+        routes=[
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        ]
+    )
+
+
+@contextmanager
+def fake_anthropic_upstream() -> Iterator[tuple[str, Recording]]:
+    """An Anthropic-protocol upstream that records every request and answers with ANTHROPIC_MESSAGE."""
+    recording = Recording()
+    with serving(build_anthropic_app(recording)) as url:
+        yield url, recording
