@@ -170,6 +170,7 @@ class Thinking(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["enabled", "disabled", "adaptive"]
     budget_tokens: StrictInt | None = None
+    display: Literal["summarized", "omitted"] | None = None  # Claude Code sends adaptive with display omitted
 
 
 class OutputFormat(BaseModel):
