@@ -66,6 +66,9 @@ class LlamaModel:
         self._piece_buf = ctypes.create_string_buffer(256)
         self._pieces: dict[int, bytes] = {}
         self._eog = frozenset(t for t in range(self.n_vocab) if L.llama_vocab_is_eog(self.vocab, t))
+        # The longest text one token stands for, special tokens included (a prompt is tokenized with them): a prompt
+        # of n bytes is at least n / max_token_bytes tokens, which bounds its length before it is tokenized.
+        self.max_token_bytes: int = max(len(self._token_bytes(t, special=True)) for t in range(self.n_vocab))
 
     def close(self) -> None:
         if self.ptr:

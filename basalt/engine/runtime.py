@@ -7,14 +7,18 @@ import itertools
 import threading
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import InvalidRequest, Overloaded
 from .core import EngineConfig, EngineCore, EngineRequest, EngineStats, Output
 from .llama import LlamaModel, Sampler
 from .template import ChatTemplate
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,29 @@ class LocalEngine:
         self.context_window = self.core.scheduler.seq_capacity
         self._ids = itertools.count()
         self._mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
+        # Preparing a large request (templating, tokenizing, compiling a grammar) runs here, off the event loop. Two
+        # workers: one long preparation does not hold up the next, and few threads compete with the engine thread
+        # for the GIL (templating is Python; tokenizing and grammar parsing are C that releases it).
+        self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="basalt-prepare")
+        self.turn_tokens = _turn_tokens(self.template, self.tokenize)
 
     def start(self) -> None:
         self.core.start()
 
     def stop(self) -> None:
+        self._workers.shutdown(wait=True, cancel_futures=True)
         self.core.stop()
         self.model.close()
+
+    async def offload(self, work: Callable[[], T], discard: Callable[[T], None]) -> T:
+        """Run `work` on a preparation worker. If the caller is cancelled (its client left) before the work ends,
+        the work still ends, and its result goes to `discard`, which frees what it holds (a sampler)."""
+        future = asyncio.get_running_loop().run_in_executor(self._workers, work)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(lambda done: _discard(done, discard))
+            raise
 
     def stats(self) -> EngineStats:
         return self.core.stats()
@@ -74,10 +94,10 @@ class LocalEngine:
         while self._announce:
             self._announce.pop().wake()
 
-    def submit(self, prompt: list[int], params: GenerationParams) -> Generation:
-        """Queue a sequence now (raising Overloaded if the queue is full) and return its stream of outputs."""
+    def sampler(self, params: GenerationParams) -> Sampler:
+        """The sampler chain for `params`; with a grammar, llama.cpp parses it here (any thread will do)."""
         try:
-            sampler = Sampler(
+            return Sampler(
                 self.model,
                 temperature=params.temperature,
                 top_p=params.top_p,
@@ -90,6 +110,12 @@ class LocalEngine:
             )
         except ValueError as exc:
             raise InvalidRequest(f"the requested output format cannot be enforced: {exc}") from exc
+
+    def submit(self, prompt: list[int], params: GenerationParams, sampler: Sampler | None = None) -> Generation:
+        """Queue a sequence now (raising Overloaded if the queue is full) and return its stream of outputs. The
+        sampler, made by `sampler(params)` when not given, belongs to the engine from here on."""
+        if sampler is None:
+            sampler = self.sampler(params)
         generation = Generation(self.core, f"seq-{next(self._ids)}", self._mailbox())
         request = EngineRequest(
             generation.request_id,
@@ -104,6 +130,23 @@ class LocalEngine:
             sampler.free()
             raise Overloaded("The local engine's queue is full; retry shortly.", retry_after=1)
         return generation
+
+
+def _discard(done: asyncio.Future[T], discard: Callable[[T], None]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        discard(done.result())
+
+
+def _turn_tokens(template: ChatTemplate, tokenize: Callable[[str], list[int]]) -> int:
+    """The fewest tokens one more turn of a conversation adds to a prompt, whatever its text: a lower bound on a
+    prompt's length taken before rendering it (0 when the template will not say). One is taken off each measure for
+    a token the new turn's text might merge with the one before it."""
+    turns = [{"role": role, "content": ""} for role in ("user", "assistant")] * 3
+    try:
+        counts = [len(tokenize(template.render(turns[:n], add_generation_prompt=False))) for n in range(1, 7)]
+    except Exception:  # a template that refuses this conversation (empty turns, say): no bound
+        return 0
+    return max(0, min(b - a for a, b in itertools.pairwise(counts)) - 1)
 
 
 class _Mailbox:
