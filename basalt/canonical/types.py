@@ -170,6 +170,7 @@ class Thinking(_Open):
     # type reaches Anthropic and is refused elsewhere.
     type: StrictStr
     budget_tokens: TokenCount | None = None
+    display: StrictStr | None = None  # "summarized" or "omitted": Claude Code sends adaptive with display omitted
 
 
 class OutputFormat(_Open):

@@ -86,9 +86,11 @@ def refuse_thinking(request: MessagesRequest, model: str) -> None:
     thinking leaves it to the model whether to think at all, so a model without thinking answers it, as asked,
     without thinking blocks (and `display` has nothing to show). Checked after the prompt's length, the more useful
     answer when both apply."""
-    if request.thinking is not None and request.thinking.type == "enabled":
+    if request.thinking is not None and request.thinking.type not in ("adaptive", "disabled"):
         raise InvalidRequest(
-            f"thinking is not supported by model {model}; remove `thinking`, use type adaptive, or pick another model"
+            f"thinking type {request.thinking.type!r} is not supported by model {model}; remove `thinking`, use "
+            "type adaptive, or pick another model",
+            param="thinking.type",
         )
 
 

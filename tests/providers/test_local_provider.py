@@ -214,7 +214,7 @@ def test_a_prompt_too_long_is_said_before_thinking_is_refused(provider: LocalPro
     too_long = request(alternating(301, "All work and no play makes Jack a dull boy. " * 3), thinking=enabled)
     with pytest.raises(InvalidRequest, match="prompt is too long"):
         asyncio.run(first_batch(provider, too_long))
-    with pytest.raises(InvalidRequest, match="thinking is not supported"):
+    with pytest.raises(InvalidRequest, match="thinking type 'enabled' is not supported"):
         asyncio.run(first_batch(provider, request(thinking=enabled)))
     assert asyncio.run(provider.count_tokens(request(thinking=enabled), "smollm2")) > 0  # counting needs no thinking
 
