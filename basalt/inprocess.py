@@ -23,7 +23,7 @@ import httpx2 as httpx
 
 from .app import create_app
 from .config import Settings
-from .service import Service
+from .wiring import Platform
 
 BASE_URL = "http://basalt.in-process"
 
@@ -151,25 +151,25 @@ class InProcess:
             control = settings.control.model_copy(update={"instance": f"in-process:{os.getpid()}:{id(self):x}"})
             settings = settings.model_copy(update={"control": control})
         self.settings = settings
-        self.service = Service(self.settings)
-        self.app = create_app(self.settings, self.service)
+        self.platform = Platform(self.settings)
+        self.app = create_app(self.settings, self.platform)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="basalt-in-process", daemon=True)
         self._started = False
 
     def start(self) -> InProcess:
         if not self._started:
-            self.service.start()
+            self.platform.start()
             self._thread.start()
             self._started = True
         return self
 
     def close(self) -> None:
         if self._started:
-            asyncio.run_coroutine_threadsafe(self.service.aclose(), self.loop).result()
+            asyncio.run_coroutine_threadsafe(self.platform.aclose(), self.loop).result()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
-            self.service.stop()
+            self.platform.stop()
             self._started = False
 
     def __enter__(self) -> InProcess:

@@ -28,6 +28,10 @@ class AnthropicProvider:
     def models(self) -> list[ModelInfo]:
         return [self.info]
 
+    async def aclose(self) -> None:
+        """Closes this event loop's connections to the upstream."""
+        await self.client.close()
+
     def _body(self, request: MessagesRequest, *, stream: bool) -> dict[str, Any]:
         refuse_penalties(request, "Anthropic")
         body = request.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=set(BASALT_ONLY))

@@ -16,8 +16,8 @@ from ..canonical.events import (
     text_start,
     tool_use_start,
 )
+from ..engine import GenerationParams, LocalEngine
 from ..engine.json_grammar import SchemaError, schema_to_gbnf
-from ..engine.runtime import GenerationParams, LocalEngine
 from ..errors import InternalError, InvalidRequest
 from .base import Event, EventBatch, ModelInfo
 from .local_prompt import PromptPlan, plan_prompt
@@ -37,6 +37,9 @@ class LocalProvider:
 
     def models(self) -> list[ModelInfo]:
         return [self.info]
+
+    async def aclose(self) -> None:
+        """Nothing to release: the engine belongs to whoever started it (the wiring), and outlives event loops."""
 
     def _prompt(self, request: MessagesRequest, model: str) -> tuple[PromptPlan, list[int]]:
         plan = plan_prompt(request, model)
