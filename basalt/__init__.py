@@ -7,7 +7,7 @@ from .app import create_app
 from .config import EngineSettings, Settings
 from .errors import BasaltError
 from .inprocess import InProcess
-from .service import Service
+from .wiring import Platform
 
-__all__ = ["BasaltError", "EngineSettings", "InProcess", "Service", "Settings", "create_app"]
+__all__ = ["BasaltError", "EngineSettings", "InProcess", "Platform", "Settings", "create_app"]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Builds the ASGI app: the dialects' routes over one Service, with errors in each caller's dialect."""
+"""Builds the ASGI app: the dialects' routes over the platform's flow, with errors in each caller's dialect."""
 
 from __future__ import annotations
 
@@ -20,19 +20,13 @@ from .config import Settings
 from .control import admin as control_admin
 from .dialects import anthropic, openai
 from .dialects.anthropic import json_response
-from .dialects.errors import (
-    anthropic_error,
-    dialect_of_path,
-    either_error,
-    openai_error,
-    openai_status,
-    retry_headers,
-)
+from .dialects.errors import retry_headers
+from .dialects.registry import dialect_for
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound, RequestTimedOut
 from .http.guards import BrowserGuard, default_hosts
 from .http.plumbing import RequestIdMiddleware, request_id, until_disconnected, with_request_id
 from .openapi import complete as complete_openapi
-from .service import Service
+from .wiring import Platform
 
 log = logging.getLogger("basalt")
 # The generation routes: called directly, past Starlette's middleware stack and router (see BasaltApp).
@@ -41,15 +35,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def error_response(request: Request, error: BasaltError) -> Response:
-    dialect = dialect_of_path(request.url.path)
-    headers = retry_headers(error)
+    dialect = dialect_for(request.url.path)
+    headers = {**retry_headers(error), **dialect.rate_limit_headers(error.limits)}
     if error.status >= 500 and error.status != 529:
         headers.setdefault("x-should-retry", "true")  # unless the error says a retry cannot help
-    if dialect == "openai":
-        return json_response(openai_error(error), openai_status(error), headers)
-    rid = request_id(request)
-    body = either_error(error, rid) if dialect == "shared" else anthropic_error(error, rid)
-    return json_response(body, error.status, headers)
+    return json_response(dialect.error_body(error, request_id(request)), dialect.status(error), headers)
 
 
 class BasaltApp(FastAPI):
@@ -103,34 +93,34 @@ async def refuse(scope: Scope, receive: Receive, send: Send, verdict: BasaltErro
     await response(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
-    """The app; it starts the service (loading the local model) on startup unless given one already started."""
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    """The app; it starts the platform (loading the local model) on startup unless given one already started."""
     settings = settings or Settings()
-    owned = service is None
-    svc = service or Service(settings)
+    owned = platform is None
+    platform_ = platform or Platform(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
-            svc.start()
+            platform_.start()
         try:
             yield
         finally:
-            await svc.aclose()
+            await platform_.aclose()
             if owned:
-                svc.stop()
+                platform_.stop()
 
     app = BasaltApp(title="Basalt", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.service = svc
-    dialects = [anthropic.build_router(svc), openai.build_router(svc)]
+    app.state.platform = platform_
+    dialects = [anthropic.build_router(platform_), openai.build_router(platform_)]
     for router in dialects:
         app.include_router(router)
-    app.include_router(control_admin.build_router(svc.control, svc.guardrails))
+    app.include_router(control_admin.build_router(platform_.control, platform_.guardrails))
 
     async def may_apply_guardrails(request: Request) -> None:
-        await svc.control.authenticate(request.headers, "guardrails")
+        await platform_.control.authenticate(request.headers, "guardrails")
 
-    app.include_router(guard.build_router(svc.guardrails, may_apply_guardrails))
+    app.include_router(guard.build_router(platform_.guardrails, may_apply_guardrails))
     app.add_middleware(RequestIdMiddleware)
     hosts = settings.allowed_hosts if settings.allowed_hosts is not None else default_hosts(settings.host)
     app.guard = BrowserGuard(hosts, settings.cors_origins)
@@ -188,7 +178,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return PlainTextResponse(render_metrics(svc), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(render_metrics(platform_), media_type="text/plain; version=0.0.4")
 
     return app
 
@@ -208,8 +198,8 @@ def _leaves(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
         yield from _leaves(included.routes) if included is not None else (route,)
 
 
-def render_metrics(service: Service) -> str:
-    stats = service.engine_stats()
+def render_metrics(platform: Platform) -> str:
+    stats = platform.engine_stats()
     if stats is None:
         return ""
     lines = [

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .guard.config import GuardrailConfig
 
@@ -28,15 +28,22 @@ class Deployment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str  # the model name clients send
-    provider: Literal[
-        "anthropic", "openai", "gemini", "bedrock"
-    ]  # "openai": any Chat Completions server (vLLM, Ollama, ...)
+    provider: str  # a name in basalt.providers.UPSTREAMS: anthropic, openai (any Chat Completions server), ...
     model: str  # the upstream's model id
     base_url: str  # e.g. https://api.anthropic.com, https://api.openai.com/v1, http://vllm:8000/v1
     api_key_env: str | None = None  # the environment variable holding the key (never the key itself)
     timeout: float = Field(default=600, gt=0)
     weight: int = Field(default=1, ge=1)  # share of traffic among deployments of the same name
     max_concurrency: int | None = Field(default=None, ge=1)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, name: str) -> str:
+        from .providers import UPSTREAMS  # here, not at import: settings load before any provider is needed
+
+        if name not in UPSTREAMS:
+            raise ValueError(f"unknown provider {name!r}; known: {', '.join(sorted(UPSTREAMS))}")
+        return name
 
 
 class RouterSettings(BaseModel):

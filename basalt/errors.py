@@ -6,6 +6,9 @@ type and code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 STATUS_BY_TYPE: dict[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -20,6 +23,20 @@ STATUS_BY_TYPE: dict[str, int] = {
 }
 
 
+class RateState(Protocol):
+    """One rate limit's state after a decision (`control.limiter.BucketState`), as each dialect's rate-limit
+    headers show it."""
+
+    @property
+    def limit(self) -> float: ...
+
+    @property
+    def remaining(self) -> float: ...
+
+    @property
+    def reset_seconds(self) -> float: ...
+
+
 class BasaltError(Exception):
     """An error with a message a person can act on, shown to the caller in its dialect."""
 
@@ -32,12 +49,14 @@ class BasaltError(Exception):
         param: str | None = None,
         retry_after: float | None = None,
         headers: dict[str, str] | None = None,
+        limits: Mapping[str, RateState] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.retry_after = retry_after
-        self.headers = headers or {}  # extra response headers, e.g. the rate-limit state
+        self.headers = headers or {}  # extra response headers
+        self.limits = limits or {}  # the tightest rate limit of each kind (rpm, input_tpm, output_tpm)
 
     @property
     def status(self) -> int:

@@ -8,7 +8,7 @@ a guardrail with the `basalt-guardrail: name:version` header but never remove on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from .canonical import MessagesRequest
 from .control import Principal
@@ -26,9 +26,14 @@ from .guard import (
 )
 from .providers.base import EventBatch
 
-HEADER = "basalt-guardrail"
+HEADER = "basalt-guardrail"  # how HTTP callers add guardrails (the dialects decode it into the call's options)
 TRACE_HEADER = "basalt-guardrail-trace"
 LEDGER_ACTIONS = {Action.NONE: None, Action.ANONYMIZED: "ANONYMIZED", Action.INTERVENED: "INTERVENED"}
+
+
+def added_by_header(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The guardrail references an HTTP caller added in the `basalt-guardrail` header (comma-separated)."""
+    return tuple(r for value in headers.get(HEADER, "").split(",") if (r := value.strip()))
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
@@ -41,14 +46,15 @@ async def attached(
     by_model: Mapping[str, str],
     principal: Principal,
     model: str,
-    headers: Mapping[str, str],
+    added: Iterable[str] = (),
 ) -> list[Guardrail]:
+    """The guardrails of the model, the project, the key, then those the caller `added` (`name:version`)."""
     refs = [
         by_model.get(model),
         principal.project and principal.project.guardrail,
         principal.key and principal.key.guardrail,
+        *added,
     ]
-    refs += [r for value in headers.get(HEADER, "").split(",") if (r := value.strip())]
     out: list[Guardrail] = []
     for ref in refs:
         if not ref:

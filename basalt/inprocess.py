@@ -24,7 +24,7 @@ import httpx2 as httpx
 from .app import create_app
 from .config import Settings
 from .http.guards import default_hosts
-from .service import Service
+from .wiring import Platform
 
 IN_PROCESS_HOST = "basalt.in-process"
 BASE_URL = f"http://{IN_PROCESS_HOST}"
@@ -159,25 +159,25 @@ class InProcess:
         if settings.allowed_hosts is None:  # no socket: only this process reaches it, by the name below
             settings = settings.model_copy(update={"allowed_hosts": [*default_hosts(settings.host), IN_PROCESS_HOST]})
         self.settings = settings
-        self.service = Service(self.settings)
-        self.app = create_app(self.settings, self.service)
+        self.platform = Platform(self.settings)
+        self.app = create_app(self.settings, self.platform)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="basalt-in-process", daemon=True)
         self._started = False
 
     def start(self) -> InProcess:
         if not self._started:
-            self.service.start()
+            self.platform.start()
             self._thread.start()
             self._started = True
         return self
 
     def close(self) -> None:
         if self._started:
-            asyncio.run_coroutine_threadsafe(self.service.aclose(), self.loop).result()
+            asyncio.run_coroutine_threadsafe(self.platform.aclose(), self.loop).result()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
-            self.service.stop()
+            self.platform.stop()
             self._started = False
 
     def __enter__(self) -> InProcess:

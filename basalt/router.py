@@ -29,6 +29,17 @@ class RetryPolicy:
     cooldown: float = 30.0  # a deployment that failed all its tries rests this long (then one request probes it)
 
 
+@dataclass
+class Attempt:
+    """One try of one deployment, as the per-call record keeps it: which deployment, when, and how it ended."""
+
+    deployment: str
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    error: str | None = None  # the error type that ended it; None while it runs and when it answered
+    then: str | None = None  # after an error: "retry" (same deployment), "fallback" (the next one) or "give up"
+
+
 @dataclass(eq=False)
 class Target:
     provider: Provider
@@ -56,6 +67,10 @@ class Router:
     def models(self) -> list[ModelInfo]:
         return [self.info]
 
+    async def aclose(self) -> None:
+        for target in self.targets:
+            await target.provider.aclose()
+
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         target = self.order()[0]
         return await target.provider.count_tokens(request, target.model)
@@ -70,12 +85,18 @@ class Router:
         keyed = [(t.in_flight, -(random.random() ** (1.0 / t.weight)), t) for t in ready]
         return [t for _, _, t in sorted(keyed, key=lambda k: (k[0], k[1]))] + resting
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+    async def stream(
+        self, request: MessagesRequest, model: str, attempts: list[Attempt] | None = None
+    ) -> AsyncIterator[EventBatch]:
+        """The first deployment that answers; each try is appended to `attempts` (the call's record) as it starts."""
+        attempts = [] if attempts is None else attempts
         last_error: BasaltError | None = None
         for target in self.order():
-            attempt = 0
+            tries = 0
             while True:
                 events: AsyncIterator[EventBatch] | None = None
+                attempt = Attempt(target.label or target.model)
+                attempts.append(attempt)
                 target.in_flight += 1
                 try:
                     events = target.provider.stream(request, target.model)  # a provider may refuse here already
@@ -85,17 +106,19 @@ class Router:
                     if events is not None:
                         await events.aclose()  # type: ignore[attr-defined]
                     last_error = exc
-                    delay = self._retry_delay(exc, attempt)
+                    delay = self._retry_delay(exc, tries)
+                    attempt.ended, attempt.error = time.monotonic(), exc.error_type
+                    attempt.then = "retry" if delay is not None else "fallback"
                     if delay is None:
                         break
-                    attempt += 1
+                    tries += 1
                     await asyncio.sleep(delay)
                     continue
-                except BaseException:
+                except BaseException as exc:
                     target.in_flight -= 1
+                    attempt.ended, attempt.error, attempt.then = time.monotonic(), type(exc).__name__, "give up"
                     raise
                 target.failures = 0
-                request.note_deployment(target.label or target.model)
                 try:
                     if first[0]["type"] == "message_start":
                         first[0]["message"]["model"] = model
@@ -104,14 +127,17 @@ class Router:
                         yield batch
                 finally:
                     target.in_flight -= 1
+                    attempt.ended = time.monotonic()
                     await events.aclose()  # type: ignore[attr-defined]
                 return
             if last_error is not None and last_error.error_type not in RETRYABLE:
+                attempts[-1].then = "give up"
                 raise last_error
             target.failures += 1
             target.cooling_until = time.monotonic() + self.policy.cooldown
             log.warning("deployment %s of %s failed (%s); trying the next one", target.model, self.name, last_error)
         assert last_error is not None
+        attempts[-1].then = "give up"
         raise last_error
 
     def _retry_delay(self, error: BasaltError, attempt: int) -> float | None:

@@ -152,6 +152,10 @@ def test_masked_input_is_what_the_model_receives(gateway: tuple[InProcess, Scrip
     assert script.requests[-1]["messages"][-1]["content"] == "Charge {CREDIT_CARD} please."
     records = admin(gateway, "GET", "/admin/usage", params={"records": "1", "limit": "1"})["data"]
     assert records[0]["guardrail_action"] == "ANONYMIZED"
+    # The deployment that answered is recorded for a masked request too (the router used to note it on the masked
+    # copy of the request, and the ledger read the original's).
+    assert records[0]["deployment"] is not None
+    assert records[0]["deployment"].startswith("openai:up@")
 
 
 def test_a_guardrail_attached_to_a_key_applies_without_a_header(

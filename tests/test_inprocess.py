@@ -58,7 +58,7 @@ def test_async_clients_on_the_callers_loop(basalt: InProcess) -> None:
 
 
 def test_leaving_a_stream_early_frees_its_sequence(basalt: InProcess) -> None:
-    engine = basalt.service.engine
+    engine = basalt.platform.engine
     assert engine is not None
     before = engine.stats().aborted
     client = basalt.anthropic()

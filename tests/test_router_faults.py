@@ -31,7 +31,7 @@ def two_upstreams() -> Iterator[tuple[InProcess, Script, Script]]:
         )
         with InProcess(settings) as gateway:
             # Fix the order: all traffic to the primary while it is healthy.
-            router = gateway.service.catalog.resolve("m")[0]
+            router = gateway.platform.catalog.resolve("m")[0]
             router.targets[1].max_concurrency = 0  # type: ignore[attr-defined]
             yield gateway, a, b
 
@@ -59,7 +59,7 @@ def test_failing_deployment_falls_back_and_cools_down(
     two_upstreams: tuple[InProcess, Script, Script], failure: str
 ) -> None:
     gateway, a, b = two_upstreams
-    router = gateway.service.catalog.resolve("m")[0]
+    router = gateway.platform.catalog.resolve("m")[0]
     router.targets[1].max_concurrency = None  # type: ignore[attr-defined]
     router.targets[1].in_flight = 0  # type: ignore[attr-defined]
     a.actions = [failure, failure]
@@ -74,7 +74,7 @@ def test_failing_deployment_falls_back_and_cools_down(
 
 def test_slow_first_byte_times_out_then_falls_back(two_upstreams: tuple[InProcess, Script, Script]) -> None:
     gateway, a, b = two_upstreams
-    router = gateway.service.catalog.resolve("m")[0]
+    router = gateway.platform.catalog.resolve("m")[0]
     router.targets[1].max_concurrency = None  # type: ignore[attr-defined]
     router.targets[0].in_flight = -1  # type: ignore[attr-defined]
     a.actions = ["slow:5", "slow:5"]
@@ -135,7 +135,7 @@ def test_an_unexpected_failure_is_a_500_with_a_request_id(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(gateway.service, "answer", broken)
+    monkeypatch.setattr(gateway.platform.flow, "answer", broken)
     with gateway.http_client() as http:
         response = http.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": ASK})
     assert response.status_code == 500

@@ -277,16 +277,6 @@ class MessagesRequest(_Open):
                 found += [f"messages.{i}.{key}" for key in message.model_extra]
         return found
 
-    # Which deployment answered, noted by the router for the usage ledger.
-    _deployment: str | None = PrivateAttr(default=None)
-
-    @property
-    def deployment(self) -> str | None:
-        return self._deployment
-
-    def note_deployment(self, label: str) -> None:
-        self._deployment = label
-
     def system_text(self) -> str:
         if self.system is None:
             return ""

@@ -9,17 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ..canonical import MessagesRequest
 from ..config import Price
 from ..errors import BasaltError, InvalidRequest, Overloaded, RateLimited
 from ..providers.base import EventBatch
 from .budgets import Budget, BudgetBook, budgets
-from .headers import anthropic_headers, openai_headers, tightest
 from .ledger import Ledger
 from .limiter import Bucket, BucketState, Limiter
 from .prices import TokenCounts, cost
@@ -40,6 +39,17 @@ class Context:
     prices: dict[str, Price]
     instance: str
     settling: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class CallFacts(Protocol):
+    """What the rest of the flow learns about a call that its ledger row records at settlement (the flow's
+    per-call record): read once, when the call settles."""
+
+    @property
+    def deployment(self) -> str | None: ...
+
+    @property
+    def guardrail_action(self) -> str | None: ...
 
 
 def estimate_input_tokens(request: MessagesRequest) -> int:
@@ -88,7 +98,14 @@ def concurrency_slots(principal: Principal) -> list[tuple[str, int]]:
     return slots
 
 
-async def admit(ctx: Context, principal: Principal, request: MessagesRequest, endpoint: str, request_id: str) -> Ticket:
+async def admit(
+    ctx: Context,
+    principal: Principal,
+    request: MessagesRequest,
+    endpoint: str,
+    request_id: str,
+    facts: CallFacts | None = None,
+) -> Ticket:
     principal.require_endpoint(endpoint)
     principal.require_model(request.model)
     est_in = estimate_input_tokens(request)
@@ -113,10 +130,10 @@ async def admit(ctx: Context, principal: Principal, request: MessagesRequest, en
             raise RateLimited(
                 f"Too many concurrent requests: {name.split(':')[1]} allows {limit} at a time.",
                 retry_after=1.0,
-                headers=both_headers(states),
+                limits=tightest(states),
             )
         entered.append(name)
-    ticket = Ticket(ctx, principal, request, endpoint, request_id, est_in, est_out, reserved_cost, price)
+    ticket = Ticket(ctx, principal, request, endpoint, request_id, est_in, est_out, reserved_cost, price, facts)
     ticket.buckets, ticket.states, ticket.slots, ticket.budgets = buckets, states, entered, owed
     await ctx.book.charge(owed, reserved_cost)
     try:
@@ -129,14 +146,19 @@ async def admit(ctx: Context, principal: Principal, request: MessagesRequest, en
     return ticket
 
 
-def both_headers(states: tuple[BucketState, ...]) -> dict[str, str]:
-    """An error response is rendered after the dialect is known only by path, so it carries both header sets."""
-    tight = tightest(states)
-    return {**anthropic_headers(tight), **openai_headers(tight)}
+def tightest(states: tuple[BucketState, ...]) -> dict[str, BucketState]:
+    """The bucket with least remaining per kind (bucket names end in `:rpm`, `:input_tpm`, `:output_tpm`): a key
+    and its project may both limit the same thing, and a client can only act on the tighter one."""
+    out: dict[str, BucketState] = {}
+    for state in states:
+        kind = state.name.rsplit(":", 1)[-1]
+        if kind not in out or state.remaining < out[kind].remaining:
+            out[kind] = state
+    return out
 
 
 def _rate_error(buckets: list[Bucket], states: tuple[BucketState, ...], retry_after: float | None) -> BasaltError:
-    headers = both_headers(states)
+    limits = tightest(states)
     if retry_after is None:
         too_big = next(b for b in buckets if b.cost > b.limit)
         what = too_big.name.rsplit(":", 1)[-1]
@@ -152,7 +174,7 @@ def _rate_error(buckets: list[Bucket], states: tuple[BucketState, ...], retry_af
     return RateLimited(
         f"Rate limit exceeded ({', '.join(short)}); retry after {max(retry_after, 0.001):.1f} s.",
         retry_after=max(retry_after, 0.001),
-        headers=headers,
+        limits=limits,
     )
 
 
@@ -172,7 +194,7 @@ def _counted(usage: dict[str, Any], deltas: int, cut: bool = False) -> dict[str,
 
 
 class Ticket:
-    """An admitted request: its reservation, its rate-limit headers, and its settlement."""
+    """An admitted request: its reservation, its rate-limit state, and its settlement."""
 
     def __init__(
         self,
@@ -185,6 +207,7 @@ class Ticket:
         reserved_output: int,
         reserved_cost: float,
         price: Price | None,
+        facts: CallFacts | None = None,
     ) -> None:
         self.ctx = ctx
         self.principal = principal
@@ -195,20 +218,19 @@ class Ticket:
         self.reserved_output = reserved_output
         self.reserved_cost = reserved_cost
         self.price = price
+        self.facts = facts
         self.started = time.time()
         self.buckets: list[Bucket] = []
         self.states: tuple[BucketState, ...] = ()
         self.slots: list[str] = []
         self.budgets: tuple[Budget, ...] = ()
         self.guardrail_action: str | None = None
-        self.outcomes: list[Callable[[], str | None]] = []  # read at settlement: what guardrails did
         self._settled = False
 
-    def headers(self, dialect: str) -> dict[str, str]:
-        if not self.states:
-            return {}
-        states = tightest(self.states)
-        return anthropic_headers(states) if dialect == "anthropic" else openai_headers(states)
+    @property
+    def limits(self) -> dict[str, BucketState]:
+        """The tightest rate limit of each kind after this request was admitted; each dialect renders its headers."""
+        return tightest(self.states) if self.states else {}
 
     def reservation_row(self) -> dict[str, Any]:
         key, project = self.principal.key, self.principal.project
@@ -281,14 +303,15 @@ class Ticket:
         )
         spent = cost(self.price, counts)
         now = time.time()
-        for outcome in self.outcomes:
-            self.guardrail_action = outcome() or self.guardrail_action
+        facts = self.facts
+        if facts is not None:
+            self.guardrail_action = facts.guardrail_action or self.guardrail_action
         self.ctx.ledger.settle(
             {
                 "request_id": self.request_id,
                 "status": status,
                 "error_type": error_type,
-                "deployment": self.request.deployment,
+                "deployment": facts.deployment if facts is not None else None,
                 "input_tokens": counts.input,
                 "output_tokens": counts.output,
                 "cache_read_tokens": counts.cache_read,

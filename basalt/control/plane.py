@@ -20,7 +20,7 @@ from ..canonical import MessagesRequest
 from ..config import Settings
 from ..errors import BasaltError, Overloaded
 from ..files import private_dir
-from .admission import Context, Ticket, admit
+from .admission import CallFacts, Context, Ticket, admit
 from .auth import Authenticator
 from .budgets import BudgetBook
 from .journal import Journal
@@ -122,9 +122,16 @@ class ControlPlane:
         principal.require_endpoint(endpoint)
         return principal
 
-    async def admit(self, principal: Principal, request: MessagesRequest, endpoint: str, request_id: str) -> Ticket:
+    async def admit(
+        self,
+        principal: Principal,
+        request: MessagesRequest,
+        endpoint: str,
+        request_id: str,
+        facts: CallFacts | None = None,
+    ) -> Ticket:
         try:
-            return await admit(self.context(), principal, request, endpoint, request_id)
+            return await admit(self.context(), principal, request, endpoint, request_id, facts)
         except BasaltError:
             raise
         except Exception as exc:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
 from ..canonical import Forwarded, MessagesRequest, fold_events, parse_messages_request
 from ..errors import InvalidRequest
+from ..flow import Call
 from ..http.plumbing import EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
 from ..providers.base import Event, ModelInfo
-from ..service import Service
+from .calls import call_options
 from .errors import anthropic_error
+from .ratelimits import anthropic_headers
+
+if TYPE_CHECKING:
+    from ..wiring import Platform
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -39,10 +44,11 @@ def sse_chunk(event: Event) -> bytes:
     return data + PING if event["type"] == "message_start" else data
 
 
-def build_router(service: Service) -> APIRouter:
+def build_router(platform: Platform) -> APIRouter:
     router = APIRouter()
-    limit = service.settings.max_body_bytes
-    control = service.control
+    limit = platform.settings.max_body_bytes
+    control = platform.control
+    flow = platform.flow
 
     async def decode(request: Request) -> MessagesRequest:
         raw = await read_body(request, limit)
@@ -55,11 +61,11 @@ def build_router(service: Service) -> APIRouter:
     async def create_message(request: Request) -> Any:
         principal = await control.authenticate(request.headers, "messages")
         body = await decode(request)
-        events, ticket = await service.answer(principal, body, "messages", request_id(request), request.headers)
-        events = await first_and_rest(events)
-        headers = ticket.headers("anthropic")
+        rid = request_id(request)
+        call = Call(principal, body, "messages", rid, call_options(request.headers))
+        events = await first_and_rest(await flow.answer(call))
+        headers = anthropic_headers(call.ticket.limits) if call.ticket else {}
         if body.stream:
-            rid = request_id(request)
             return EventStreamResponse(events, sse_chunk, lambda exc: sse(anthropic_error(exc, rid)), headers)
         return json_response(await unless_disconnected(request, fold_events(events)), headers=headers)
 
@@ -70,20 +76,20 @@ def build_router(service: Service) -> APIRouter:
         data = orjson_loads_object(raw)
         data.setdefault("max_tokens", 1)  # count_tokens takes a messages body without max_tokens
         body = parse_messages_request(data).forward(forwarded(request, raw))
-        principal.require_model(body.model)
-        return json_response({"input_tokens": await service.count_tokens(body)})
+        call = Call(principal, body, "count_tokens", request_id(request))
+        return json_response({"input_tokens": await flow.count_tokens(call)})
 
     @router.get("/v1/models")
     async def list_models(
         request: Request, after_id: str | None = None, before_id: str | None = None, limit: int = 20
     ) -> Any:
         await control.authenticate(request.headers, "models")
-        return json_response(list_page(service.catalog.models(), after_id, before_id, limit))
+        return json_response(list_page(platform.catalog.models(), after_id, before_id, limit))
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(request: Request, model_id: str) -> Any:
         await control.authenticate(request.headers, "models")
-        _, _, info = service.catalog.resolve(model_id)
+        _, _, info = platform.catalog.resolve(model_id)
         return json_response(model_object(info))
 
     return router

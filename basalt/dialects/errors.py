@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from ..errors import BasaltError
 
@@ -18,47 +18,6 @@ OPENAI_TYPES = {
     "timeout_error": ("server_error", "timeout"),
     "overloaded_error": ("server_error", "overloaded"),
 }
-
-
-# The first path segment under /v1/ of each API family's routes, served or not: an unserved path answers 404 in the
-# shape its family's SDK reads. /v1/models and /v1/files belong to both; every other path is Anthropic's.
-OPENAI_SEGMENTS = frozenset(
-    [
-        "chat",
-        "completions",
-        "embeddings",
-        "responses",
-        "images",
-        "audio",
-        "moderations",
-        "fine_tuning",
-        "fine-tunes",
-        "batches",
-        "assistants",
-        "threads",
-        "vector_stores",
-        "uploads",
-        "realtime",
-        "evals",
-        "containers",
-        "conversations",
-        "videos",
-        "organization",
-        "engines",
-        "edits",
-    ]
-)
-SHARED_SEGMENTS = frozenset(("models", "files"))
-
-
-def dialect_of_path(path: str) -> Literal["openai", "anthropic", "shared"]:
-    """Whose error shape a path gets."""
-    parts = path.split("/", 3)
-    if len(parts) < 3 or parts[1] != "v1":
-        return "anthropic"
-    if parts[2] in OPENAI_SEGMENTS:
-        return "openai"
-    return "shared" if parts[2] in SHARED_SEGMENTS else "anthropic"
 
 
 def anthropic_error(error: BasaltError, request_id: str) -> dict[str, Any]:

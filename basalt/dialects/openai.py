@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -12,10 +12,15 @@ from ..canonical import fold_events
 from ..errors import BasaltError
 from ..http.plumbing import EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
 from ..providers.base import Event
-from ..service import Service
+
+if TYPE_CHECKING:
+    from ..wiring import Platform
+from ..flow import Call
 from .anthropic import json_response
+from .calls import call_options
 from .errors import openai_error
 from .openai_types import parse_chat_request, to_canonical
+from .ratelimits import openai_headers
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -158,20 +163,20 @@ class ChunkEncoder:
         return b"data: " + orjson.dumps(openai_error(exc)) + b"\n\n"
 
 
-def build_router(service: Service) -> APIRouter:
+def build_router(platform: Platform) -> APIRouter:
     router = APIRouter()
-    limit = service.settings.max_body_bytes
+    limit = platform.settings.max_body_bytes
+    control, flow = platform.control, platform.flow
 
     @router.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Any:
-        principal = await service.control.authenticate(request.headers, "chat.completions")
+        principal = await control.authenticate(request.headers, "chat.completions")
         chat = parse_chat_request(await read_body(request, limit))
-        canonical = to_canonical(chat)
-        events, ticket = await service.answer(
-            principal, canonical, "chat.completions", request_id(request), request.headers
+        call = Call(
+            principal, to_canonical(chat), "chat.completions", request_id(request), call_options(request.headers)
         )
-        events = await first_and_rest(events)
-        headers = ticket.headers("openai")
+        events = await first_and_rest(await flow.answer(call))
+        headers = openai_headers(call.ticket.limits) if call.ticket else {}
         if chat.stream:
             include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
             encoder = ChunkEncoder(chat.model, include_usage)

@@ -40,6 +40,10 @@ class AnthropicProvider:
     def models(self) -> list[ModelInfo]:
         return [self.info]
 
+    async def aclose(self) -> None:
+        """Closes this event loop's connections to the upstream."""
+        await self.client.close()
+
     def _body(self, request: MessagesRequest, *, count: bool = False) -> dict[str, Any]:
         refuse_penalties(request, "Anthropic")
         raw = request.forwarded.body

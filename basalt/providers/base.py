@@ -10,7 +10,15 @@ from ..canonical import MessagesRequest
 from ..canonical.events import Event, EventBatch
 from ..errors import InvalidRequest
 
-__all__ = ["Event", "EventBatch", "ModelInfo", "Provider", "refuse_penalties", "refuse_unknown_fields"]
+__all__ = [
+    "Event",
+    "EventBatch",
+    "ModelInfo",
+    "Provider",
+    "UpstreamFactory",
+    "refuse_penalties",
+    "refuse_unknown_fields",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,19 @@ class Provider(Protocol):
         ...
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int: ...
+
+    async def aclose(self) -> None:
+        """Release what the current event loop holds (upstream connections); the provider may be used again on
+        another loop."""
+        ...
+
+
+class UpstreamFactory(Protocol):
+    """How a deployment in the config becomes a provider: every upstream provider's class is one."""
+
+    def __call__(
+        self, name: str, upstream_model: str, base_url: str, api_key_env: str | None, timeout: float
+    ) -> Provider: ...
 
 
 def refuse_penalties(request: MessagesRequest, upstream: str) -> None:

@@ -53,6 +53,10 @@ class BedrockProvider:
     def models(self) -> list[ModelInfo]:
         return [self.info]
 
+    async def aclose(self) -> None:
+        """Closes this event loop's connections to the upstream."""
+        await self.client.close()
+
     def _headers(self, path: str, body: bytes) -> dict[str, str]:
         if self.api_key:
             return {"authorization": f"Bearer {self.api_key}"}

@@ -35,6 +35,10 @@ class GeminiProvider:
     def models(self) -> list[ModelInfo]:
         return [self.info]
 
+    async def aclose(self) -> None:
+        """Closes this event loop's connections to the upstream."""
+        await self.client.close()
+
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         body = to_gemini_request(request)
         path = f"/v1beta/models/{self.upstream_model}:countTokens"

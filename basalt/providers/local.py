@@ -18,9 +18,9 @@ from ..canonical.events import (
     text_start,
     tool_use_start,
 )
+from ..engine import GenerationParams, LocalEngine
 from ..engine.json_grammar import SchemaError, choice_to_gbnf, pointer, schema_to_gbnf
 from ..engine.llama import Sampler
-from ..engine.runtime import GenerationParams, LocalEngine
 from ..errors import InternalError, InvalidRequest
 from .base import Event, EventBatch, ModelInfo
 from .local_prompt import PromptPlan, plan_prompt, prompt_size, refuse_thinking
@@ -52,6 +52,9 @@ class LocalProvider:
 
     def models(self) -> list[ModelInfo]:
         return [self.info]
+
+    async def aclose(self) -> None:
+        """Nothing to release: the engine belongs to whoever started it (the wiring), and outlives event loops."""
 
     async def _prepare(self, request: MessagesRequest, model: str, *, generate: bool) -> _Prepared:
         """The prompt's tokens (and, to generate, the sampler), refusing a prompt that cannot fit the context window

@@ -34,6 +34,10 @@ class OpenAICompatProvider:
     def models(self) -> list[ModelInfo]:
         return [self.info]
 
+    async def aclose(self) -> None:
+        """Closes this event loop's connections to the upstream."""
+        await self.client.close()
+
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         raise InvalidRequest(f"model {model} is served by a Chat Completions upstream, which cannot count tokens")
 

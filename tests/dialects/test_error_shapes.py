@@ -10,7 +10,7 @@ import pytest
 
 from basalt import InProcess, Settings
 from basalt.config import Deployment
-from basalt.dialects.errors import dialect_of_path
+from basalt.dialects.registry import dialect_for
 
 from ..fakes.upstream import fake_upstream
 
@@ -45,8 +45,8 @@ def test_anthropic_paths_keep_anthropic_shape(basalt: InProcess, path: str) -> N
     assert body["type"] == "error" and body["error"]["type"] == "not_found_error"
 
 
-def test_dialect_of_path_goes_by_the_first_segment() -> None:
-    assert [dialect_of_path(p) for p in ("/v1/completions", "/v1/complete", "/v1/files/f", "/v1/chat/x", "/v1")] == [
+def test_the_dialect_of_a_path_goes_by_its_first_segment() -> None:
+    assert [dialect_for(p).name for p in ("/v1/completions", "/v1/complete", "/v1/files/f", "/v1/chat/x", "/v1")] == [
         "openai",
         "anthropic",
         "shared",

@@ -1,34 +1,29 @@
-"""The service behind both dialects: the catalog of models, the providers, and their lifecycle.
-
-The dialects hand it canonical requests and get canonical events back; it is also what runs in-process.
-"""
+"""Start-up: the settings made into a running platform (providers from their registry, the local engine, the control
+plane, the guardrails) and the one flow over them that every entry point calls."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .canonical import MessagesRequest
 from .catalog import Catalog
 from .config import Settings
-from .control import ControlPlane, Principal, Ticket
-from .engine.core import EngineConfig, EngineStats
-from .engine.runtime import LocalEngine
-from .engine.store import BUNDLED, ModelStore, StoreError
+from .control import ControlPlane
+from .engine import BUNDLED, EngineConfig, EngineStats, LocalEngine, ModelStore, StoreError
+from .flow import Flow
 from .guard import GuardrailConfig, Guardrails
-from .guarding import TRACE_HEADER, GuardedAnswer, attached, replay
-from .providers import UPSTREAMS
-from .providers.base import EventBatch
+from .providers import UPSTREAMS, Provider
 from .providers.local import LocalProvider
-from .providers.upstream_http import UpstreamClient
 from .router import RetryPolicy, Router, Target
 
 log = logging.getLogger("basalt")
 
 
-class Service:
+class Platform:
+    """What one Basalt process serves: `flow` answers calls; `start` loads models and replays the ledger, `aclose`
+    releases what the current event loop holds, `stop` stops the engine."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog = Catalog()
@@ -36,7 +31,8 @@ class Service:
         self.control = ControlPlane(settings)
         # Definitions made through the admin API on any replica are read from the shared database on first use.
         self.guardrails = Guardrails(fetch=self._stored_guardrail, miss_seconds=settings.control.key_cache_seconds)
-        self._clients: list[UpstreamClient] = []
+        self.flow = Flow(self.catalog, self.control, self.guardrails, settings.model_guardrails)
+        self._providers: list[Provider] = []
 
     def start(self) -> None:
         stored = self.control.prepare()
@@ -57,14 +53,13 @@ class Service:
         groups: dict[str, list[Target]] = {}
         for d in self.settings.deployments:
             provider = UPSTREAMS[d.provider](d.name, d.model, d.base_url, d.api_key_env, d.timeout)
-            client = getattr(provider, "client", None)
-            if isinstance(client, UpstreamClient):
-                self._clients.append(client)
             label = f"{d.provider}:{d.model}@{d.base_url}"
             groups.setdefault(d.name, []).append(Target(provider, d.model, d.weight, d.max_concurrency, label=label))
         policy = RetryPolicy(**self.settings.router.model_dump())
         for name, targets in groups.items():
-            self.catalog.register(Router(name, targets, policy))
+            router = Router(name, targets, policy)
+            self.catalog.register(router)
+            self._providers.append(router)
 
     def _start_local(self) -> None:
         store = ModelStore(self.settings.home)
@@ -91,58 +86,23 @@ class Service:
         self.engine.start()
         created = datetime.fromisoformat(installed.installed_at.replace("Z", "+00:00")).astimezone(UTC)
         created_at = created.isoformat().replace("+00:00", "Z")
-        self.catalog.register(LocalProvider(self.engine, installed.name, installed.display_name, created_at))
+        provider = LocalProvider(self.engine, installed.name, installed.display_name, created_at)
+        self.catalog.register(provider)
+        self._providers.append(provider)
         bundled = BUNDLED.get(installed.name)
         for alias in bundled.aliases if bundled else ():
             self.catalog.alias(alias, installed.name)
 
     async def aclose(self) -> None:
         """Release what the current event loop holds: upstream connections, the ledger writer, database pools."""
-        for client in self._clients:
-            await client.close()
+        for provider in self._providers:
+            await provider.aclose()
         await self.control.close()
 
     def stop(self) -> None:
         if self.engine is not None:
             self.engine.stop()
             self.engine = None
-
-    async def answer(
-        self,
-        principal: Principal,
-        request: MessagesRequest,
-        endpoint: str,
-        request_id: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> tuple[AsyncIterator[EventBatch], Ticket]:
-        """The flow after decoding: admit (limits, budget, ledger reservation), input guardrails, the provider,
-        output guardrails, metering."""
-        headers = headers or {}
-        self.catalog.resolve(request.model)  # an unknown model is a 404, not an admitted request
-        guardrails = await attached(self.guardrails, self.settings.model_guardrails, principal, request.model, headers)
-        ticket = await self.control.admit(principal, request, endpoint, request_id)
-        if not guardrails:
-            return ticket.meter(self.stream(request)), ticket
-        guard = GuardedAnswer(guardrails, headers.get(TRACE_HEADER, "").lower() == "enabled")
-        ticket.outcomes.append(lambda: guard.action)
-        try:
-            request, refusal = await guard.check_input(request)
-        except BaseException as exc:
-            ticket.settle({}, "error", getattr(exc, "error_type", "api_error"))
-            raise
-        if refusal is not None:  # a blocked request never reaches the model
-            return ticket.meter(replay(refusal)), ticket
-        return ticket.meter(guard.check_output(request, self.stream(request))), ticket
-
-    def stream(self, request: MessagesRequest) -> AsyncIterator[EventBatch]:
-        provider, model_id, _ = self.catalog.resolve(request.model)
-        if not isinstance(provider, Router):
-            request.note_deployment(f"local:{model_id}")
-        return provider.stream(request, request.model)
-
-    async def count_tokens(self, request: MessagesRequest) -> int:
-        provider, _, _ = self.catalog.resolve(request.model)
-        return await provider.count_tokens(request, request.model)
 
     def engine_stats(self) -> EngineStats | None:
         return self.engine.stats() if self.engine else None

@@ -1,43 +1,33 @@
-"""Rate-limit state as response headers: Anthropic's `anthropic-ratelimit-*` and OpenAI's `x-ratelimit-*`.
-
-A key and its project may both limit the same thing; the headers show whichever has less left, as a client can only
-act on the tighter one.
-"""
+"""Rate-limit state as each dialect's response headers: Anthropic's `anthropic-ratelimit-*`, OpenAI's
+`x-ratelimit-*`. The control plane decides and returns the state of the tightest limit of each kind; only here does
+it become headers, on answers and on 429s alike."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from .limiter import BucketState
+from ..errors import RateState
 
 ANTHROPIC_NAMES = {"rpm": "requests", "input_tpm": "input-tokens", "output_tpm": "output-tokens"}
 OPENAI_NAMES = {"rpm": "requests", "input_tpm": "tokens"}
 
 
-def tightest(states: Iterable[BucketState]) -> dict[str, BucketState]:
-    """The bucket with least remaining per kind; bucket names end in `:<kind>` (rpm, input_tpm, output_tpm)."""
-    out: dict[str, BucketState] = {}
-    for state in states:
-        kind = state.name.rsplit(":", 1)[-1]
-        if kind not in out or state.remaining < out[kind].remaining:
-            out[kind] = state
-    return out
-
-
-def anthropic_headers(states: dict[str, BucketState]) -> dict[str, str]:
+def anthropic_headers(limits: Mapping[str, RateState]) -> dict[str, str]:
     headers: dict[str, str] = {}
+    if not limits:
+        return headers
     now = time.time()
     for kind, name in ANTHROPIC_NAMES.items():
-        state = states.get(kind)
+        state = limits.get(kind)
         if state is None:
             continue
         prefix = f"anthropic-ratelimit-{name}"
         headers[f"{prefix}-limit"] = str(int(state.limit))
         headers[f"{prefix}-remaining"] = str(int(state.remaining))
         headers[f"{prefix}-reset"] = _rfc3339(now + state.reset_seconds)
-    tokens = [s for k, s in states.items() if k in ("input_tpm", "output_tpm")]
+    tokens = [s for k, s in limits.items() if k in ("input_tpm", "output_tpm")]
     if tokens:
         tight = min(tokens, key=lambda s: s.remaining)
         headers["anthropic-ratelimit-tokens-limit"] = str(int(tight.limit))
@@ -46,10 +36,10 @@ def anthropic_headers(states: dict[str, BucketState]) -> dict[str, str]:
     return headers
 
 
-def openai_headers(states: dict[str, BucketState]) -> dict[str, str]:
+def openai_headers(limits: Mapping[str, RateState]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for kind, name in OPENAI_NAMES.items():
-        state = states.get(kind)
+        state = limits.get(kind)
         if state is None:
             continue
         headers[f"x-ratelimit-limit-{name}"] = str(int(state.limit))
