@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
+from .literals import Clause, Need, leading, required, satisfied, search, searchable
 from .types import Confidence
 
 WORD = re.compile(r"[a-z0-9']+")
@@ -23,12 +24,28 @@ class Text:
 
     __slots__ = ("__dict__", "raw")
 
-    def __init__(self, raw: str) -> None:
+    def __init__(self, raw: str, words: frozenset[str] | None = None) -> None:
+        """`words`, when the caller knows them (a view derived word by word from a text already read), spare the
+        tokenizing; they must be what `words` would compute."""
         self.raw = raw
+        if words is not None:
+            self.__dict__["words"] = words
 
     @cached_property
     def lower(self) -> str:
         return self.raw.lower()
+
+    @cached_property
+    def searchable(self) -> str:
+        """`lower` as literals.satisfied reads it (the same string for ASCII text)."""
+        return self.lower if self.raw.isascii() else searchable(self.raw)
+
+    @cached_property
+    def vocabulary(self) -> str:
+        """The distinct words joined by spaces: a string of word characters occurs in the text only inside a
+        word, so it is looked up here, in a string several times shorter than a long text. Outside ASCII the
+        regex engine's case aliases (the long s, the dotless i) are not word characters: there it is the text."""
+        return " ".join(self.words) if self.raw.isascii() else self.searchable
 
     @cached_property
     def words(self) -> frozenset[str]:
@@ -58,10 +75,13 @@ class Rule:
     triggers: tuple[str, ...]
     pattern: re.Pattern[str]
     weight: float
+    needs: tuple[Need, ...] = ()  # strings its matches contain (literals.required): the regex runs only then
+    leads: Clause = frozenset()  # strings its matches start with (literals.leading): it is tried only there
 
 
 def rule(triggers: str, pattern: str, weight: float) -> Rule:
-    return Rule(tuple(triggers.split()), re.compile(_with_lead(pattern), re.IGNORECASE), weight)
+    compiled = re.compile(_with_lead(pattern), re.IGNORECASE)
+    return Rule(tuple(triggers.split()), compiled, weight, required(compiled.pattern), leading(compiled.pattern))
 
 
 def _with_lead(pattern: str) -> str:
@@ -118,12 +138,17 @@ class Lexicon:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._by_trigger: dict[str, list[Rule]] = {}
         self._by_substring: dict[str, list[Rule]] = {}
+        # The markup triggers by a character of theirs outside [a-z0-9'] ("<" for "<|"): one test of that
+        # character rules them all out on a text without it (most texts have no "<", "[", "#", "`").
+        self._by_mark: dict[str, list[str]] = {}
         for r in rules:
             for t in r.triggers:
                 if WORD.fullmatch(t):
                     self._by_trigger.setdefault(t[:MAX_PREFIX], []).append(r)
                 else:
                     self._by_substring.setdefault(t, []).append(r)
+        for t in self._by_substring:
+            self._by_mark.setdefault(next(c for c in t if not WORD.fullmatch(c)), []).append(t)
         register_triggers(self._by_trigger)
 
     def hits(self, text: Text) -> list[Hit]:
@@ -131,12 +156,17 @@ class Lexicon:
         for trigger in self._by_trigger.keys() & text.prefixes:
             for r in self._by_trigger[trigger]:
                 candidates[id(r)] = r
-        for sub, rules in self._by_substring.items():
-            if sub in text.lower:
-                candidates.update((id(r), r) for r in rules)
+        low = text.lower
+        for mark, subs in self._by_mark.items():
+            if mark in low:
+                for sub in subs:
+                    if sub in low:
+                        candidates.update((id(r), r) for r in self._by_substring[sub])
         out = []
         for r in candidates.values():
-            m = r.pattern.search(text.raw)  # patterns ignore case unless they say (?-i:...)
+            if r.needs and not satisfied(r.needs, text.searchable, text.vocabulary):
+                continue  # a string every match contains is absent: the regex could not match
+            m = search(r.pattern, text.raw, text.lower, r.leads)  # patterns ignore case unless they say (?-i:...)
             if m is not None:
                 out.append(Hit(r, m.group()))
         return out
