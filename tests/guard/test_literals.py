@@ -4,12 +4,17 @@ team's labelled texts (never the held-out sets), their case and look-alike varia
 
 from __future__ import annotations
 
+import random
 import re
 
+import pytest
+
+from basalt.guard import normalize
 from basalt.guard.attacks import PROMPT_ATTACK
 from basalt.guard.attacks_i18n import MULTILINGUAL
 from basalt.guard.lexicon import Rule, Text
 from basalt.guard.literals import leading, required, satisfied, search
+from basalt.guard.normalize import rot13, single_spaced
 from basalt.guard.prompt_attack import LEXICON
 from basalt.guard.rules import HATE, INSULTS, MISCONDUCT, SEXUAL, VIOLENCE
 from bench.guardrails import message_4kb, rows
@@ -71,3 +76,36 @@ def _reference_hits(raw: str) -> set[str]:
     rules = {id(r): r for t in LEXICON._by_trigger.keys() & text.prefixes for r in LEXICON._by_trigger[t]}
     rules |= {id(r): r for s, rs in LEXICON._by_substring.items() if s in text.lower for r in rs}
     return {r.pattern.pattern for r in rules.values() if r.pattern.search(raw)}
+
+
+_OLD_LEET_SIGN = re.compile(r"[a-z][0-9$|!+][a-z]|[0-9@$|!+][a-z][0-9@$|!+]")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_normaliser_signs_agree_with_their_scans(seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = "abxz19 ._*-@$|!+\t\r\n\x0b\x0c\x1c\x1f%:ABF2467"
+    for _ in range(4000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert single_spaced(s) == normalize._BLANKS.sub(" ", s), s
+        low = s.lower()
+        assert bool(normalize._SPACED_SIGN.search(low)) == bool(normalize._SPACED.search(low)), s
+        assert bool(normalize._LEET_SIGN.search(low)) == bool(_OLD_LEET_SIGN.search(low)), s
+        assert normalize._HEX.search(s) is None or normalize._HEX_SIGN.search(s) is not None, s
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_base64_runs_found_in_long_pieces(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(500):
+        s = "".join(rng.choice(["QUJD", "ZGVm", "=", " ", "\n", "x", "==", "a-_"]) for _ in range(rng.randint(0, 30)))
+        for pattern in (normalize._BASE64, normalize._BASE32):
+            whole = [m.group() for m in pattern.finditer(s)]
+            assert whole == [m.group() for m in normalize._runs(pattern, s, normalize._long_pieces(s))], s
+
+
+def test_rot13_view_words_follow_the_text() -> None:
+    for raw in [*_texts()[:300], "it's 2024: don't", "a  b\tc"]:
+        if raw.isascii():
+            derived = frozenset(rot13(w) for w in Text(raw).words)
+            assert Text(rot13(single_spaced(raw).lower())).words == derived
