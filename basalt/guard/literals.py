@@ -17,8 +17,9 @@ from typing import Any
 
 Clause = frozenset[str]
 # A clause as it is tested: its strings made of word characters (looked up in the text's distinct words joined,
-# a shorter string than the text), then the others (looked up in the text).
-Need = tuple[tuple[str, ...], tuple[str, ...]]
+# a shorter string than the text), then the others ("do not follow"), each with its longest word ("follow"),
+# which is looked up among the words first (the string cannot occur without it).
+Need = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 _WORDLIKE = re.compile(r"[a-z0-9']+")  # lexicon.WORD: a string of these lies inside one of the text's words
 MIN_LITERAL = 3  # a clause holding a shorter string ("a", " ") is true of nearly every text: not worth a test
 
@@ -47,20 +48,24 @@ def required(pattern: str) -> tuple[Need, ...]:
 def _split(clause: Clause) -> Need:
     """A string with spaces around a word (" instruction") is looked up as the word: a weaker test, as sound."""
     words: set[str] = set()
-    others: set[str] = set()
+    others: set[tuple[str, str]] = set()
     for s in clause:
         word = s.strip(" ")
         if len(word) >= MIN_LITERAL and _WORDLIKE.fullmatch(word):
             words.add(word)
         else:
-            others.add(s)
+            longest = max(_WORDLIKE.findall(s), key=len, default="")
+            others.add((longest if len(longest) >= MIN_LITERAL else "", s))
     return tuple(sorted(words)), tuple(sorted(others))
 
 
 def satisfied(needs: tuple[Need, ...], low: str, vocabulary: str) -> bool:
     """Whether every clause has a string in the text: `low` is the text as `searchable` makes it, `vocabulary`
     its distinct words joined by spaces (or `low` itself, where the words do not hold every word string)."""
-    return all(any(s in vocabulary for s in words) or any(s in low for s in others) for words, others in needs)
+    return all(
+        any(s in vocabulary for s in words) or any((not w or w in vocabulary) and s in low for w, s in others)
+        for words, others in needs
+    )
 
 
 def leading(pattern: str) -> Clause:

@@ -190,7 +190,7 @@ def _worth_trying(pattern: re.Pattern[str], text: str) -> bool:
     if pattern is _TAGS:
         return not text.isascii()
     if pattern is _ESCAPES:
-        return "\\x" in text or "\\u" in text
+        return "\\" in text and ("\\x" in text or "\\u" in text)  # the backslash alone first: one test
     if pattern is _MORSE:
         return text.count(" .") + text.count(" -") + text.count("/.") + text.count("/-") >= 4
     if pattern is _BINARY:
