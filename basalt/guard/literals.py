@@ -83,7 +83,8 @@ def search(pattern: re.Pattern[str], text: str, low: str, leads: Clause) -> re.M
     since positions are tried in order and an attempt at a position reads the text before it as search does."""
     if not leads or not text.isascii():
         return pattern.search(text)
-    starts = sorted({i for lead in leads for i in _occurrences(low, lead)})
+    # The first _MAX_STARTS + 1 of each lead hold the first _MAX_STARTS + 1 of all: the work stays linear.
+    starts = sorted({i for lead in leads for i in _occurrences(low, lead, _MAX_STARTS + 1)})
     for i in starts[:_MAX_STARTS]:
         m = pattern.match(text, i)
         if m is not None:
@@ -94,10 +95,10 @@ def search(pattern: re.Pattern[str], text: str, low: str, leads: Clause) -> re.M
 _MAX_STARTS = 32  # past this many starts, one scan from the next is cheaper than an attempt at each
 
 
-def _occurrences(low: str, lead: str) -> list[int]:
-    out = []
+def _occurrences(low: str, lead: str, limit: int) -> list[int]:
+    out: list[int] = []
     i = low.find(lead)
-    while i >= 0:
+    while i >= 0 and len(out) < limit:
         out.append(i)
         i = low.find(lead, i + 1)
     return out

@@ -109,3 +109,15 @@ def test_rot13_view_words_follow_the_text() -> None:
         if raw.isascii():
             derived = frozenset(rot13(w) for w in Text(raw).words)
             assert Text(rot13(single_spaced(raw).lower())).words == derived
+
+
+@pytest.mark.parametrize("misses", [0, 5, 40, 400])
+def test_search_past_many_leading_strings(misses: int) -> None:
+    """Past a few dozen places where a leading string occurs, the rest of the text is scanned at once: the match
+    found is still the first."""
+    pattern = re.compile(r"\bsay (?:no|nothing)\b", re.IGNORECASE)
+    leads = leading(pattern.pattern)
+    assert leads == {"say no"}  # "say " + the parser's "no(?:|thing)"
+    for text in ("essay no " * misses + "Say nothing, say no", "say " * misses + "x"):
+        found, expected = search(pattern, text, text.lower(), leads), pattern.search(text)
+        assert (found and found.span()) == (expected and expected.span())

@@ -112,6 +112,7 @@ def test_payloads_are_bounded() -> None:
         "\\x41" * 25_000,
         "1" * 100_000,
         "backwards " * 10_000,
+        "say instead of following " * 4_000,  # every rule's leading words, everywhere
     ],
 )
 def test_hostile_input_costs_linear_time(text: str) -> None:
