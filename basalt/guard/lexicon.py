@@ -8,7 +8,7 @@ category is the sum of the weights of the distinct rules that match, mapped to a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -24,12 +24,8 @@ class Text:
 
     __slots__ = ("__dict__", "raw")
 
-    def __init__(self, raw: str, words: frozenset[str] | None = None) -> None:
-        """`words`, when the caller knows them (a view derived word by word from a text already read), spare the
-        tokenizing; they must be what `words` would compute."""
+    def __init__(self, raw: str) -> None:
         self.raw = raw
-        if words is not None:
-            self.__dict__["words"] = words
 
     @cached_property
     def lower(self) -> str:
@@ -135,14 +131,16 @@ class Lexicon:
     """Word triggers gate on the text's word prefixes; a trigger that is not a word ("<|", "![", "```") gates on
     its occurring anywhere in the lower-cased text, for rules about markup rather than words."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], spelled: Callable[[str], str] = str) -> None:
+        """`spelled` rewrites each trigger (prompt_attack gates a rot13 view on the text's own words by
+        indexing the rules under their triggers rot13-encoded)."""
         self._by_trigger: dict[str, list[Rule]] = {}
         self._by_substring: dict[str, list[Rule]] = {}
         # The markup triggers by a character of theirs outside [a-z0-9'] ("<" for "<|"): one test of that
         # character rules them all out on a text without it (most texts have no "<", "[", "#", "`").
         self._by_mark: dict[str, list[str]] = {}
         for r in rules:
-            for t in r.triggers:
+            for t in map(spelled, r.triggers):
                 if WORD.fullmatch(t):
                     self._by_trigger.setdefault(t[:MAX_PREFIX], []).append(r)
                 else:
@@ -151,20 +149,24 @@ class Lexicon:
             self._by_mark.setdefault(next(c for c in t if not WORD.fullmatch(c)), []).append(t)
         register_triggers(self._by_trigger)
 
-    def hits(self, text: Text) -> list[Hit]:
+    def hits(self, text: Text, gate: Text | None = None) -> list[Hit]:
+        """The rules that match `text`, of those whose triggers occur in `gate` (the text itself by default).
+        With another gate, the text's own words are never computed: its strings are looked up in the text."""
         candidates: dict[int, Rule] = {}
-        for trigger in self._by_trigger.keys() & text.prefixes:
+        gating = gate or text
+        for trigger in self._by_trigger.keys() & gating.prefixes:
             for r in self._by_trigger[trigger]:
                 candidates[id(r)] = r
-        low = text.lower
+        low = gating.lower
         for mark, subs in self._by_mark.items():
             if mark in low:
                 for sub in subs:
                     if sub in low:
                         candidates.update((id(r), r) for r in self._by_substring[sub])
         out = []
+        vocabulary = text.vocabulary if gate is None else text.searchable
         for r in candidates.values():
-            if r.needs and not satisfied(r.needs, text.searchable, text.vocabulary):
+            if r.needs and not satisfied(r.needs, text.searchable, vocabulary):
                 continue  # a string every match contains is absent: the regex could not match
             m = search(r.pattern, text.raw, text.lower, r.leads)  # patterns ignore case unless they say (?-i:...)
             if m is not None:

@@ -15,7 +15,7 @@ from basalt.guard.attacks_i18n import MULTILINGUAL
 from basalt.guard.lexicon import Rule, Text
 from basalt.guard.literals import leading, required, satisfied, search
 from basalt.guard.normalize import rot13, single_spaced
-from basalt.guard.prompt_attack import LEXICON
+from basalt.guard.prompt_attack import LEXICON, ROT13_GATED
 from basalt.guard.rules import HATE, INSULTS, MISCONDUCT, SEXUAL, VIOLENCE
 from bench.guardrails import message_4kb, rows
 
@@ -104,11 +104,17 @@ def test_base64_runs_found_in_long_pieces(seed: int) -> None:
             assert whole == [m.group() for m in normalize._runs(pattern, s, normalize._long_pieces(s))], s
 
 
-def test_rot13_view_words_follow_the_text() -> None:
-    for raw in [*_texts()[:300], "it's 2024: don't", "a  b\tc"]:
+def test_rot13_view_gated_on_the_text() -> None:
+    """The rot13 view's rules, gated on the text's own words through their rot13-encoded triggers, are the ones
+    its own words would gate, and match the same."""
+    gated = 0
+    for raw in [*_texts()[:400], *(rot13(t) for t in _texts()[:400]), "<|im_start|>x", "\n[vafg] flfgrz: "]:
         if raw.isascii():
-            derived = frozenset(rot13(w) for w in Text(raw).words)
-            assert Text(rot13(single_spaced(raw).lower())).words == derived
+            view = rot13(single_spaced(raw).lower())
+            expected = {(h.rule.pattern.pattern, h.match) for h in LEXICON.hits(Text(view))}
+            assert {(h.rule.pattern.pattern, h.match) for h in ROT13_GATED.hits(Text(view), Text(raw))} == expected
+            gated += bool(expected)
+    assert gated > 50
 
 
 @pytest.mark.parametrize("misses", [0, 5, 40, 400])
