@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from .literals import Clause, Need, leading, required, satisfied, search, searchable
+from .literals import Clause, Need, has_case_aliases, leading, required, satisfied, search, searchable
 from .types import Confidence
 
 WORD = re.compile(r"[a-z0-9']+")
@@ -33,15 +33,15 @@ class Text:
 
     @cached_property
     def searchable(self) -> str:
-        """`lower` as literals.satisfied reads it (the same string for ASCII text)."""
-        return self.lower if self.raw.isascii() else searchable(self.raw)
+        """`lower` as literals.satisfied reads it (the same string unless the text holds a case alias)."""
+        return searchable(self.raw) if has_case_aliases(self.raw) else self.lower
 
     @cached_property
     def vocabulary(self) -> str:
         """The distinct words joined by spaces: a string of word characters occurs in the text only inside a
-        word, so it is looked up here, in a string several times shorter than a long text. Outside ASCII the
-        regex engine's case aliases (the long s, the dotless i) are not word characters: there it is the text."""
-        return " ".join(self.words) if self.raw.isascii() else self.searchable
+        word, so it is looked up here, in a string several times shorter than a long text. The regex engine's
+        case aliases (the long s, the dotless i) are not word characters: in a text with one, it is the text."""
+        return " ".join(self.words) if self.searchable is self.lower else self.searchable
 
     @cached_property
     def words(self) -> frozenset[str]:
@@ -168,7 +168,7 @@ class Lexicon:
         for r in candidates.values():
             if r.needs and not satisfied(r.needs, text.searchable, vocabulary):
                 continue  # a string every match contains is absent: the regex could not match
-            m = search(r.pattern, text.raw, text.lower, r.leads)  # patterns ignore case unless they say (?-i:...)
+            m = search(r.pattern, text.raw, text.searchable, r.leads)  # they ignore case unless they say (?-i:)
             if m is not None:
                 out.append(Hit(r, m.group()))
         return out

@@ -29,9 +29,15 @@ MIN_LITERAL = 3  # a clause holding a shorter string ("a", " ") is true of nearl
 _REGEX_CASE_ALIASES = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
+def has_case_aliases(text: str) -> bool:
+    return not text.isascii() and any(c in text for c in "\u0130\u0131\u017f\u212a")
+
+
 def searchable(text: str) -> str:
-    """The text as the clauses are tested on: lower case, with the regex engine's case aliases resolved."""
-    return text.lower() if text.isascii() else text.translate(_REGEX_CASE_ALIASES).lower()
+    """The text as the clauses are tested on: lower case, with the regex engine's case aliases resolved. It
+    has the text's length, character for character: U+0130 is the one character whose lower case is two, and it
+    is an alias (tests/guard/test_literals.py checks both)."""
+    return text.translate(_REGEX_CASE_ALIASES).lower() if has_case_aliases(text) else text.lower()
 
 
 def required(pattern: str) -> tuple[Need, ...]:
@@ -78,10 +84,10 @@ def leading(pattern: str) -> Clause:
 
 
 def search(pattern: re.Pattern[str], text: str, low: str, leads: Clause) -> re.Match[str] | None:
-    """`pattern.search(text)`, trying only where one of `leads` occurs in `low` (text lower-cased, the same
-    length: ASCII text): a match can start nowhere else, and the first one found is the one search would find,
-    since positions are tried in order and an attempt at a position reads the text before it as search does."""
-    if not leads or not text.isascii():
+    """`pattern.search(text)`, trying only where one of `leads` occurs in `low` (`searchable(text)`, aligned
+    with it): a match can start nowhere else, and the first one found is the one search would find, since
+    positions are tried in order and an attempt at a position reads the text before it as search does."""
+    if not leads or len(low) != len(text):
         return pattern.search(text)
     # The first _MAX_STARTS + 1 of each lead hold the first _MAX_STARTS + 1 of all: the work stays linear.
     starts = sorted({i for lead in leads for i in _occurrences(low, lead, _MAX_STARTS + 1)})

@@ -13,7 +13,7 @@ from basalt.guard import normalize
 from basalt.guard.attacks import PROMPT_ATTACK
 from basalt.guard.attacks_i18n import MULTILINGUAL
 from basalt.guard.lexicon import Rule, Text
-from basalt.guard.literals import leading, required, satisfied, search
+from basalt.guard.literals import leading, required, satisfied, search, searchable
 from basalt.guard.normalize import rot13, single_spaced
 from basalt.guard.prompt_attack import LEXICON, ROT13_GATED
 from basalt.guard.rules import HATE, INSULTS, MISCONDUCT, SEXUAL, VIOLENCE
@@ -29,13 +29,22 @@ def _texts() -> list[str]:
     out = list(base)
     for t in base:
         out += [t.upper(), t.title(), "".join(ALIASES.get(c, c) for c in t), t.replace("i", "\u0131")]
+        out += [t + " \U0001f642", t.replace("e", "\u00e9").replace("'", "\u2019")]  # outside ASCII, no alias
     return out
 
 
 def test_case_aliases_are_the_only_ones() -> None:
-    """The letters outside ASCII that match an ASCII letter ignoring case: searchable() reads exactly these."""
+    """The characters outside ASCII that match a printable ASCII one ignoring case (all letters):
+    searchable() reads exactly these."""
     every = "".join(chr(c) for c in range(0x80, 0x110000) if not 0xD800 <= c < 0xE000)
-    assert set(re.findall("[a-z]", every, re.IGNORECASE)) == {"\u0130", "\u0131", "\u017f", "\u212a"}
+    assert set(re.findall("[\x20-\x7e]", every, re.IGNORECASE)) == {"\u0130", "\u0131", "\u017f", "\u212a"}
+
+
+def test_lower_case_keeps_length_but_for_one_alias() -> None:
+    """searchable() keeps the text's length, so a position in it is one in the text."""
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    assert [c for c in every if len(c.lower()) != 1] == ["\u0130"]
+    assert len(searchable("\u0130gnore \u017fay")) == len("\u0130gnore \u017fay")
 
 
 def test_prefilters_never_hide_a_match() -> None:
@@ -49,7 +58,7 @@ def test_prefilters_never_hide_a_match() -> None:
             if r.needs and not satisfied(r.needs, text.searchable, text.vocabulary):
                 assert expected is None, (r.pattern.pattern, raw)
                 continue
-            found = search(r.pattern, raw, text.lower, r.leads)
+            found = search(r.pattern, raw, text.searchable, r.leads)
             assert (found and (found.span(), found.group())) == (expected and (expected.span(), expected.group()))
             matched += expected is not None
     assert matched > 400  # the texts exercise the rules, not only their absence
