@@ -234,6 +234,11 @@ def payloads(text: str, depth: int = 0) -> list[str]:
 
 def views(text: str) -> list[str]:
     """The views the rules are tried on, the text as written first; each later view exists only when it differs."""
+    return views_and_folded(text)[0]
+
+
+def views_and_folded(text: str) -> tuple[list[str], str]:
+    """views(text), and the folded text whose rot13 encoding is its rot13 view."""
     unspaced = fold(text)
     out = [single_spaced(text)]
     # Case folding leaves blanks where they are, so an ASCII text's folded view is its first view lower-cased.
@@ -245,4 +250,4 @@ def views(text: str) -> list[str]:
             out.append(view)
     for p in payloads(text):
         out += [v for v in (fold(p), despace(fold(p))) if v is not None and v not in out]
-    return out
+    return out, folded
