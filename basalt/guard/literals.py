@@ -23,9 +23,9 @@ Need = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 _WORDLIKE = re.compile(r"[a-z0-9']+")  # lexicon.WORD: a string of these lies inside one of the text's words
 MIN_LITERAL = 3  # a clause holding a shorter string ("a", " ") is true of nearly every text: not worth a test
 
-# The only letters outside ASCII that the regex engine, ignoring case, matches to ASCII letters (found by
-# matching [a-z] against every code point; tests/guard/test_literals.py checks it still holds). Read as those
-# letters before lower-casing, so a text spelled with them is still seen to contain the word.
+# The only characters outside ASCII that the regex engine, ignoring case, matches to ASCII ones (found by
+# matching printable ASCII against every code point; tests/guard/test_literals.py checks it still holds). Read as
+# those letters before lower-casing, so a text spelled with them is still seen to contain the word.
 _REGEX_CASE_ALIASES = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 

@@ -9,7 +9,7 @@ from .lexicon import Hit, Lexicon, Text
 from .normalize import rot13, views_and_folded
 
 LEXICON = Lexicon((*PROMPT_ATTACK, *MULTILINGUAL))
-# The same rules under their triggers rot13-encoded, to gate an ASCII text's rot13 view on the text itself.
+# The same rules under their triggers rot13-encoded, to gate the rot13 view on the folded text (_rot13_gate).
 ROT13_GATED = Lexicon((*PROMPT_ATTACK, *MULTILINGUAL), spelled=rot13)
 
 
