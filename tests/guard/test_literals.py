@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 
 import pytest
 
@@ -14,7 +15,7 @@ from basalt.guard.attacks import PROMPT_ATTACK
 from basalt.guard.attacks_i18n import MULTILINGUAL
 from basalt.guard.lexicon import Rule, Text
 from basalt.guard.literals import leading, required, satisfied, search, searchable
-from basalt.guard.normalize import rot13, single_spaced, views
+from basalt.guard.normalize import fold, rot13, single_spaced, views
 from basalt.guard.prompt_attack import LEXICON, attack_hits
 from basalt.guard.rules import HATE, INSULTS, MISCONDUCT, SEXUAL, VIOLENCE
 from bench.guardrails import message_4kb, rows
@@ -101,6 +102,20 @@ def test_normaliser_signs_agree_with_their_scans(seed: int) -> None:
         assert bool(normalize._SPACED_SIGN.search(low)) == bool(normalize._SPACED.search(low)), s
         assert bool(normalize._LEET_SIGN.search(low)) == bool(_OLD_LEET_SIGN.search(low)), s
         assert normalize._HEX.search(s) is None or normalize._HEX_SIGN.search(s) is not None, s
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_normaliser_shortcuts_outside_ascii(seed: int) -> None:
+    """rot13 through bytes, single spacing by one search, folding without the look-alike table where no
+    look-alike occurs: the same strings as the plain computations."""
+    rng = random.Random(seed)
+    alphabet = "aZq \n\t\xa0\u2003\u3000\x85\u2028\u00e9\u0430\u03bf\u00df\U0001f642\ud800\u0130'"
+    for _ in range(3000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert rot13(s) == s.translate(normalize._ROT13), ascii(s)
+        assert single_spaced(s) == normalize._BLANKS.sub(" ", s), ascii(s)
+        t = normalize._INVISIBLE.sub("", unicodedata.normalize("NFKC", s)).casefold().translate(normalize._CONFUSABLES)
+        assert fold(s) == normalize._COMBINING.sub("", unicodedata.normalize("NFD", t)) or s.isascii(), ascii(s)
 
 
 @pytest.mark.parametrize("seed", range(4))
