@@ -8,10 +8,11 @@ category is the sum of the weights of the distinct rules that match, mapped to a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
+from .literals import Clause, Need, has_case_aliases, leading, required, satisfied, search, searchable
 from .types import Confidence
 
 WORD = re.compile(r"[a-z0-9']+")
@@ -29,6 +30,18 @@ class Text:
     @cached_property
     def lower(self) -> str:
         return self.raw.lower()
+
+    @cached_property
+    def searchable(self) -> str:
+        """`lower` as literals.satisfied reads it (the same string unless the text holds a case alias)."""
+        return searchable(self.raw) if has_case_aliases(self.raw) else self.lower
+
+    @cached_property
+    def vocabulary(self) -> str:
+        """The distinct words joined by spaces: a string of word characters occurs in the text only inside a
+        word, so it is looked up here, in a string several times shorter than a long text. The regex engine's
+        case aliases (the long s, the dotless i) are not word characters: in a text with one, it is the text."""
+        return " ".join(self.words) if self.searchable is self.lower else self.searchable
 
     @cached_property
     def words(self) -> frozenset[str]:
@@ -58,10 +71,13 @@ class Rule:
     triggers: tuple[str, ...]
     pattern: re.Pattern[str]
     weight: float
+    needs: tuple[Need, ...] = ()  # strings its matches contain (literals.required): the regex runs only then
+    leads: Clause = frozenset()  # strings its matches start with (literals.leading): it is tried only there
 
 
 def rule(triggers: str, pattern: str, weight: float) -> Rule:
-    return Rule(tuple(triggers.split()), re.compile(_with_lead(pattern), re.IGNORECASE), weight)
+    compiled = re.compile(_with_lead(pattern), re.IGNORECASE)
+    return Rule(tuple(triggers.split()), compiled, weight, required(compiled.pattern), leading(compiled.pattern))
 
 
 def _with_lead(pattern: str) -> str:
@@ -115,28 +131,44 @@ class Lexicon:
     """Word triggers gate on the text's word prefixes; a trigger that is not a word ("<|", "![", "```") gates on
     its occurring anywhere in the lower-cased text, for rules about markup rather than words."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], spelled: Callable[[str], str] = str) -> None:
+        """`spelled` rewrites each trigger (prompt_attack gates a rot13 view on the text's own words by
+        indexing the rules under their triggers rot13-encoded)."""
         self._by_trigger: dict[str, list[Rule]] = {}
         self._by_substring: dict[str, list[Rule]] = {}
+        # The markup triggers by a character of theirs outside [a-z0-9'] ("<" for "<|"): one test of that
+        # character rules them all out on a text without it (most texts have no "<", "[", "#", "`").
+        self._by_mark: dict[str, list[str]] = {}
         for r in rules:
-            for t in r.triggers:
+            for t in map(spelled, r.triggers):
                 if WORD.fullmatch(t):
                     self._by_trigger.setdefault(t[:MAX_PREFIX], []).append(r)
                 else:
                     self._by_substring.setdefault(t, []).append(r)
+        for t in self._by_substring:
+            self._by_mark.setdefault(next(c for c in t if not WORD.fullmatch(c)), []).append(t)
         register_triggers(self._by_trigger)
 
-    def hits(self, text: Text) -> list[Hit]:
+    def hits(self, text: Text, gate: Text | None = None) -> list[Hit]:
+        """The rules that match `text`, of those whose triggers occur in `gate` (the text itself by default).
+        With another gate, the text's own words are never computed: its strings are looked up in the text."""
         candidates: dict[int, Rule] = {}
-        for trigger in self._by_trigger.keys() & text.prefixes:
+        gating = gate or text
+        for trigger in self._by_trigger.keys() & gating.prefixes:
             for r in self._by_trigger[trigger]:
                 candidates[id(r)] = r
-        for sub, rules in self._by_substring.items():
-            if sub in text.lower:
-                candidates.update((id(r), r) for r in rules)
+        low = gating.lower
+        for mark, subs in self._by_mark.items():
+            if mark in low:
+                for sub in subs:
+                    if sub in low:
+                        candidates.update((id(r), r) for r in self._by_substring[sub])
         out = []
+        vocabulary = text.vocabulary if gate is None else text.searchable
         for r in candidates.values():
-            m = r.pattern.search(text.raw)  # patterns ignore case unless they say (?-i:...)
+            if r.needs and not satisfied(r.needs, text.searchable, vocabulary):
+                continue  # a string every match contains is absent: the regex could not match
+            m = search(r.pattern, text.raw, text.searchable, r.leads)  # they ignore case unless they say (?-i:)
             if m is not None:
                 out.append(Hit(r, m.group()))
         return out

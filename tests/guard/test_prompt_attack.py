@@ -5,6 +5,8 @@ on the held-out sources (bench/guardrails.py prints the full figures)."""
 from __future__ import annotations
 
 import base64
+import re
+import statistics
 import time
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from basalt.guard.lexicon import Text
 from basalt.guard.normalize import MAX_PAYLOADS, despace, fold, payloads, unleet, views
 from basalt.guard.prompt_attack import attack_score
-from bench.guardrails import attack_sources, eval_attack_sources
+from bench.guardrails import attack_sources, eval_attack_sources, message_4kb
 
 
 def flagged(text: str) -> bool:
@@ -112,12 +114,34 @@ def test_payloads_are_bounded() -> None:
         "\\x41" * 25_000,
         "1" * 100_000,
         "backwards " * 10_000,
+        "say instead of following " * 4_000,  # every rule's leading words, everywhere
     ],
 )
 def test_hostile_input_costs_linear_time(text: str) -> None:
     start = time.perf_counter()
     attack_score(Text(text))
     assert time.perf_counter() - start < 2.0
+
+
+def test_cost_on_4kb_is_a_few_regex_scans() -> None:
+    """The filter on the bench's 4 KB message costs under 9 scans of that message by one rule-shaped regex,
+    timed interleaved in this process so the machine's load cancels out (about 4 today; 17 before its rules
+    were gated on the strings they need). The best of three rounds, so one burst of load cannot fail it."""
+    text = message_4kb()
+    yardstick = re.compile(r"\b(?:set aside|throw out|put aside|stop following|pay no attention to)\b", re.I)
+
+    def ratio() -> float:
+        filter_s, scan_s = [], []
+        for _ in range(40):
+            start = time.perf_counter()
+            attack_score(Text(text))
+            filter_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            yardstick.search(text)
+            scan_s.append(time.perf_counter() - start)
+        return statistics.median(filter_s) / statistics.median(scan_s)
+
+    assert min(ratio() for _ in range(3)) < 9
 
 
 def test_quality_bar_on_held_out_sources() -> None:
