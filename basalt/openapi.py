@@ -88,6 +88,19 @@ GUARDRAIL = _object({"name": _STRING, "version": {}})
 APPLIED = _object(
     {"action": {"enum": ["NONE", "GUARDRAIL_INTERVENED"]}, "outputs": {"type": "array"}, "assessments": {}}
 )
+# One server-sent event, as OpenAPI 3.1 reads a text/event-stream schema: its `event` name and its `data` text.
+ANTHROPIC_EVENT = _object(
+    {
+        "event": {
+            "enum": [
+                "message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                "message_delta", "message_stop", "ping", "error",
+            ]
+        },
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    }
+)  # fmt: skip
+OPENAI_EVENT = _object({"event": {"const": "message"}, "data": _STRING})  # data: a chunk's JSON, or [DONE]
 USAGE_REPORT = _object({"data": {"type": "array", "items": _OBJECT}}, {"group_by": {"type": "array"}})
 
 
@@ -111,7 +124,7 @@ USAGE_QUERY = {
 class Operation:
     dialect: Dialect
     success: Schema
-    status: int = 200
+    status: int | tuple[int, ...] = 200
     body: type[BaseModel] | Schema | None = None
     errors: tuple[int, ...] = COMMON
     query: dict[str, str] = field(default_factory=dict)
@@ -145,7 +158,7 @@ def operations() -> dict[tuple[str, str], Operation]:
         ),
         ("get", "/admin/guardrails"): Operation(admin, _list_of(GUARDRAIL)),
         ("post", "/admin/guardrails"): Operation(
-            admin, GUARDRAIL, 201, body=_OBJECT, errors=(*COMMON, 409),
+            admin, GUARDRAIL, (201, 200), body=_OBJECT, errors=(*COMMON, 409),  # 200: the same definition again
             example={"name": "no-pii", "sensitive_information": {"entities": [{"type": "EMAIL", "action": "BLOCK"}]}},
         ),
         ("get", "/admin/projects"): Operation(admin, _list_of(PROJECT)),
@@ -211,8 +224,10 @@ def _hoist(body: type[BaseModel] | Schema, components: Schema) -> Schema:
 def _responses(op: Operation, path: str) -> Schema:
     content: Schema = {"application/json": {"schema": op.success}}
     if op.streams:
-        content["text/event-stream"] = {"schema": _STRING}
-    responses: Schema = {str(op.status): {"description": "Success", "content": content}}
+        event = OPENAI_EVENT if op.dialect == "openai" else ANTHROPIC_EVENT
+        content["text/event-stream"] = {"schema": event}
+    statuses = op.status if isinstance(op.status, tuple) else (op.status,)
+    responses: Schema = {str(status): {"description": "Success", "content": content} for status in statuses}
     for status in op.errors:
         responses[str(status)] = {
             "description": _REASONS.get(status, "Error"),
