@@ -30,7 +30,7 @@ from basalt.config import Settings
 
 from .control.servers import Server
 
-EXAMPLES = int(os.environ.get("BASALT_FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("BASALT_FUZZ_EXAMPLES", "100"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
