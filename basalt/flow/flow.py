@@ -9,6 +9,7 @@ settles however the stream ends. Nothing here knows HTTP: a dialect decodes its 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 
@@ -47,6 +48,9 @@ class Flow:
         guard = call.guard = GuardedAnswer(guardrails, call.options.trace)
         try:
             call.sent, refusal = await guard.check_input(call.request)
+        except asyncio.CancelledError:  # the client left while its input was checked
+            ticket.settle({}, "cancelled")
+            raise
         except BaseException as exc:
             ticket.settle({}, "error", getattr(exc, "error_type", "api_error"))
             raise

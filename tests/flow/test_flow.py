@@ -16,6 +16,7 @@ from basalt.control import ControlPlane, Principal
 from basalt.errors import NotFound, Overloaded
 from basalt.flow import Call, CallOptions, Flow
 from basalt.guard import GuardrailConfig, Guardrails
+from basalt.guarding import GuardedAnswer
 from basalt.providers.base import EventBatch, Provider
 from basalt.providers.mock import MockProvider, text_answer
 from basalt.router import RetryPolicy, Router, Target
@@ -139,3 +140,30 @@ def test_an_unknown_model_is_refused_before_admission(tmp_path: Path) -> None:
         return await platform.control.store().usage_records({}, 10)
 
     assert asyncio.run(go()) == [] and the_call.ticket is None
+
+
+def test_a_call_cancelled_during_its_input_check_is_recorded_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mock = MockProvider(text_answer("never"), model="up")
+    platform = Platform(tmp_path, routed("m", ("mock:up", mock)))
+    checking = asyncio.Event()
+
+    async def slow_check(self: object, request: Any) -> Any:
+        checking.set()
+        await asyncio.Event().wait()  # the client leaves before it ends
+
+    monkeypatch.setattr(GuardedAnswer, "check_input", slow_check)
+    the_call = call("m", "hello", guardrails=("mask:1",))
+
+    async def go() -> dict[str, Any]:
+        task = asyncio.ensure_future(platform.flow.answer(the_call))
+        await checking.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return await platform.row(the_call.request_id)
+
+    row = asyncio.run(go())
+    assert (row["status"], row["error_type"]) == ("cancelled", None)
+    assert not mock.requests
