@@ -190,6 +190,7 @@ class _Converter:
         unknown = set(schema) - SUPPORTED - ANNOTATIONS
         if unknown:
             raise SchemaError(path, f"JSON Schema keyword(s) {sorted(unknown)} cannot be enforced")
+        _refuse_siblings(schema, path)
         if "$ref" in schema:
             return self._ref(schema["$ref"], path, depth)
         if "const" in schema:
@@ -454,3 +455,46 @@ def _range(a: int, b: int) -> list[str]:
 
 def _join(prefix: str, rest: str) -> str:
     return (f'"{prefix}" ' if prefix else "") + rest
+
+
+COMBINATORS = ("$ref", "const", "enum", "anyOf", "oneOf", "allOf")
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "integer": (int,), "number": (int, float),
+    "boolean": (bool,), "null": (type(None),),
+}  # fmt: skip
+
+
+def _refuse_siblings(schema: dict[str, Any], path: Path) -> None:
+    """A combinator ($ref, const, enum, anyOf, oneOf, allOf) is compiled on its own, so a constraining keyword beside
+    it would be silently dropped: refused instead. One exception, as common as it is harmless: a `type` beside
+    `enum` or `const` whose every value has that type (`{"type": "string", "enum": ["a", "b"]}`)."""
+    used = [key for key in COMBINATORS if key in schema]
+    if not used:
+        return
+    siblings = sorted(set(schema) & SUPPORTED - {*used[:1], "$defs", "definitions"})
+    if used[0] in ("const", "enum") and siblings == ["type"]:
+        values = [schema["const"]] if used[0] == "const" else schema["enum"]
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if isinstance(values, list) and all(_has_type(v, kinds) for v in values):
+            return
+        raise SchemaError((*path, "type"), f"a value of `{used[0]}` is not of the type the schema names")
+    if siblings:
+        raise SchemaError(
+            path, f"keyword(s) {siblings} beside `{used[0]}` cannot be enforced; move them into its schema(s)"
+        )
+
+
+def _has_type(value: object, kinds: list[Any]) -> bool:
+    for kind in kinds:
+        types = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
+        if types is None:
+            continue
+        if isinstance(value, bool) and kind in ("integer", "number"):
+            continue  # JSON's booleans are not numbers
+        if kind == "integer" and isinstance(value, float):
+            if value.is_integer():
+                return True  # JSON Schema: 2.0 is an integer
+            continue
+        if isinstance(value, types):
+            return True
+    return False

@@ -142,6 +142,37 @@ def test_hostile_schemas_are_refused_with_the_place_and_the_reason(schema: Any, 
     assert where == "" and len(grammar) < MAX_GRAMMAR_CHARS  # a value that deep is fine as a constant
 
 
+@pytest.mark.parametrize(
+    ("schema", "where", "words"),
+    [
+        ({"enum": [1, 50], "minimum": 10}, "#", "['minimum'] beside `enum`"),
+        ({"const": "a", "maxLength": 0}, "#", "['maxLength'] beside `const`"),
+        ({"anyOf": [{"type": "string"}], "maxLength": 3}, "#", "['maxLength'] beside `anyOf`"),
+        ({"type": "object", "properties": {"a": True}, "oneOf": [{"required": ["a"]}]}, "#", "beside `oneOf`"),
+        ({"$defs": {"s": {"type": "string"}}, "$ref": "#/$defs/s", "minLength": 2}, "#", "beside `$ref`"),
+        ({"type": "string", "enum": ["a", 2]}, "#/type", "not of the type"),
+        ({"type": "integer", "const": True}, "#/type", "not of the type"),
+    ],
+)
+def test_constraints_beside_a_combinator_are_refused_not_dropped(schema: Any, where: str, words: str) -> None:
+    with pytest.raises(SchemaError) as caught:
+        schema_to_gbnf(schema)
+    assert str(caught.value).startswith(f"at {where}") and words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "enum": ["celsius", "fahrenheit"]},
+        {"type": ["integer", "null"], "enum": [1, 2.0, None]},
+        {"type": "number", "const": 3},
+        {"$ref": "#/$defs/s", "$defs": {"s": {"type": "string"}}, "description": "annotations stay harmless"},
+    ],
+)
+def test_a_type_that_every_value_has_may_stand_beside_enum_or_const(schema: Any) -> None:
+    check_grammar(schema_to_gbnf(schema))  # compiles, and to a grammar within the bounds
+
+
 def test_upper_bounds_beyond_the_grammar_are_tightened_not_dropped() -> None:
     assert 'char{3,2000} "\\""' in schema_to_gbnf({"type": "string", "minLength": 3, "maxLength": 10**12})
     assert "){1,1999}" in schema_to_gbnf({"type": "array", "minItems": 2, "maxItems": 1e9})
