@@ -18,10 +18,11 @@ Dialect = Literal["anthropic", "openai", "either"]
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
 
-# Statuses any route can answer: a bad request, no or a wrong key, a key without the scope, a body too large or
-# of the wrong type, a rate limit. A body route adds the parsing errors; a generation route adds budget and overload.
-COMMON = (400, 401, 403, 404, 405, 413, 415, 421, 429)
-GENERATION = (*COMMON, 402, 503, 529)
+# Statuses any route can answer: a bad request, no or a wrong key, a key without the scope, a body too large, late
+# or of the wrong type, a rate limit, the database or ledger out of reach (overloaded: 529, or 503 where OpenAI's SDK
+# reads it). A generation route adds the budget and the upstream's failures (a redirect, a timeout).
+COMMON = (400, 401, 403, 404, 405, 408, 413, 415, 421, 429, 529)
+GENERATION = (*COMMON, 402, 502, 504)
 
 _STRING = {"type": "string"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -33,18 +34,16 @@ def _object(required: dict[str, Schema], optional: dict[str, Schema] | None = No
     return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
 
 
+_ANTHROPIC_ERROR = _object(
+    {"type": {"const": "error"}, "error": _object({"type": _STRING, "message": _STRING})},
+    {"request_id": _STRING},
+)
 ERRORS: dict[Dialect, Schema] = {
-    "anthropic": _object(
-        {"type": {"const": "error"}, "error": _object({"type": _STRING, "message": _STRING})},
-        {"request_id": _STRING},
-    ),
+    "anthropic": _ANTHROPIC_ERROR,
     "openai": _object(
         {"error": _object({"message": _STRING, "type": _STRING, "param": _NULLABLE_STRING, "code": _NULLABLE_STRING})}
     ),
-    "either": _object(
-        {"type": {"const": "error"}, "error": _object({"type": _STRING, "message": _STRING})},
-        {"request_id": _STRING},
-    ),
+    "either": _ANTHROPIC_ERROR,  # Anthropic's shape; its `error` also carries OpenAI's `param` and `code`
 }
 
 _USAGE = _object({"input_tokens": _INT, "output_tokens": _INT})
@@ -194,7 +193,7 @@ def complete(document: Schema) -> Schema:
     for (method, path), op in operations().items():
         entry = document["paths"].get(path, {}).get(method)
         if entry is None:
-            continue
+            raise KeyError(f"openapi.operations() declares {method.upper()} {path}, which no route serves")
         if op.body is not None:
             body = _hoist(op.body, components)
             media: Schema = {"schema": body}
@@ -208,9 +207,10 @@ def complete(document: Schema) -> Schema:
         ]
         if parameters:
             entry["parameters"] = parameters
-        entry["responses"] = _responses(op, path)
+        entry["responses"] = _responses(op)
     document["paths"]["/metrics"]["get"]["responses"] = {
-        "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": _STRING}}}
+        "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": _STRING}}},
+        "421": {"description": _REASONS[421], "content": {"application/json": {"schema": _ANTHROPIC_ERROR}}},
     }
     return document
 
@@ -221,7 +221,7 @@ def _hoist(body: type[BaseModel] | Schema, components: Schema) -> Schema:
     return schema
 
 
-def _responses(op: Operation, path: str) -> Schema:
+def _responses(op: Operation) -> Schema:
     content: Schema = {"application/json": {"schema": op.success}}
     if op.streams:
         event = OPENAI_EVENT if op.dialect == "openai" else ANTHROPIC_EVENT
@@ -229,12 +229,12 @@ def _responses(op: Operation, path: str) -> Schema:
     statuses = op.status if isinstance(op.status, tuple) else (op.status,)
     responses: Schema = {str(status): {"description": "Success", "content": content} for status in statuses}
     for status in op.errors:
+        if status == 529 and op.dialect == "openai":  # OpenAI's SDKs read an overload as 503 (openai_status)
+            status = 503
         responses[str(status)] = {
             "description": _REASONS.get(status, "Error"),
             "content": {"application/json": {"schema": ERRORS[op.dialect]}},
         }
-    if op.streams:  # OpenAI's SDKs read an overload as 503, Anthropic's as 529: each dialect answers its own
-        responses.pop("529" if op.dialect == "openai" else "503", None)
     return responses
 
 
@@ -245,11 +245,14 @@ _REASONS = {
     403: "The key may not use this model or endpoint",
     404: "No such model or object",
     405: "Method not allowed (see the Allow header)",
+    408: "The headers or body did not arrive in time",
     409: "Conflicts with what exists",
     413: "Request body too large",
     415: "The body must be application/json",
     421: "Host not allowed (DNS rebinding protection)",
     429: "Rate limited (see retry-after)",
+    502: "The upstream answered with a redirect or something unreadable",
     503: "Overloaded (OpenAI dialect)",
+    504: "The upstream did not answer in time",
     529: "Overloaded (Anthropic dialect)",
 }

@@ -97,6 +97,15 @@ def test_route(case: Any, fuzzed_server: Server) -> None:
     case.call_and_validate(base_url=fuzzed_server.url, checks=CHECKS, timeout=60)
 
 
+def test_every_operation_declares_its_answers() -> None:
+    """A new route must say in basalt/openapi.py what it takes and answers: FastAPI alone only knows a 200 (and a
+    422 it never sends)."""
+    for path, methods in _document()["paths"].items():
+        for method, operation in methods.items():
+            statuses = set(operation["responses"])
+            assert "422" not in statuses and statuses - {"200"}, f"{method.upper()} {path} is not declared"
+
+
 def test_the_server_serves_the_fuzzed_document(fuzzed_server: Server) -> None:
     assert httpx.get(fuzzed_server.url + "/openapi.json").json() == _document()
 
