@@ -37,12 +37,10 @@ class Target:
 
 @dataclass
 class Timings:
-    """Monotonic seconds: when the call was accepted, admitted, its first event arrived, and its stream ended."""
+    """Monotonic seconds: when the call was accepted and when it was admitted."""
 
     accepted: float = field(default_factory=time.monotonic)
     admitted: float | None = None
-    first_event: float | None = None
-    finished: float | None = None
 
 
 @dataclass(eq=False)
