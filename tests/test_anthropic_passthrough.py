@@ -5,6 +5,7 @@ and `stream: false` as a non-streaming call. Providers that translate refuse wha
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anthropic
@@ -136,21 +137,30 @@ def test_a_translating_provider_refuses_unknown_fields_by_name(gateway: tuple[In
         )
 
 
-def test_a_masked_request_keeps_its_unknown_fields_query_and_headers() -> None:
-    masking = {
-        "name": "cards",
-        "version": 1,
-        "sensitive_information": {"entities": [{"type": "CREDIT_CARD", "action": "ANONYMIZE"}]},
-    }
+MASK_CARDS = {
+    "name": "cards",
+    "version": 1,
+    "sensitive_information": {"entities": [{"type": "CREDIT_CARD", "action": "ANONYMIZE"}]},
+}
+
+
+@contextmanager
+def masking_gateway() -> Iterator[tuple[InProcess, Recording]]:
+    """A gateway to a recording Anthropic upstream with the guardrail `cards:1`, which masks card numbers."""
     with fake_anthropic_upstream() as (url, recording):
         deployments = [Deployment(name="claude", provider="anthropic", model="claude-up", base_url=url)]
-        settings = Settings(serve_local=False, deployments=deployments, guardrails=[masking])  # type: ignore[list-item]
+        settings = Settings(serve_local=False, deployments=deployments, guardrails=[MASK_CARDS])  # type: ignore[list-item]
         with InProcess(settings) as basalt:
-            card = [{"role": "user", "content": "My card is 4111 1111 1111 1111."}]
-            body = {"model": "claude", "max_tokens": 8, "messages": card, "future_field": 1}
-            headers = {"anthropic-version": "2099-01-01", "basalt-guardrail": "cards:1"}
-            reply = basalt.http_client().post("/v1/messages?beta=true", json=body, headers=headers)
-            assert reply.status_code == 200, reply.text
+            yield basalt, recording
+
+
+def test_a_masked_request_keeps_its_unknown_fields_query_and_headers() -> None:
+    with masking_gateway() as (basalt, recording):
+        card = [{"role": "user", "content": "My card is 4111 1111 1111 1111."}]
+        body = {"model": "claude", "max_tokens": 8, "messages": card, "future_field": 1}
+        headers = {"anthropic-version": "2099-01-01", "basalt-guardrail": "cards:1"}
+        reply = basalt.http_client().post("/v1/messages?beta=true", json=body, headers=headers)
+        assert reply.status_code == 200, reply.text
     sent = recording.last
     assert "4111" not in sent["body"]["messages"][0]["content"] and sent["body"]["future_field"] == 1
     assert (sent["query"], sent["headers"]["anthropic-version"]) == ("beta=true", "2099-01-01")
@@ -159,21 +169,13 @@ def test_a_masked_request_keeps_its_unknown_fields_query_and_headers() -> None:
 def test_duplicate_keys_are_read_alike_by_the_guardrail_and_the_forwarded_body() -> None:
     """The body is validated and guarded as pydantic reads it and forwarded as orjson reads it: both take a repeated
     key's last value, so a clean first copy cannot carry a masked field past the guardrail."""
-    masking = {
-        "name": "cards",
-        "version": 1,
-        "sensitive_information": {"entities": [{"type": "CREDIT_CARD", "action": "ANONYMIZE"}]},
-    }
-    with fake_anthropic_upstream() as (url, recording):
-        deployments = [Deployment(name="claude", provider="anthropic", model="claude-up", base_url=url)]
-        settings = Settings(serve_local=False, deployments=deployments, guardrails=[masking])  # type: ignore[list-item]
-        with InProcess(settings) as basalt:
-            body = (
-                '{"model": "claude", "max_tokens": 8, "messages": [{"role": "user", "content": "clean"}], '
-                '"messages": [{"role": "user", "content": "card 4111 1111 1111 1111"}]}'
-            )
-            headers = {"content-type": "application/json", "basalt-guardrail": "cards:1"}
-            assert basalt.http_client().post("/v1/messages", content=body, headers=headers).status_code == 200
+    with masking_gateway() as (basalt, recording):
+        body = (
+            '{"model": "claude", "max_tokens": 8, "messages": [{"role": "user", "content": "clean"}], '
+            '"messages": [{"role": "user", "content": "card 4111 1111 1111 1111"}]}'
+        )
+        headers = {"content-type": "application/json", "basalt-guardrail": "cards:1"}
+        assert basalt.http_client().post("/v1/messages", content=body, headers=headers).status_code == 200
     assert recording.last["body"]["messages"] != [{"role": "user", "content": "clean"}]
     assert "4111" not in recording.last["body"]["messages"][0]["content"]
 
