@@ -31,9 +31,15 @@ TRACE_HEADER = "basalt-guardrail-trace"
 LEDGER_ACTIONS = {Action.NONE: None, Action.ANONYMIZED: "ANONYMIZED", Action.INTERVENED: "INTERVENED"}
 
 
+MAX_ADDED = 16  # guardrails one request may add: each is a lookup, and a check of the whole request
+
+
 def added_by_header(headers: Mapping[str, str]) -> tuple[str, ...]:
     """The guardrail references an HTTP caller added in the `basalt-guardrail` header (comma-separated)."""
-    return tuple(r for value in headers.get(HEADER, "").split(",") if (r := value.strip()))
+    refs = tuple(dict.fromkeys(r for value in headers.get(HEADER, "").split(",") if (r := value.strip())))
+    if len(refs) > MAX_ADDED:
+        raise InvalidRequest(f"{HEADER}: at most {MAX_ADDED} guardrails a request, got {len(refs)}", param=HEADER)
+    return refs
 
 
 def parse_ref(ref: str) -> tuple[str, str]:

@@ -183,6 +183,17 @@ def test_unknown_guardrail_is_a_400(gateway: tuple[InProcess, Script, str], key:
         assert refused.status_code == 400 and "not defined" in refused.json()["error"]["message"]
 
 
+def test_a_request_adds_a_bounded_number_of_guardrails(gateway: tuple[InProcess, Script, str], key: str) -> None:
+    script = gateway[1]
+    sent = len(script.requests)
+    claude, _ = clients(gateway, key, ",".join(f"g{i}:1" for i in range(17)))
+    with pytest.raises(anthropic.BadRequestError, match="at most 16 guardrails"):
+        claude.messages.create(model="m", max_tokens=20, messages=ASK)  # type: ignore[arg-type]
+    claude, _ = clients(gateway, key, ",".join(["masking:1"] * 40))  # the same one many times is the same one
+    claude.messages.create(model="m", max_tokens=20, messages=ASK)  # type: ignore[arg-type]
+    assert len(script.requests) == sent + 1
+
+
 def test_apply_guardrail_endpoint_and_admin_definitions(gateway: tuple[InProcess, Script, str], key: str) -> None:
     created = admin(
         gateway,
