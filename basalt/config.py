@@ -75,6 +75,41 @@ class ControlSettings(BaseModel):
     instance: str | None = None  # this replica's name in the ledger; default host:port
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics on /metrics (docs/observability.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+
+
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces over OTLP/HTTP; off by default, and then free."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    endpoint: str = "http://127.0.0.1:4318/v1/traces"  # an OTLP/HTTP collector's traces URL
+    headers_env: dict[str, str] = Field(default_factory=dict)  # header name -> environment variable holding its value
+    sampling_ratio: float = Field(default=1.0, ge=0.0, le=1.0)  # of the traces Basalt starts; a caller's flag wins
+    service_name: str = "basalt"
+    capture_content: bool = False  # gen_ai.input.messages / output.messages, after the guardrails masked them
+
+
+class LogSettings(BaseModel):
+    """What the server logs: its level, text or JSON lines, and one access line per request."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: str = "info"
+    format: str = "text"  # "text" or "json"
+    access_log: bool = True
+
+
+class ObservabilitySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metrics: MetricsSettings = Field(default_factory=lambda: MetricsSettings())
+    tracing: TracingSettings = Field(default_factory=lambda: TracingSettings())
+    logging: LogSettings = Field(default_factory=lambda: LogSettings())
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
@@ -97,6 +132,7 @@ class Settings(BaseModel):
     prices: dict[str, Price] = Field(default_factory=dict)  # by model name as clients send it
     guardrails: list[GuardrailConfig] = Field(default_factory=list)  # see docs/guardrails.md
     model_guardrails: dict[str, str] = Field(default_factory=dict)  # model name -> "guardrail:version" always applied
+    observability: ObservabilitySettings = Field(default_factory=lambda: ObservabilitySettings())
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:

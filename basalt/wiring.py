@@ -11,7 +11,7 @@ from .catalog import Catalog
 from .config import Settings
 from .control import ControlPlane
 from .engine import BUNDLED, EngineConfig, EngineStats, LocalEngine, ModelStore, StoreError
-from .flow import Flow
+from .flow import Flow, Observers
 from .guard import GuardrailConfig, Guardrails
 from .providers import UPSTREAMS, Provider
 from .providers.local import LocalProvider
@@ -31,7 +31,8 @@ class Platform:
         self.control = ControlPlane(settings)
         # Definitions made through the admin API on any replica are read from the shared database on first use.
         self.guardrails = Guardrails(fetch=self._stored_guardrail, miss_seconds=settings.control.key_cache_seconds)
-        self.flow = Flow(self.catalog, self.control, self.guardrails, settings.model_guardrails)
+        self.observers = Observers()  # metrics, traces and the access log add themselves (basalt/observe/)
+        self.flow = Flow(self.catalog, self.control, self.guardrails, settings.model_guardrails, self.observers)
         self._providers: list[Provider] = []
 
     def start(self) -> None:

@@ -1,7 +1,7 @@
 """Admission and settlement of one request: rate limits, concurrency, budget, and its row in the usage ledger.
 
 `admit` reserves (prompt estimate + max_tokens) before anything is sent upstream and makes the ledger row durable;
-`Ticket.meter` watches the answer's events and settles with the real usage when the stream ends, however it ends.
+`Ticket.settle` settles with the real usage when the answer ends, however it ends (the flow's meter stage reads it).
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -17,7 +16,6 @@ from typing import Any, Protocol
 from ..canonical import MessagesRequest
 from ..config import Price
 from ..errors import BasaltError, InvalidRequest, Overloaded, RateLimited
-from ..providers.base import EventBatch
 from .budgets import Budget, BudgetBook, budgets
 from .ledger import Ledger
 from .limiter import Bucket, BucketState, Limiter
@@ -25,7 +23,6 @@ from .prices import TokenCounts, cost
 from .principal import Principal
 
 log = logging.getLogger("basalt.control")
-PROGRESS_SECONDS = 1.0  # how often a long stream's output count is written, for a crash to lose at most this much
 IMAGE_TOKENS = 1600  # an image's cost before the provider says: Anthropic's for a ~1.15 megapixel image
 
 
@@ -185,14 +182,6 @@ async def _undo(ctx: Context, buckets: list[Bucket], slots: list[str], lease: st
         await ctx.limiter.leave(name, lease)
 
 
-def _counted(usage: dict[str, Any], deltas: int, cut: bool = False) -> dict[str, Any]:
-    """The usage to settle with: the provider's figures, with the output counted from the deltas if it gave none (or
-    the stream was cut before its final figures)."""
-    if "output_tokens" not in usage or cut:
-        usage["output_tokens"] = max(int(usage.get("output_tokens") or 0), deltas)
-    return usage
-
-
 class Ticket:
     """An admitted request: its reservation, its rate-limit state, and its settlement."""
 
@@ -254,41 +243,13 @@ class Ticket:
             "instance": self.ctx.instance,
         }
 
-    async def meter(self, events: AsyncIterator[EventBatch]) -> AsyncIterator[EventBatch]:
-        usage: dict[str, Any] = {}
-        deltas = 0
-        next_progress = time.monotonic() + PROGRESS_SECONDS
-        status: str = "error"
-        error_type: str | None = "api_error"
-        try:
-            async for batch in events:
-                for event in batch:
-                    kind = event["type"]
-                    if kind == "content_block_delta":
-                        deltas += 1
-                    elif kind == "message_start":
-                        usage.update(event["message"].get("usage") or {})
-                    elif kind == "message_delta":
-                        usage.update(event.get("usage") or {})
-                        action = (event.get("guardrail") or {}).get("action")
-                        if action:
-                            self.guardrail_action = action
-                    elif kind == "message_stop":
-                        # Settled before the client can see the end: an answer it has whole is never `interrupted`.
-                        self.settle(_counted(usage, deltas), "ok")
-                if deltas and not self._settled and time.monotonic() >= next_progress:
-                    next_progress = time.monotonic() + PROGRESS_SECONDS
-                    self.ctx.ledger.settle({"request_id": self.request_id, "output_tokens": deltas})
-                yield batch
-            status, error_type = "ok", None
-        except BasaltError as exc:
-            error_type = exc.error_type
-            raise
-        except (GeneratorExit, asyncio.CancelledError):
-            status, error_type = "cancelled", None
-            raise
-        finally:
-            self.settle(_counted(usage, deltas, status == "cancelled"), status, error_type)
+    @property
+    def settled(self) -> bool:
+        return self._settled
+
+    def progress(self, output_tokens: int) -> None:
+        """A long stream's output so far, written to the ledger row so that a crash loses little of it."""
+        self.ctx.ledger.settle({"request_id": self.request_id, "output_tokens": output_tokens})
 
     def settle(self, usage: dict[str, Any], status: str, error_type: str | None = None) -> None:
         """Records the outcome; the limiter and budget corrections run as a task, so a closing stream never waits."""

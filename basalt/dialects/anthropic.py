@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from ..canonical import Forwarded, MessagesRequest, fold_events, parse_messages_request
 from ..errors import InvalidRequest
 from ..flow import Call
-from ..http.plumbing import EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
+from ..http.plumbing import CALL, EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
 from ..providers.base import Event, ModelInfo
 from .calls import call_options
 from .errors import anthropic_error
@@ -63,6 +63,7 @@ def build_router(platform: Platform) -> APIRouter:
         body = await decode(request)
         rid = request_id(request)
         call = Call(principal, body, "messages", rid, call_options(request.headers))
+        request.scope[CALL] = call  # for the HTTP edge's access log and request metrics, once the response is sent
         events = await first_and_rest(await flow.answer(call))
         headers = anthropic_headers(call.ticket.limits) if call.ticket else {}
         if body.stream:
@@ -77,6 +78,7 @@ def build_router(platform: Platform) -> APIRouter:
         data.setdefault("max_tokens", 1)  # count_tokens takes a messages body without max_tokens
         body = parse_messages_request(data).forward(forwarded(request, raw))
         call = Call(principal, body, "count_tokens", request_id(request))
+        request.scope[CALL] = call
         return json_response({"input_tokens": await flow.count_tokens(call)})
 
     @router.get("/v1/models")

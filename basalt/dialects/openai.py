@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 
 from ..canonical import fold_events
 from ..errors import BasaltError
-from ..http.plumbing import EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
+from ..http.plumbing import CALL, EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
 from ..providers.base import Event
 
 if TYPE_CHECKING:
@@ -172,9 +172,9 @@ def build_router(platform: Platform) -> APIRouter:
     async def chat_completions(request: Request) -> Any:
         principal = await control.authenticate(request.headers, "chat.completions")
         chat = parse_chat_request(await read_body(request, limit))
-        call = Call(
-            principal, to_canonical(chat), "chat.completions", request_id(request), call_options(request.headers)
-        )
+        options = call_options(request.headers)
+        call = Call(principal, to_canonical(chat), "chat.completions", request_id(request), options, "openai")
+        request.scope[CALL] = call  # for the HTTP edge's access log and request metrics, once the response is sent
         events = await first_and_rest(await flow.answer(call))
         headers = openai_headers(call.ticket.limits) if call.ticket else {}
         if chat.stream:

@@ -7,14 +7,20 @@ read it from there. Nothing about a call travels on the request object or throug
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..canonical import MessagesRequest
 from ..control import Principal, Ticket
+from ..errors import BasaltError
 from ..guarding import GuardedAnswer
 from ..providers.base import ModelInfo, Provider
 from ..router import Attempt
+
+
+_TRACEPARENT = re.compile(r"[0-9a-e][0-9a-f]-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(?:-.*)?")
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,16 @@ class CallOptions:
 
     guardrails: tuple[str, ...] = ()
     trace: bool = False
+    traceparent: str | None = None  # the caller's W3C trace context, continued by the call's spans
+    tracestate: str | None = None
+
+    @property
+    def caller_trace_id(self) -> str | None:
+        """The trace id of a well-formed `traceparent` (W3C Trace Context), else None."""
+        match = _TRACEPARENT.fullmatch(self.traceparent.strip().lower()) if self.traceparent else None
+        if match is None or match[1] == "0" * 32 or match[2] == "0" * 16:
+            return None
+        return match[1]
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,20 @@ class Timings:
     admitted: float | None = None
 
 
+@dataclass
+class Outcome:
+    """How the call ended, filled in by the meter stage (or by the stage that refused it) before observers see it."""
+
+    status: str = "error"  # "ok", "error" or "cancelled" (the client left)
+    error: BasaltError | None = None  # what ended it, when the flow raised or the stream failed
+    usage: dict[str, Any] = field(default_factory=dict)  # the answer's usage, in Anthropic's field names
+    stop_reason: str | None = None
+    response_id: str | None = None
+    first_token: float | None = None  # monotonic seconds of the first content delta
+    output_deltas: int = 0  # content deltas seen (the output count when the provider gave none)
+    ended: float | None = None  # monotonic seconds
+
+
 @dataclass(eq=False)
 class Call:
     principal: Principal
@@ -50,6 +80,8 @@ class Call:
     endpoint: str  # the endpoint scope: "messages", "chat.completions", ...
     request_id: str
     options: CallOptions = field(default_factory=CallOptions)
+    dialect: str = "anthropic"  # the entry point's wire dialect ("anthropic", "openai", ...) or "batch", "eval"
+    trace_id: str | None = None  # 32 hex digits: the trace this call belongs to (the caller's, or one tracing began)
     # Filled by the stages, in this order.
     target: Target | None = None
     ticket: Ticket | None = None
@@ -57,6 +89,7 @@ class Call:
     sent: MessagesRequest | None = None  # what went to the model: the request after input guardrails masked it
     attempts: list[Attempt] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
+    outcome: Outcome = field(default_factory=Outcome)
 
     @property
     def guardrail_action(self) -> str | None:

@@ -14,27 +14,46 @@ import time
 from collections.abc import AsyncIterator, Mapping
 
 from ..catalog import Catalog
-from ..control import ControlPlane
+from ..control import ControlPlane, Ticket
+from ..errors import BasaltError
 from ..guard import Guardrails
 from ..guarding import GuardedAnswer, attached, replay
 from ..providers.base import EventBatch
 from ..router import Attempt, Router
 from .call import Call, Target
+from .meter import metered
+from .observe import Observers
 
 
 class Flow:
     def __init__(
-        self, catalog: Catalog, control: ControlPlane, guardrails: Guardrails, model_guardrails: Mapping[str, str]
+        self,
+        catalog: Catalog,
+        control: ControlPlane,
+        guardrails: Guardrails,
+        model_guardrails: Mapping[str, str],
+        observers: Observers | None = None,
     ) -> None:
         self.catalog = catalog
         self.control = control
         self.guardrails = guardrails
         self.model_guardrails = model_guardrails
+        self.observers = observers or Observers()
 
     async def answer(self, call: Call) -> AsyncIterator[EventBatch]:
         """The call's answer as canonical event batches. Errors found before admission (unknown model, limits,
         an unknown guardrail) are raised here; later ones come out of the stream, before its first batch where the
-        provider can tell."""
+        provider can tell. Observers see the call once, when its outcome is complete, however it ended."""
+        try:
+            return await self._answer(call)
+        except BaseException as exc:  # refused before any answer: the outcome is the error
+            call.outcome.error = exc if isinstance(exc, BasaltError) else None
+            call.outcome.status = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+            self.observers.ended(call)
+            raise
+
+    async def _answer(self, call: Call) -> AsyncIterator[EventBatch]:
+        call.trace_id = call.trace_id or call.options.caller_trace_id
         self._resolve(call)
         guardrails = await attached(
             self.guardrails, self.model_guardrails, call.principal, call.request.model, call.options.guardrails
@@ -44,7 +63,7 @@ class Flow:
         call.timings.admitted = time.monotonic()
         if not guardrails:
             call.sent = call.request
-            return ticket.meter(self._route(call))
+            return self._metered(call, ticket, self._route(call))
         guard = call.guard = GuardedAnswer(guardrails, call.options.trace)
         try:
             call.sent, refusal = await guard.check_input(call.request)
@@ -55,8 +74,11 @@ class Flow:
             ticket.settle({}, "error", getattr(exc, "error_type", "api_error"))
             raise
         if refusal is not None:  # a blocked request never reaches the model
-            return ticket.meter(replay(refusal))
-        return ticket.meter(guard.check_output(call.sent, self._route(call)))
+            return self._metered(call, ticket, replay(refusal))
+        return self._metered(call, ticket, guard.check_output(call.sent, self._route(call)))
+
+    def _metered(self, call: Call, ticket: Ticket, events: AsyncIterator[EventBatch]) -> AsyncIterator[EventBatch]:
+        return metered(call, ticket, events, self.observers.ended)
 
     async def count_tokens(self, call: Call) -> int:
         """The prompt's size in tokens, as the model that would answer it counts them (not admitted or metered)."""

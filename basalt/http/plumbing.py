@@ -19,6 +19,7 @@ from ..canonical.events import Event, EventBatch
 from ..errors import BasaltError, InternalError, InvalidRequest, RequestTooLarge
 
 log = logging.getLogger("basalt.http")
+CALL = "basalt.call"  # the scope key under which a generation route leaves its `flow.Call` for the HTTP edge
 ARM_SECONDS = 0.05  # how long the wait for a first event goes unwatched (see _Watcher.arm)
 T = TypeVar("T")
 
