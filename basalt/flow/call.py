@@ -19,7 +19,6 @@ from ..guarding import GuardedAnswer
 from ..providers.base import ModelInfo, Provider
 from ..router import Attempt
 
-
 _TRACEPARENT = re.compile(r"[0-9a-e][0-9a-f]-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(?:-.*)?")
 
 
