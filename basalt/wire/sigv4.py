@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 from ..errors import SignatureRefused
 
@@ -95,16 +95,29 @@ def canonical_uri(path: str) -> str:
     return quote(normal, safe="/~")
 
 
-def canonical_query(query: str) -> str:
+def canonical_query(query: str, plus_is_space: bool = False) -> str:
     """Each name and value decoded and encoded again with only unreserved characters left bare, sorted by name then
     value: the same string however the client chose to encode its query, and botocore's for what it sends."""
     if not query:
         return ""
+    decode = unquote_plus if plus_is_space else unquote
     pairs = []
     for part in query.split("&"):
         name, _, value = part.partition("=")
-        pairs.append((quote(unquote(name), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+        pairs.append((quote(decode(name), safe="-_.~"), quote(decode(value), safe="-_.~")))
     return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def canonical_queries(query: str) -> list[str]:
+    """The forms a signer may have given the query it sent: re-encoded as the spec says (botocore signing its
+    parameters, boto3's own requests), with `+` as a form-encoded space (a URL its HTTP library form-encoded), or
+    as sent, only sorted (botocore signing a URL it was handed). Each is a function of what arrived, so accepting any
+    lets no one change a query's meaning without the secret."""
+    if not query:
+        return [""]
+    pairs = sorted(part.partition("=")[::2] for part in query.split("&"))
+    forms = [canonical_query(query), canonical_query(query, plus_is_space=True), "&".join(f"{k}={v}" for k, v in pairs)]
+    return list(dict.fromkeys(forms))
 
 
 def canonical_headers(headers: Iterable[tuple[str, str]], signed: Sequence[str]) -> str:
@@ -119,11 +132,12 @@ def canonical_headers(headers: Iterable[tuple[str, str]], signed: Sequence[str])
 def canonical_request(
     method: str, path: str, query: str, headers: Iterable[tuple[str, str]], signed: Sequence[str], payload_hash: str
 ) -> str:
+    """`query` here is in canonical form already (canonical_query or one of canonical_queries)."""
     return "\n".join(
         [
             method.upper(),
             canonical_uri(path),
-            canonical_query(query),
+            query,
             canonical_headers(headers, signed),
             ";".join(signed),
             payload_hash,
@@ -162,7 +176,9 @@ def sign(
         headers["x-amz-security-token"] = credentials.session_token
     signed = sorted(headers)
     payload_hash = hashlib.sha256(body).hexdigest()
-    canonical = canonical_request(method, parts.path, parts.query, headers.items(), signed, payload_hash)
+    canonical = canonical_request(
+        method, parts.path, canonical_query(parts.query), headers.items(), signed, payload_hash
+    )
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     to_sign = string_to_sign(amz_date, scope, canonical)
     signed_by = signature(credentials.secret_key, amz_date[:8], region, service, to_sign)
@@ -215,12 +231,15 @@ def read(request: SignedRequest, now: float, service: str = SERVICE) -> Claim:
 
 def verify(request: SignedRequest, claim: Claim, secret_key: str) -> None:
     """Refuses a request whose signature is not the one `secret_key` makes of it (compared in constant time)."""
-    canonical = canonical_request(
-        request.method, request.path, request.query, request.headers, claim.signed_headers, claim.payload_hash
-    )
-    to_sign = string_to_sign(claim.amz_date, claim.scope, canonical)
-    wanted = signature(secret_key, claim.amz_date[:8], claim.region, claim.service, to_sign)
-    if not hmac.compare_digest(wanted, claim.signature):
+    matched = False
+    for query in canonical_queries(request.query):
+        canonical = canonical_request(
+            request.method, request.path, query, request.headers, claim.signed_headers, claim.payload_hash
+        )
+        to_sign = string_to_sign(claim.amz_date, claim.scope, canonical)
+        wanted = signature(secret_key, claim.amz_date[:8], claim.region, claim.service, to_sign)
+        matched |= hmac.compare_digest(wanted, claim.signature)
+    if not matched:
         raise SignatureRefused(MISMATCH)
 
 
