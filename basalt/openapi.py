@@ -170,6 +170,9 @@ def operations() -> dict[tuple[str, str], Operation]:
         ("delete", "/admin/keys/{key_id}"): Operation(admin, KEY),
         ("post", "/admin/keys/{key_id}/revoke"): Operation(admin, KEY),
         ("post", "/admin/keys/{key_id}/aws-credentials"): Operation(admin, ACCESS_KEY_PAIR, 201),
+        ("get", "/admin/keys/{key_id}/aws-credentials"): Operation(
+            admin, _list_of(_object({"key_id": _STRING, "aws_access_key_id": _STRING}))
+        ),
         ("get", "/admin/usage"): Operation(admin, USAGE_REPORT, query=USAGE_QUERY),
         ("get", "/v1/usage"): Operation("anthropic", USAGE_REPORT, query=USAGE_QUERY),
         ("post", "/v1/guardrails/{guardrail_id}/versions/{version}/apply"): Operation(

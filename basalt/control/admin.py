@@ -206,6 +206,20 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         project_id = (await project_of(project)).id if project else None
         return ok({"data": [k.public() for k in await control.store().list_keys(project_id)]})
 
+    def can_seal() -> None:
+        """The server key is there (made now if need be) before anything is created, so no key is left half made."""
+        try:
+            control.secret_box(create=True)
+        except (SealError, OSError) as exc:
+            raise InternalError(f"Basalt cannot seal access key pairs: {exc}") from None
+
+    async def access_key(key: ApiKey) -> dict[str, str]:
+        problem = aws_keys.unusable(key)
+        if problem is not None:
+            raise InvalidRequest(f"{problem}; it cannot get an access key pair")
+        can_seal()
+        return (await control.issue_access_key(key)).public()
+
     @router.post("/admin/keys")
     async def create_key(request: Request) -> Any:
         await admin(request)
@@ -233,27 +247,23 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         pair = await access_key(key) if body.aws else {}
         return ok({**key.public(), "key": secret, **pair}, 201)
 
-    def can_seal() -> None:
-        """The server key is there (made now if need be) before anything is created, so no key is left half made."""
-        try:
-            control.secret_box(create=True)
-        except (SealError, OSError) as exc:
-            raise InternalError(f"Basalt cannot seal access key pairs: {exc}") from None
-
-    async def access_key(key: ApiKey) -> dict[str, str]:
-        problem = aws_keys.unusable(key)
-        if problem is not None:
-            raise InvalidRequest(f"{problem}; it cannot get an access key pair")
-        can_seal()
-        return (await control.issue_access_key(key)).public()
+    async def key_named(key_id: str) -> ApiKey:
+        found = await control.store().get_key(text(key_id, "key_id"))
+        if found is None:
+            raise NotFound(f"No API key {key_id!r}.")
+        return found[0]
 
     @router.post("/admin/keys/{key_id}/aws-credentials")
     async def create_access_key(request: Request, key_id: str) -> Any:
         await admin(request)
-        found = await control.store().get_key(text(key_id, "key_id"))
-        if found is None:
-            raise NotFound(f"No API key {key_id!r}.")
-        return ok(await access_key(found[0]), 201)
+        return ok(await access_key(await key_named(key_id)), 201)
+
+    @router.get("/admin/keys/{key_id}/aws-credentials")
+    async def list_access_keys(request: Request, key_id: str) -> Any:
+        await admin(request)
+        key = await key_named(key_id)
+        ids = await control.store().access_key_ids(key.id)
+        return ok({"data": [{"key_id": key.id, "aws_access_key_id": i} for i in ids]})  # never the secrets
 
     @router.post("/admin/keys/{key_id}/revoke")
     @router.delete("/admin/keys/{key_id}")

@@ -34,6 +34,7 @@ from basalt import InProcess, Settings
 from basalt.cli import main
 from basalt.config import ControlSettings
 from basalt.control import ControlPlane
+from basalt.control.auth import Authenticator
 from basalt.control.aws_keys import AccessKeyPair, well_formed
 from basalt.control.records import ApiKey
 from basalt.control.schema import aws_access_keys
@@ -185,6 +186,16 @@ def test_sign_and_verify_share_the_canonical_request() -> None:
     parts = urlsplit(url)
     claim = check(sigv4.SignedRequest("POST", parts.path, parts.query, list(headers.items()), BODY), SECRET)
     assert claim.region == "eu-west-1" and claim.signed_headers == ("host", "x-amz-date", "x-amz-security-token")
+
+
+def test_with_auth_off_a_signed_request_is_the_local_user() -> None:
+    async def never(_: str) -> None:
+        raise AssertionError("no lookup when auth is off")
+
+    principal = asyncio.run(
+        Authenticator(False, never, secrets=never).authenticate_sigv4(botocore_signed(f"{HOST}/m", "x" * 40))
+    )
+    assert principal.anonymous
 
 
 # Sealing -----------------------------------------------------------------------------------------------------------
@@ -392,6 +403,9 @@ def test_the_admin_api_issues_pairs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert again.status_code == 400 and "revoked" in again.text
         listing = http.get("/admin/keys", headers=admin).text
         assert body["aws_secret_access_key"] not in listing
+        pairs = http.get(f"/admin/keys/{body['id']}/aws-credentials", headers=admin)
+        assert pairs.json() == {"data": [{"key_id": body["id"], "aws_access_key_id": body["aws_access_key_id"]}]}
+        assert http.get("/admin/keys/key_nope/aws-credentials", headers=admin).status_code == 404
 
 
 # A real boto3 client -----------------------------------------------------------------------------------------------
