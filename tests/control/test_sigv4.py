@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anthropic
 import boto3
 import pytest
 from botocore.auth import SigV4Auth
@@ -432,6 +433,12 @@ def verifying_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
             seen.append(exc)
             return JSONResponse({"message": exc.message}, exc.status, {"x-amzn-ErrorType": exc.aws_error_type or ""})
         seen.append((principal.key.id if principal.key else None, request.url.path, json.loads(body)))
+        if request.url.path.endswith("/invoke"):  # InvokeModel, in the Anthropic-on-Bedrock format
+            content = [{"type": "text", "text": "verified"}]
+            return JSONResponse(
+                {"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "content": content,
+                 "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}
+            )  # fmt: skip
         message = {"role": "assistant", "content": [{"text": "verified"}]}
         usage = {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
         return JSONResponse(
@@ -470,6 +477,31 @@ def test_boto3_converse_is_verified(verifying_route: tuple[str, ControlPlane, li
         client("w" * 40).converse(modelId="m", messages=messages)
     assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_anthropic_bedrock_is_verified(verifying_route: tuple[str, ControlPlane, list[Any]]) -> None:
+    url, plane, seen = verifying_route
+
+    async def issue() -> tuple[str, AccessKeyPair]:
+        key = await make_key(plane)
+        return key.id, await plane.issue_access_key(key)
+
+    key_id, pair = _on_fresh_loop(plane, issue())
+    client = anthropic.AnthropicBedrock(
+        aws_access_key=pair.access_key_id, aws_secret_key=pair.secret_access_key, aws_session_token="tok",
+        aws_region="us-east-1", base_url=url, max_retries=0,
+    )  # fmt: skip
+    model = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    answer = client.messages.create(model=model, max_tokens=5, messages=[{"role": "user", "content": "Hi"}])
+    assert answer.content[0].type == "text" and answer.content[0].text == "verified"
+    assert seen[-1][0] == key_id and seen[-1][1] == f"/model/{model}/invoke"
+    assert "anthropic_version" in seen[-1][2]  # this SDK sends 2026-10-21, not bedrock-2023-05-31
+    wrong = anthropic.AnthropicBedrock(
+        aws_access_key=pair.access_key_id, aws_secret_key="w" * 40, aws_region="us-east-1", base_url=url, max_retries=0
+    )
+    with pytest.raises(anthropic.PermissionDeniedError):
+        wrong.messages.create(model=model, max_tokens=5, messages=[{"role": "user", "content": "Hi"}])
+    assert isinstance(seen[-1], SignatureRefused) and seen[-1].aws_error_type == "InvalidSignatureException"
 
 
 def _on_fresh_loop(plane: ControlPlane, coro: Any) -> Any:
