@@ -73,6 +73,9 @@ class ControlSettings(BaseModel):
     redis: str | None = None  # redis://host:6379/0 shares limit counters between workers and replicas
     key_cache_seconds: float = Field(default=1.0, ge=0)  # how long a replica trusts a checked key (revocation lag)
     instance: str | None = None  # this replica's name in the ledger; default host:port
+    # The environment variable holding the server key that seals AWS-style key pairs' secrets (32 bytes, hex or
+    # base64); unset: <home>/secret-key, made on first use. Replicas sharing a database must share the key.
+    secret_key_env: str = "BASALT_SECRET_KEY"
 
 
 class MetricsSettings(BaseModel):

@@ -41,6 +41,9 @@ class BasaltError(Exception):
     """An error with a message a person can act on, shown to the caller in its dialect."""
 
     error_type = "api_error"
+    # The AWS error type (x-amzn-ErrorType) the Bedrock dialect sends when an error names one itself; otherwise the
+    # dialect derives it from `error_type`.
+    aws_error_type: str | None = None
 
     def __init__(
         self,
@@ -101,6 +104,20 @@ class AuthenticationFailed(BasaltError):
 
 class PermissionDenied(BasaltError):
     error_type = "permission_error"
+
+
+class SignatureRefused(AuthenticationFailed):
+    """A request signed with AWS Signature Version 4 that Basalt refuses: a 403, as AWS answers every such refusal,
+    naming the AWS error type boto3 raises (UnrecognizedClientException for an unknown or unusable access key,
+    InvalidSignatureException for a wrong or expired signature, IncompleteSignatureException for a malformed one)."""
+
+    def __init__(self, message: str, aws_error_type: str = "InvalidSignatureException") -> None:
+        super().__init__(message)
+        self.aws_error_type = aws_error_type
+
+    @property
+    def status(self) -> int:
+        return 403
 
 
 class RateLimited(BasaltError):

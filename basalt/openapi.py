@@ -81,8 +81,9 @@ _LIMITS = {"type": "object"}
 PROJECT = _object({"id": _STRING, "org_id": _STRING, "name": _STRING, "created_at": {}, "limits": _LIMITS})
 KEY = _object(
     {"id": _STRING, "name": _STRING, "hint": _STRING, "admin": {"type": "boolean"}, "limits": _LIMITS},
-    {"project_id": _NULLABLE_STRING, "key": _STRING},
+    {"project_id": _NULLABLE_STRING, "key": _STRING, "aws_access_key_id": _STRING, "aws_secret_access_key": _STRING},
 )
+ACCESS_KEY_PAIR = _object({"key_id": _STRING, "aws_access_key_id": _STRING, "aws_secret_access_key": _STRING})
 GUARDRAIL = _object({"name": _STRING, "version": {}})
 APPLIED = _object(
     {"action": {"enum": ["NONE", "GUARDRAIL_INTERVENED"]}, "outputs": {"type": "array"}, "assessments": {}}
@@ -168,6 +169,10 @@ def operations() -> dict[tuple[str, str], Operation]:
         ("post", "/admin/keys"): Operation(admin, KEY, 201, body=NewKey, example={"name": "ci", "admin": True}),
         ("delete", "/admin/keys/{key_id}"): Operation(admin, KEY),
         ("post", "/admin/keys/{key_id}/revoke"): Operation(admin, KEY),
+        ("post", "/admin/keys/{key_id}/aws-credentials"): Operation(admin, ACCESS_KEY_PAIR, 201),
+        ("get", "/admin/keys/{key_id}/aws-credentials"): Operation(
+            admin, _list_of(_object({"key_id": _STRING, "aws_access_key_id": _STRING}))
+        ),
         ("get", "/admin/usage"): Operation(admin, USAGE_REPORT, query=USAGE_QUERY),
         ("get", "/v1/usage"): Operation("anthropic", USAGE_REPORT, query=USAGE_QUERY),
         ("post", "/v1/guardrails/{guardrail_id}/versions/{version}/apply"): Operation(

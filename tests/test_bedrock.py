@@ -11,7 +11,8 @@ from botocore.eventstream import EventStreamBuffer
 
 from basalt import InProcess, Settings
 from basalt.config import Deployment
-from basalt.providers.aws import Credentials, EventStreamDecoder, EventStreamError, sign_v4
+from basalt.providers.aws import EventStreamDecoder, EventStreamError
+from basalt.wire.sigv4 import Credentials, sign
 
 from .fakes.bedrock import ACCESS_KEY, REGION, SECRET_KEY, BedrockScript, build_bedrock_app, event, exception
 from .fakes.upstream import serving
@@ -46,7 +47,7 @@ def test_signature_matches_botocores() -> None:
 
     url = "https://bedrock-runtime.us-west-2.amazonaws.com/model/anthropic.claude-3%3A0/converse-stream"
     now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
-    headers = sign_v4("POST", url, b'{"a":1}', Credentials(ACCESS_KEY, SECRET_KEY, "token-1"), REGION, now=now)
+    headers = sign("POST", url, b'{"a":1}', Credentials(ACCESS_KEY, SECRET_KEY, "token-1"), REGION, now=now)
     aws = AWSRequest(
         method="POST", url=url, data=b'{"a":1}', headers={k: v for k, v in headers.items() if k != "authorization"}
     )

@@ -11,14 +11,16 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import Conflict, InvalidRequest, NotFound, Overloaded, PermissionDenied
+from ..errors import Conflict, InternalError, InvalidRequest, NotFound, Overloaded, PermissionDenied
 from ..guard import Guardrails
 from ..guard.registry import storable, validate
 from ..http.plumbing import read_body
+from . import aws_keys
 from .bounds import TIME_MAX, Count, Name, Seconds, Usd, text
 from .plane import ControlPlane
 from .principal import ENDPOINTS, Principal
-from .records import LIMIT_FIELDS, Limits, Project
+from .records import LIMIT_FIELDS, ApiKey, Limits, Project
+from .sealing import SealError
 from .store import GROUPS
 
 FLUSH_WAIT_SECONDS = 10.0
@@ -54,6 +56,7 @@ class NewKey(LimitFields):
     endpoints: list[Name] | None = Field(default=None, max_length=len(ENDPOINTS))
     expires_at: Seconds | None = None  # Unix seconds
     expires_in: Seconds | None = Field(default=None, gt=0)  # seconds from now
+    aws: bool = False  # also issue an AWS-style access key pair (SigV4, the Bedrock dialect), shown once
 
 
 def json_object(raw: bytes, what: str) -> dict[str, Any]:
@@ -203,6 +206,20 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         project_id = (await project_of(project)).id if project else None
         return ok({"data": [k.public() for k in await control.store().list_keys(project_id)]})
 
+    def can_seal() -> None:
+        """The server key is there (made now if need be) before anything is created, so no key is left half made."""
+        try:
+            control.secret_box(create=True)
+        except (SealError, OSError) as exc:
+            raise InternalError(f"Basalt cannot seal access key pairs: {exc}") from None
+
+    async def access_key(key: ApiKey) -> dict[str, str]:
+        problem = aws_keys.unusable(key)
+        if problem is not None:
+            raise InvalidRequest(f"{problem}; it cannot get an access key pair")
+        can_seal()
+        return (await control.issue_access_key(key)).public()
+
     @router.post("/admin/keys")
     async def create_key(request: Request) -> Any:
         await admin(request)
@@ -214,6 +231,8 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         if body.project is None and not body.admin:
             raise InvalidRequest("project: a key belongs to a project (only admin keys may have none)", param="project")
         project = await project_of(body.project) if body.project else None
+        if body.aws:
+            can_seal()
         expires_at = body.expires_at or (time.time() + body.expires_in if body.expires_in else None)
         key, secret = await control.store().create_key(
             body.name,
@@ -225,7 +244,26 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
             limits=body.limits(),
             guardrail=body.guardrail,
         )
-        return ok({**key.public(), "key": secret}, 201)
+        pair = await access_key(key) if body.aws else {}
+        return ok({**key.public(), "key": secret, **pair}, 201)
+
+    async def key_named(key_id: str) -> ApiKey:
+        found = await control.store().get_key(text(key_id, "key_id"))
+        if found is None:
+            raise NotFound(f"No API key {key_id!r}.")
+        return found[0]
+
+    @router.post("/admin/keys/{key_id}/aws-credentials")
+    async def create_access_key(request: Request, key_id: str) -> Any:
+        await admin(request)
+        return ok(await access_key(await key_named(key_id)), 201)
+
+    @router.get("/admin/keys/{key_id}/aws-credentials")
+    async def list_access_keys(request: Request, key_id: str) -> Any:
+        await admin(request)
+        key = await key_named(key_id)
+        ids = await control.store().access_key_ids(key.id)
+        return ok({"data": [{"key_id": key.id, "aws_access_key_id": i} for i in ids]})  # never the secrets
 
     @router.post("/admin/keys/{key_id}/revoke")
     @router.delete("/admin/keys/{key_id}")

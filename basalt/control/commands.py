@@ -16,10 +16,11 @@ from pydantic import BaseModel, ValidationError
 
 from ..config import Settings
 from ..errors import BasaltError
+from . import aws_keys, sealing
 from .admin import LimitFields, NewKey, NewProject, timestamp
 from .bounds import text
 from .principal import ENDPOINTS
-from .records import LIMIT_FIELDS, Project
+from .records import LIMIT_FIELDS, ApiKey, Project
 from .store import GROUPS, Store
 
 Command = Callable[[Store, argparse.Namespace], Awaitable[int]]
@@ -101,6 +102,23 @@ async def projects_update(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def secret_box(args: argparse.Namespace) -> sealing.SecretBox:
+    """The server key that seals pairs' secrets: the one the server reads (made in the home on first use)."""
+    settings: Settings = args.settings
+    try:
+        box = sealing.load(settings.home, settings.control.secret_key_env, create=True)
+    except (sealing.SealError, OSError) as exc:
+        raise CommandError(f"cannot seal access key pairs: {exc}") from None
+    assert box is not None
+    return box
+
+
+async def print_access_key(store: Store, box: sealing.SecretBox, key: ApiKey) -> None:
+    pair = await aws_keys.issue(store, box, key)
+    print(f"AWS_ACCESS_KEY_ID={pair.access_key_id}")
+    print(f"AWS_SECRET_ACCESS_KEY={pair.secret_access_key}")
+
+
 async def keys_create(store: Store, args: argparse.Namespace) -> int:
     models = args.models.split(",") if args.models else None
     body: NewKey = checked(NewKey, args, name=args.name, models=models, expires_in=args.expires_in)
@@ -113,6 +131,7 @@ async def keys_create(store: Store, args: argparse.Namespace) -> int:
     if unknown:
         print(f"basalt: unknown endpoints {unknown}; known: {', '.join(ENDPOINTS)}", file=sys.stderr)
         return 1
+    box = secret_box(args) if args.aws else None  # before the key, so a key is never left without its pair
     key, secret = await store.create_key(
         args.name,
         project,
@@ -123,8 +142,24 @@ async def keys_create(store: Store, args: argparse.Namespace) -> int:
         limits=body.limits(),
         guardrail=body.guardrail,
     )
-    print(f"created {key.id}; this is the only time the key is shown:", file=sys.stderr)
+    shown = "key and its access key pair are" if box else "key is"
+    print(f"created {key.id}; this is the only time the {shown} shown:", file=sys.stderr)
     print(secret)
+    if box is not None:
+        await print_access_key(store, box, key)
+    return 0
+
+
+async def keys_aws(store: Store, args: argparse.Namespace) -> int:
+    found = await store.get_key(text(args.key_id, "key_id"))
+    if found is None:
+        raise CommandError(f"no key {args.key_id!r}")
+    problem = aws_keys.unusable(found[0])
+    if problem is not None:
+        raise CommandError(f"{problem}; it cannot get an access key pair")
+    box = secret_box(args)
+    print(f"an access key pair for {args.key_id}; this is the only time its secret is shown:", file=sys.stderr)
+    await print_access_key(store, box, found[0])
     return 0
 
 
@@ -178,6 +213,8 @@ def run(command: Command) -> Callable[[argparse.Namespace], int]:
     def main(args: argparse.Namespace) -> int:
         settings = Settings.load(args.config)
 
+        args.settings = settings  # for the commands that need more than the database
+
         async def go() -> int:
             store = Store(settings.database_url()).connect()
             try:
@@ -221,10 +258,13 @@ def register(sub: Any) -> None:
     p.add_argument("--models", help="comma-separated model names or glob patterns this key may use")
     p.add_argument("--endpoints", help=f"comma-separated endpoints this key may call: {', '.join(ENDPOINTS)}")
     p.add_argument("--expires-in", type=duration, help="lifetime, e.g. 90d")
+    p.add_argument("--aws", action="store_true", help="also an AWS-style access key pair, for SigV4 (Bedrock) clients")
     add_limit_options(p)
     p = command(keys, "list", "list keys (never their secrets)", keys_list)
     p.add_argument("--project")
     p = command(keys, "revoke", "revoke a key", keys_revoke)
+    p.add_argument("key_id")
+    p = command(keys, "aws", "issue an AWS-style access key pair for a key; prints it once", keys_aws)
     p.add_argument("key_id")
 
     p = command(sub, "usage", "usage and cost report", usage)

@@ -12,14 +12,16 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..canonical import MessagesRequest
 from ..config import Settings
-from ..errors import BasaltError, Overloaded
+from ..errors import BasaltError, InternalError, Overloaded
 from ..files import private_dir
+from ..wire.sigv4 import SignedRequest
+from . import aws_keys, sealing
 from .admission import CallFacts, Context, Ticket, admit
 from .auth import Authenticator
 from .budgets import BudgetBook
@@ -41,7 +43,8 @@ class ControlPlane:
         control = settings.control
         self.url = settings.database_url()
         self.instance = control.instance or f"{socket.gethostname()}:{settings.port}"
-        self.auth = Authenticator(control.auth, self._lookup, control.key_cache_seconds)
+        self.auth = Authenticator(control.auth, self._lookup, control.key_cache_seconds, self._access_key)
+        self._box: sealing.SecretBox | None = None
         self._memory = MemoryLimiter() if not control.redis else None  # shared by every loop of this process
         self._contexts: dict[asyncio.AbstractEventLoop, tuple[Store, Context]] = {}
         self.admin_key_file: Path | None = None
@@ -54,6 +57,10 @@ class ControlPlane:
         the guardrail definitions added through the admin API, read in the same pass."""
         private_dir(self.settings.home)  # the database, admin key and journal inside are the owner's only
         private_dir(self.journal_dir)
+        try:  # a server key given but unreadable fails the start, not the first signed request
+            self.secret_box(create=False)
+        except sealing.SealError as exc:
+            raise SystemExit(f"basalt: {exc}") from None
         return run_in_thread(self._prepare())
 
     async def _prepare(self) -> list[dict[str, Any]]:
@@ -122,6 +129,33 @@ class ControlPlane:
         principal.require_endpoint(endpoint)
         return principal
 
+    async def authenticate_sigv4(
+        self, method: str, path: str, query: str, headers: Sequence[tuple[str, str]], body: bytes, endpoint: str
+    ) -> Principal:
+        """The caller of a request signed with an access key pair (the Bedrock dialect): `path` and `query` exactly
+        as sent (the ASGI scope's raw_path and query_string, still percent-encoded), every header with repeats
+        (`request.headers.items()`), the whole body. Refusals are 403s naming their AWS error type."""
+        request = SignedRequest(method, path, query, headers, body)
+        try:
+            principal = await self.auth.authenticate_sigv4(request)
+        except BasaltError:
+            raise
+        except Exception as exc:
+            raise _unavailable("the key store", exc) from None
+        principal.require_endpoint(endpoint)
+        return principal
+
+    def secret_box(self, create: bool) -> sealing.SecretBox | None:
+        """The server key's box, once found (issuing a pair may create the key file; verifying never does)."""
+        if self._box is None:
+            self._box = sealing.load(self.settings.home, self.settings.control.secret_key_env, create=create)
+        return self._box
+
+    async def issue_access_key(self, key: ApiKey) -> aws_keys.AccessKeyPair:
+        box = self.secret_box(create=True)
+        assert box is not None
+        return await aws_keys.issue(self.store(), box, key)
+
     async def admit(
         self,
         principal: Principal,
@@ -162,6 +196,29 @@ class ControlPlane:
         key, secret_hash = found
         project = await store.find_project(key.project_id) if key.project_id else None
         return key, secret_hash, project
+
+    async def _access_key(self, access_key_id: str) -> tuple[str, str] | None:
+        found = await self.store().get_access_key(access_key_id)
+        if found is None:
+            return None
+        key_id, sealed = found
+        try:
+            box = self.secret_box(create=False)
+            if box is None:
+                raise sealing.SealError(
+                    f"access key {access_key_id} is stored sealed, but this server has no key to open it: set "
+                    f"${self.settings.control.secret_key_env} or copy {sealing.KEY_FILE} from the replica that made it "
+                    f"into {self.settings.home}"
+                )
+            return key_id, box.open(sealed, access_key_id)
+        except sealing.SealError as exc:
+            # The server's configuration, not the caller's mistake: a 500 that says so, and the operator's details
+            # in the log (never the secret, which was not opened).
+            log.error("cannot verify a SigV4 request: %s", exc)
+            raise InternalError(
+                f"Basalt cannot open the stored secret of access key {access_key_id}: its server key differs from "
+                "the one that sealed it; the server log says more."
+            ) from None
 
     async def close(self) -> None:
         """Flush and close this loop's resources."""

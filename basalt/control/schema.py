@@ -62,6 +62,16 @@ api_keys = Table(
     *_limits(),
 )
 
+aws_access_keys = Table(
+    "aws_access_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the access key id (BSLT...), in clear: SigV4 sends it in clear
+    Column("key_id", String(40), ForeignKey("api_keys.id"), nullable=False),  # the Basalt key it acts for
+    Column("secret_sealed", String(200), nullable=False),  # the secret access key, AES-GCM sealed (sealing.py)
+    Column("created_at", Float, nullable=False),
+    Index("ix_aws_access_keys_key", "key_id"),
+)
+
 usage = Table(
     "usage",
     metadata,

@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 from ..files import private_file
 from . import keys
 from .records import LIMIT_FIELDS, ApiKey, Limits, Project
-from .schema import api_keys, guardrails, organizations, projects, usage
+from .schema import api_keys, aws_access_keys, guardrails, organizations, projects, usage
 
 DEFAULT_ORG = "default"
 GROUPS = ("day", "month", "model", "key", "project", "deployment", "status")
@@ -157,6 +157,30 @@ class Store:
             await conn.execute(stmt.values(revoked_at=time.time()))
         found = await self.get_key(key_id)
         return found[0] if found else None
+
+    async def add_access_key(self, key_id: str, access_key_id: str, secret_sealed: str) -> bool:
+        """Store an AWS-style pair of a key; False if the access key id is taken."""
+        values = {"id": access_key_id, "key_id": key_id, "secret_sealed": secret_sealed, "created_at": time.time()}
+        try:
+            async with self.db.begin() as conn:
+                await conn.execute(insert(aws_access_keys).values(**values))
+        except IntegrityError:
+            return False
+        return True
+
+    async def get_access_key(self, access_key_id: str) -> tuple[str, str] | None:
+        """(the key id, the sealed secret) of an access key id."""
+        query = select(aws_access_keys.c.key_id, aws_access_keys.c.secret_sealed).where(
+            aws_access_keys.c.id == access_key_id
+        )
+        async with self.db.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (row.key_id, row.secret_sealed) if row is not None else None
+
+    async def access_key_ids(self, key_id: str) -> list[str]:
+        query = select(aws_access_keys.c.id).where(aws_access_keys.c.key_id == key_id)
+        async with self.db.connect() as conn:
+            return list((await conn.execute(query.order_by(aws_access_keys.c.created_at))).scalars())
 
     async def has_admin_key(self) -> bool:
         query = select(func.count()).select_from(api_keys).where(api_keys.c.admin, api_keys.c.revoked_at.is_(None))

@@ -21,7 +21,8 @@ from ..canonical import MessagesRequest
 from ..canonical.events import EventWriter
 from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest, Overloaded, RateLimited
-from .aws import Credentials, EventStreamDecoder, sign_v4
+from ..wire.sigv4 import Credentials, sign
+from .aws import EventStreamDecoder
 from .base import Event, EventBatch, ModelInfo, refuse_penalties, refuse_unknown_fields
 from .upstream_http import UpstreamClient, UpstreamTimeout, read_batches, read_json
 
@@ -64,7 +65,7 @@ class BedrockProvider:
         if not access or not secret:
             raise InternalError(f"no AWS credentials for {self.name}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         credentials = Credentials(access, secret, os.environ.get("AWS_SESSION_TOKEN"))
-        return sign_v4("POST", self.base_url + path, body, credentials, self.region)
+        return sign("POST", self.base_url + path, body, credentials, self.region)
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         path = f"/model/{quote(self.upstream_model, safe='')}/count-tokens"
