@@ -5,13 +5,12 @@ import json
 import orjson
 import pytest
 
-from basalt.dialects.openai import ChunkEncoder, to_completion
-from basalt.dialects.openai_types import parse_chat_request, to_canonical
 from basalt.errors import InvalidRequest
+from basalt.wire.chat import ChunkEncoder, decode_request, encode_completion, parse_chat_request
 
 
 def canonical(body: dict) -> dict:
-    return to_canonical(parse_chat_request(json.dumps(body).encode())).model_dump(exclude_none=True, by_alias=True)
+    return decode_request(parse_chat_request(json.dumps(body).encode())).model_dump(exclude_none=True, by_alias=True)
 
 
 def test_system_developer_tools_and_tool_results() -> None:
@@ -121,7 +120,7 @@ def test_completion_from_a_folded_message() -> None:
         "stop_reason": "tool_use",
         "usage": {"input_tokens": 3, "output_tokens": 2},
     }
-    out = to_completion(message, "m")
+    out = encode_completion(message, "m")
     choice = out["choices"][0]
     assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] == "Hi"
     assert json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"]) == {"a": 1}
