@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions requests -> the canonical Messages request, and canonical events -> chunks."""
+"""The Chat Completions codec one direction at a time: requests -> canonical request, canonical events -> chunks."""
 
 import json
 
