@@ -1,6 +1,7 @@
 """The Chat Completions codec one direction at a time: requests -> canonical request, canonical events -> chunks."""
 
 import json
+from typing import Any
 
 import orjson
 import pytest
@@ -9,7 +10,7 @@ from basalt.errors import InvalidRequest
 from basalt.wire.chat import ChunkEncoder, decode_request, encode_completion, parse_chat_request
 
 
-def canonical(body: dict) -> dict:
+def canonical(body: dict[str, Any]) -> dict[str, Any]:
     return decode_request(parse_chat_request(json.dumps(body).encode())).model_dump(exclude_none=True, by_alias=True)
 
 
@@ -71,7 +72,7 @@ def test_images_become_image_blocks_and_formats_become_output_config() -> None:
     "extra",
     [{"n": 3}, {"logprobs": True}, {"frequency_penalty": 2.5}, {"logit_bias": {"1": 2}}],
 )
-def test_unsupported_options_are_refused_not_dropped(extra: dict) -> None:
+def test_unsupported_options_are_refused_not_dropped(extra: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest):
         canonical({"model": "m", "messages": [{"role": "user", "content": "x"}], **extra})
 
@@ -87,7 +88,7 @@ def test_repetition_penalties_are_carried_and_zero_means_off() -> None:
 def test_chunks_for_a_tool_call_stream_and_usage() -> None:
     enc = ChunkEncoder("m", include_usage=True)
     usage = {"input_tokens": 10, "output_tokens": 0, "cache_read_input_tokens": 4}
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "message_start", "message": {"id": "msg_abc", "usage": usage}},
         {
             "type": "content_block_start",
