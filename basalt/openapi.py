@@ -136,8 +136,8 @@ def operations() -> dict[tuple[str, str], Operation]:
     """Every route's declaration, by (method, path template)."""
     from .canonical.types import MessagesRequest
     from .control.admin import LimitFields, NewKey, NewProject
-    from .dialects.openai_types import ChatCompletionRequest
     from .guard.api import ApplyBody
+    from .wire.chat import ChatCompletionRequest
 
     hello = [{"role": "user", "content": "Say hello."}]
     admin: Dialect = "anthropic"

@@ -1,17 +1,17 @@
-"""OpenAI Chat Completions requests -> the canonical Messages request, and canonical events -> chunks."""
+"""The Chat Completions codec one direction at a time: requests -> canonical request, canonical events -> chunks."""
 
 import json
+from typing import Any
 
 import orjson
 import pytest
 
-from basalt.dialects.openai import ChunkEncoder, to_completion
-from basalt.dialects.openai_types import parse_chat_request, to_canonical
 from basalt.errors import InvalidRequest
+from basalt.wire.chat import ChunkEncoder, decode_request, encode_completion, parse_chat_request
 
 
-def canonical(body: dict) -> dict:
-    return to_canonical(parse_chat_request(json.dumps(body).encode())).model_dump(exclude_none=True, by_alias=True)
+def canonical(body: dict[str, Any]) -> dict[str, Any]:
+    return decode_request(parse_chat_request(json.dumps(body).encode())).model_dump(exclude_none=True, by_alias=True)
 
 
 def test_system_developer_tools_and_tool_results() -> None:
@@ -72,7 +72,7 @@ def test_images_become_image_blocks_and_formats_become_output_config() -> None:
     "extra",
     [{"n": 3}, {"logprobs": True}, {"frequency_penalty": 2.5}, {"logit_bias": {"1": 2}}],
 )
-def test_unsupported_options_are_refused_not_dropped(extra: dict) -> None:
+def test_unsupported_options_are_refused_not_dropped(extra: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest):
         canonical({"model": "m", "messages": [{"role": "user", "content": "x"}], **extra})
 
@@ -88,7 +88,7 @@ def test_repetition_penalties_are_carried_and_zero_means_off() -> None:
 def test_chunks_for_a_tool_call_stream_and_usage() -> None:
     enc = ChunkEncoder("m", include_usage=True)
     usage = {"input_tokens": 10, "output_tokens": 0, "cache_read_input_tokens": 4}
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "message_start", "message": {"id": "msg_abc", "usage": usage}},
         {
             "type": "content_block_start",
@@ -121,7 +121,7 @@ def test_completion_from_a_folded_message() -> None:
         "stop_reason": "tool_use",
         "usage": {"input_tokens": 3, "output_tokens": 2},
     }
-    out = to_completion(message, "m")
+    out = encode_completion(message, "m")
     choice = out["choices"][0]
     assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] == "Hi"
     assert json.loads(choice["message"]["tool_calls"][0]["function"]["arguments"]) == {"a": 1}
