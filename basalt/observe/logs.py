@@ -142,10 +142,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`ts LEVEL logger: message key=value ...`, then the exception's traceback."""
+    """`ts LEVEL logger: message key=value ...` (ts in UTC), then the exception's traceback."""
 
     def __init__(self, redact: Redactor) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.converter = time.gmtime  # UTC, as the JSON lines and the ledger's times are
         self.redact = redact
 
     def formatMessage(self, record: logging.LogRecord) -> str:

@@ -313,3 +313,13 @@ def test_no_access_line_when_the_access_log_is_off(tmp_path: Path, caplog: pytes
         assert http.post("/v1/messages", json={"model": "m", "max_tokens": 5, "messages": ASK}).status_code == 200
         assert http.get("/health").status_code == 200
     assert [r for r in caplog.records if r.name == ACCESS_LOGGER] == []
+
+
+def test_a_request_the_browser_guard_refuses_gets_a_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, ACCESS_LOGGER)
+    with fake_upstream() as (url, _), in_process(url, tmp_path) as basalt, basalt.http_client() as http:
+        refused = http.post("/v1/messages", content=b"{}", headers={"content-type": "text/plain"})
+    assert refused.status_code == 415
+    (line,) = [r.basalt_fields for r in caplog.records if r.name == ACCESS_LOGGER]  # type: ignore[attr-defined]
+    assert (line["request_id"], line["status"], line["route"]) == (refused.headers["request-id"], 415, None)
+    assert line["error_type"] == refused.json()["error"]["type"]
