@@ -4,10 +4,12 @@ exist, the row written from the flow's record at reservation and at settlement, 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import insert, inspect
@@ -15,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from basalt.canonical import parse_messages_request
 from basalt.catalog import Catalog
+from basalt.cli import main
 from basalt.config import ControlSettings, Settings
 from basalt.control import ControlPlane, Principal
 from basalt.control.schema import usage
@@ -145,3 +148,21 @@ def test_a_trace_id_found_after_admission_is_written_at_settlement(database_url:
         return before, after
 
     assert asyncio.run(go()) == (None, TRACE)
+
+
+def test_basalt_usage_reports_one_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'u.db'}"
+    flow, control = flow_on(url, tmp_path)
+
+    async def answer() -> None:
+        for call in (a_call("req_a", TRACEPARENT), a_call("req_b", None)):
+            _ = [batch async for batch in await flow.answer(call)]
+        await control.close()
+
+    asyncio.run(answer())
+    config = tmp_path / "basalt.yaml"
+    config.write_text(f"control: {{database: '{url}'}}\n")
+    assert main(["usage", "--by", "model", "--trace-id", TRACE.upper(), "--json", "--config", str(config)]) == 0
+    assert [(r["model"], r["requests"]) for r in json.loads(capsys.readouterr().out)] == [("m", 1)]
+    assert main(["usage", "--trace-id", "nope", "--config", str(config)]) != 0
+    assert "trace_id: 32 hexadecimal digits" in capsys.readouterr().err

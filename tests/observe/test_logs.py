@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,21 @@ def test_a_request_the_browser_guard_refuses_gets_a_line(tmp_path: Path, caplog:
     (line,) = [r.basalt_fields for r in caplog.records if r.name == ACCESS_LOGGER]  # type: ignore[attr-defined]
     assert (line["request_id"], line["status"], line["route"]) == (refused.headers["request-id"], 415, None)
     assert line["error_type"] == refused.json()["error"]["type"]
+
+
+def test_a_client_that_leaves_mid_stream_gets_a_cancelled_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, ACCESS_LOGGER)
+    with fake_upstream() as (url, script), in_process(url, tmp_path) as basalt, basalt.http_client() as http:
+        script.actions.append("drip:0.3")
+        body = {"model": "m", "max_tokens": 20, "stream": True, "messages": ASK}
+        with http.stream("POST", "/v1/messages", json=body) as response:
+            rid = response.headers["request-id"]
+            next(response.iter_bytes())  # the start of the answer, then the client goes
+        deadline = time.monotonic() + 10
+        while not [r for r in caplog.records if r.name == ACCESS_LOGGER] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (line,) = [r.basalt_fields for r in caplog.records if r.name == ACCESS_LOGGER]  # type: ignore[attr-defined]
+    assert (line["request_id"], line["status"], line["outcome"], line["error_type"]) == (rid, 200, "cancelled", None)
+    assert line["output_tokens"] < 6  # what was counted until the client left
