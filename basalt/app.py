@@ -23,8 +23,18 @@ from .dialects.anthropic import json_response
 from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound, RequestTimedOut
+from .http.edge import Edge
 from .http.guards import BrowserGuard, default_hosts
-from .http.plumbing import RequestIdMiddleware, request_id, until_disconnected, with_request_id
+from .http.plumbing import (
+    ERROR_TYPE,
+    PRINCIPAL,
+    RequestIdMiddleware,
+    request_id,
+    until_disconnected,
+    with_request_id,
+)
+from .observe.access import AccessLog
+from .observe.logs import Redactor, secret_values
 from .openapi import complete as complete_openapi
 from .wiring import Platform
 
@@ -35,6 +45,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def error_response(request: Request, error: BasaltError) -> Response:
+    request.scope[ERROR_TYPE] = error.error_type  # for the access log: every error answer is made here
     dialect = dialect_for(request.url.path)
     headers = {**retry_headers(error), **dialect.rate_limit_headers(error.limits)}
     if error.status >= 500 and error.status != 529:
@@ -49,22 +60,30 @@ class BasaltApp(FastAPI):
     Each runs under one disconnect watcher (`until_disconnected`), so a client that leaves at any wait after
     admission cancels the upstream call."""
 
-    direct: dict[str, Endpoint]
+    direct: dict[str, APIRoute]
     guard: BrowserGuard
+    edge: Edge | None = None  # what watches each request end (the access log); None: nothing, at no cost
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
-            return
+        elif self.edge is not None:
+            await self.edge.serve(self._serve, scope, receive, send)
+        else:
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         verdict = self.guard.screen(scope)  # Host, Origin and Content-Type, for every route
         if verdict is not None:
             await refuse(scope, receive, send, verdict)
             return
         send = self.guard.readable(scope, send)
-        endpoint = self.direct.get(scope["path"]) if scope["method"] == "POST" else None
-        if endpoint is None:
+        route = self.direct.get(scope["path"]) if scope["method"] == "POST" else None
+        if route is None:
             await super().__call__(scope, receive, send)
             return
+        scope["route"] = route  # as Starlette's router would have set it
+        endpoint: Endpoint = route.endpoint
         send = with_request_id(scope, send)
         request = Request(scope, receive)
 
@@ -118,17 +137,20 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(control_admin.build_router(platform_.control, platform_.guardrails))
 
     async def may_apply_guardrails(request: Request) -> None:
-        await platform_.control.authenticate(request.headers, "guardrails")
+        request.scope[PRINCIPAL] = await platform_.control.authenticate(request.headers, "guardrails")
 
     app.include_router(guard.build_router(platform_.guardrails, may_apply_guardrails))
     app.add_middleware(RequestIdMiddleware)
     hosts = settings.allowed_hosts if settings.allowed_hosts is not None else default_hosts(settings.host)
     app.guard = BrowserGuard(hosts, settings.cors_origins)
     app.direct = {
-        route.path: route.endpoint
+        route.path: route
         for route in (r for router in dialects for r in router.routes)
         if isinstance(route, APIRoute) and route.path in DIRECT_PATHS and "POST" in (route.methods or ())
     }
+
+    if settings.observability.logging.access_log:
+        app.edge = Edge([AccessLog(Redactor(secret_values(settings)))])
 
     generate_openapi = app.openapi
 

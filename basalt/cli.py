@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import logging
 import os
 import sys
 import time
@@ -44,9 +43,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app, late_body
     from .http.deadlines import timed_protocol
+    from .observe.logs import configure as configure_logging
 
     settings = Settings.load(args.config, host=args.host, port=args.port)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     # Pull the bundled model here, with a progress bar, rather than silently inside the server's startup.
     missing = ModelStore(settings.home).find(settings.local_model) is None
     if settings.serve_local and missing and settings.local_model in (SMOLLM2.name, *SMOLLM2.aliases):
@@ -63,8 +63,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         http=timed_protocol(settings.header_timeout, settings.body_timeout, late_body),  # slowloris is cut off
+        log_config=None,  # uvicorn's records go to Basalt's handler (JSON when configured so), not its own
         log_level="warning",
-        access_log=False,
+        access_log=False,  # Basalt writes its own access line (basalt/observe/access.py)
         timeout_graceful_shutdown=5,
     )
     return 0

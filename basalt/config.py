@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -98,12 +98,17 @@ class TracingSettings(BaseModel):
 
 
 class LogSettings(BaseModel):
-    """What the server logs: its level, text or JSON lines, and one access line per request."""
+    """What the server logs: its level, text or JSON lines, and one access line per request (docs/observability.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    level: str = "info"
-    format: str = "text"  # "text" or "json"
-    access_log: bool = True
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"  # of Basalt's own loggers
+    format: Literal["text", "json"] = "text"  # json: one object a line (ts, level, logger, message, ...)
+    access_log: bool = True  # one line per request on the `basalt.access` logger, whatever `level` says
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
 
 class ObservabilitySettings(BaseModel):

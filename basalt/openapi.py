@@ -115,6 +115,7 @@ USAGE_QUERY = {
     "model": "The model name as clients sent it.",
     "since": "Unix seconds or an ISO 8601 date or time.",
     "until": "Unix seconds or an ISO 8601 date or time.",
+    "trace_id": "A W3C trace id (32 hexadecimal digits): only the calls of that trace.",
     "records": "Non-empty: the rows themselves, newest first, instead of a report.",
     "limit": "With records: how many rows, 1 to 10000.",
 }

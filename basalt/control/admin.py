@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import Conflict, InternalError, InvalidRequest, NotFound, Overloaded, PermissionDenied
 from ..guard import Guardrails
 from ..guard.registry import storable, validate
-from ..http.plumbing import read_body
+from ..http.plumbing import PRINCIPAL, read_body
 from . import aws_keys
 from .bounds import TIME_MAX, Count, Name, Seconds, Usd, text
 from .plane import ControlPlane
@@ -24,6 +25,7 @@ from .sealing import SealError
 from .store import GROUPS
 
 FLUSH_WAIT_SECONDS = 10.0
+_TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
 MAX_BODY_BYTES = 1 << 20  # an admin payload is small; the largest, a guardrail with 10,000 words, is a few hundred KB
 
 
@@ -122,6 +124,15 @@ def timestamp(value: str | None, name: str) -> float | None:
     return seconds
 
 
+def trace_id(value: str | None) -> str | None:
+    """A W3C trace id filter: 32 hex digits (the ledger stores them lowercase)."""
+    if not value:
+        return None
+    if not _TRACE_ID.fullmatch(value):
+        raise InvalidRequest(f"trace_id: 32 hexadecimal digits, got {value[:100]!r}", param="trace_id")
+    return value.lower()
+
+
 def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
     router = APIRouter()
 
@@ -162,7 +173,8 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
         return ok(definition, 201)
 
     async def admin(request: Request) -> Principal:
-        return await control.authenticate(request.headers, "admin")
+        principal = request.scope[PRINCIPAL] = await control.authenticate(request.headers, "admin")
+        return principal
 
     async def project_of(ref: str) -> Project:
         project = await control.store().find_project(text(ref, "project"))
@@ -287,6 +299,7 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
             "model": text(q.get("model"), "model"),
             "since": timestamp(q.get("since"), "since"),
             "until": timestamp(q.get("until"), "until"),
+            "trace_id": trace_id(q.get("trace_id")),
         }
         if not principal.admin:
             # A tenant sees its own project and nothing else, whatever it asks for.
@@ -316,6 +329,7 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
 
     @router.get("/v1/usage")
     async def own_usage(request: Request) -> Any:
-        return await report(await control.authenticate(request.headers, "usage"), request)
+        principal = request.scope[PRINCIPAL] = await control.authenticate(request.headers, "usage")
+        return await report(principal, request)
 
     return router

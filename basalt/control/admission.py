@@ -48,6 +48,9 @@ class CallFacts(Protocol):
     @property
     def guardrail_action(self) -> str | None: ...
 
+    @property
+    def trace_id(self) -> str | None: ...  # 32 hex digits, so a cost line leads to its trace
+
 
 def estimate_input_tokens(request: MessagesRequest) -> int:
     """A quick upper-side guess (about four characters a token) for the reservation; settlement corrects it."""
@@ -241,6 +244,8 @@ class Ticket:
             "cost_usd": 0.0,
             "started_at": self.started,
             "instance": self.ctx.instance,
+            # Known at admission when the caller sent a traceparent: an interrupted call's row leads to its trace too.
+            "trace_id": self.facts.trace_id if self.facts is not None else None,
         }
 
     @property
@@ -281,6 +286,7 @@ class Ticket:
                 "latency_ms": (now - self.started) * 1000,
                 "finished_at": now,
                 "guardrail_action": self.guardrail_action,
+                "trace_id": facts.trace_id if facts is not None else None,  # tracing may have begun one since
             }
         )
         if not (self.buckets or self.slots or self.budgets):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from ..config import Settings
 from ..errors import BasaltError
 from . import aws_keys, sealing
-from .admin import LimitFields, NewKey, NewProject, timestamp
+from .admin import LimitFields, NewKey, NewProject, timestamp, trace_id
 from .bounds import text
 from .principal import ENDPOINTS
 from .records import LIMIT_FIELDS, ApiKey, Project
@@ -196,6 +196,7 @@ async def usage(store: Store, args: argparse.Namespace) -> int:
         "model": text(args.model, "--model"),
         "since": timestamp(args.since, "since"),
         "until": timestamp(args.until, "until"),
+        "trace_id": trace_id(args.trace_id),
     }
     rows = await store.usage_report(where, group_by)
     if args.json:
@@ -274,4 +275,5 @@ def register(sub: Any) -> None:
     p.add_argument("--model")
     p.add_argument("--since", help="ISO date or Unix seconds")
     p.add_argument("--until", help="ISO date or Unix seconds")
+    p.add_argument("--trace-id", help="only the calls of this W3C trace (32 hex digits)")
     p.add_argument("--json", action="store_true")

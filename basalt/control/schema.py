@@ -6,7 +6,7 @@ which is exact enough for metering at micro-dollar scale and is what the price t
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
 
 metadata = MetaData()
 
@@ -100,9 +100,17 @@ usage = Table(
     Column("run", String(40)),  # the ledger run (journal.new_run) that reserved it; NULL before revision 0002
     Column("guardrail_action", String(40)),
     Column("detail", Text),
+    Column("trace_id", String(32)),  # the call's W3C trace id (32 hex digits); NULL when it had none
     Index("ix_usage_project_started", "project_id", "started_at"),
     Index("ix_usage_key_started", "key_id", "started_at"),
     Index("ix_usage_open", "instance", "status"),
+    # Partial: only rows with a trace are indexed, so calls without one cost the ledger's writes nothing more.
+    Index(
+        "ix_usage_trace",
+        "trace_id",
+        sqlite_where=text("trace_id IS NOT NULL"),
+        postgresql_where=text("trace_id IS NOT NULL"),
+    ),
 )
 
 guardrails = Table(

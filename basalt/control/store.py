@@ -247,8 +247,8 @@ class Store:
             return [_plain(r) for r in (await conn.execute(query)).all()]
 
     async def usage_report(self, where: dict[str, Any], group_by: Iterable[str]) -> list[dict[str, Any]]:
-        """Totals grouped by any of GROUPS, over the records matching `where` (project_id, key_id, model, since,
-        until)."""
+        """Totals grouped by any of GROUPS, over the records matching `where` (project_id, key_id, model, trace_id,
+        since, until)."""
         dialect = self.db.dialect.name
         columns = [_group_column(g, dialect).label(g) for g in group_by]
         totals = [

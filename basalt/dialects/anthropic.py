@@ -12,7 +12,15 @@ from fastapi import APIRouter, Request, Response
 from ..canonical import Forwarded, MessagesRequest, fold_events, parse_messages_request
 from ..errors import InvalidRequest
 from ..flow import Call
-from ..http.plumbing import CALL, EventStreamResponse, first_and_rest, read_body, request_id, unless_disconnected
+from ..http.plumbing import (
+    CALL,
+    PRINCIPAL,
+    EventStreamResponse,
+    first_and_rest,
+    read_body,
+    request_id,
+    unless_disconnected,
+)
 from ..providers.base import Event, ModelInfo
 from .calls import call_options
 from .errors import anthropic_error
@@ -85,12 +93,12 @@ def build_router(platform: Platform) -> APIRouter:
     async def list_models(
         request: Request, after_id: str | None = None, before_id: str | None = None, limit: int = 20
     ) -> Any:
-        await control.authenticate(request.headers, "models")
+        request.scope[PRINCIPAL] = await control.authenticate(request.headers, "models")
         return json_response(list_page(platform.catalog.models(), after_id, before_id, limit))
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(request: Request, model_id: str) -> Any:
-        await control.authenticate(request.headers, "models")
+        request.scope[PRINCIPAL] = await control.authenticate(request.headers, "models")
         _, _, info = platform.catalog.resolve(model_id)
         return json_response(model_object(info))
 

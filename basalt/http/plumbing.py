@@ -20,6 +20,8 @@ from ..errors import BasaltError, InternalError, InvalidRequest, RequestTooLarge
 
 log = logging.getLogger("basalt.http")
 CALL = "basalt.call"  # the scope key under which a generation route leaves its `flow.Call` for the HTTP edge
+PRINCIPAL = "basalt.principal"  # where a route that has no call leaves who called it (admin, usage), for the same
+ERROR_TYPE = "basalt.error_type"  # the error type of an error response, set where the error becomes the response
 ARM_SECONDS = 0.05  # how long the wait for a first event goes unwatched (see _Watcher.arm)
 T = TypeVar("T")
 
