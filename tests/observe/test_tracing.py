@@ -141,7 +141,7 @@ def test_the_server_span_continues_the_callers_trace(run: Run) -> None:
     assert attributes["gen_ai.response.id"] == run.responses["fallback"].json()["id"]
     assert attributes["gen_ai.response.finish_reasons"] == ["end_turn"]
     assert attributes["gen_ai.usage.input_tokens"] == 7 and attributes["gen_ai.usage.output_tokens"] == 6
-    assert attributes["basalt.dialect"] == "anthropic" and attributes["basalt.call.status"] == "ok"
+    assert attributes["basalt.dialect"] == "anthropic" and "basalt.call.status" not in attributes  # ok
     assert attributes["basalt.request_id"] == run.responses["fallback"].headers["request-id"]
     assert attributes["basalt.deployment"] == "openai:backup"
     assert "error.type" not in attributes and server.status == 0

@@ -49,7 +49,7 @@ class Traced:
         return asyncio.run(go())
 
     def spans(self) -> list[ReadableSpan]:
-        self.tracing.provider.force_flush()
+        self.tracing.flush()
         return list(self.exporter.get_finished_spans())
 
 
