@@ -43,6 +43,7 @@ FALLBACK = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
 LOCAL_CALL = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
 GUARDED = ("11111111111111111111111111111111", "2222222222222222")
 UNSAMPLED = ("33333333333333333333333333333333", "4444444444444444")
+CUT = ("55555555555555555555555555555555", "6666666666666666")
 
 
 @dataclass
@@ -111,6 +112,8 @@ def calls(url: str, a: Script, b: Script) -> dict[str, httpx.Response]:
         out["unsampled"] = http.post("/v1/messages", json=body, headers=traceparent(UNSAMPLED, "00"))
         out["root"] = http.post("/v1/messages", json=body)
         out["unknown"] = http.post("/v1/messages", json={**body, "model": "nope"}, headers=traceparent(GUARDED))
+        a.actions = ["cut"]  # the upstream breaks off its stream after a few events
+        out["cut"] = http.post("/v1/messages", json={**body, "stream": True}, headers=traceparent(CUT))
     return out
 
 
@@ -234,7 +237,7 @@ def test_a_caller_not_sampling_gets_no_spans_but_its_context_goes_upstream(run: 
 
 def test_a_call_without_traceparent_starts_a_trace_and_refusals_are_traced(run: Run) -> None:
     assert run.responses["root"].status_code == 200
-    known = {FALLBACK[0], LOCAL_CALL[0], GUARDED[0], UNSAMPLED[0]}
+    known = {FALLBACK[0], LOCAL_CALL[0], GUARDED[0], UNSAMPLED[0], CUT[0]}
     roots = [s for s in run.received.spans if s.kind == "SERVER" and s.trace_id not in known]
     assert len(roots) == 1 and roots[0].parent_id == "" and roots[0].name == "chat m"
     refused = [s for s in run.received.trace(GUARDED[0]) if s.name == "chat nope"]
@@ -246,3 +249,14 @@ def test_a_call_without_traceparent_starts_a_trace_and_refusals_are_traced(run: 
 def test_the_exporter_sends_the_headers_named_by_environment_variables(run: Run) -> None:
     assert run.received.posts and all(p["authorization"] == "Bearer otlp-secret" for p in run.received.posts)
     assert all(p["content-type"] == "application/x-protobuf" for p in run.received.posts)
+
+
+def test_a_stream_the_upstream_breaks_off_is_an_error_on_the_call_and_on_the_try_that_answered(run: Run) -> None:
+    assert run.responses["cut"].status_code == 200 and "event: error" in run.responses["cut"].text
+    spans = run.received.trace(CUT[0])
+    server = only(spans, "chat m")
+    attempt = only(spans, "chat primary")
+    assert attempt.parent_id == server.span_id and "basalt.attempt.then" not in attempt.attributes
+    assert attempt.attributes["error.type"] == "api_error" and attempt.status == 2
+    assert server.attributes["error.type"] == "api_error" and server.status == 2
+    assert server.attributes["basalt.call.status"] == "error"

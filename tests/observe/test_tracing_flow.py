@@ -127,3 +127,12 @@ def test_a_blocked_prompt_is_not_captured_and_the_block_is_on_its_span(tmp_path:
     check = spans["guardrail.input"]
     assert check.attributes is not None and check.attributes["basalt.guardrail.action"] == "INTERVENED"
     assert server.attributes["basalt.guardrail.action"] == "INTERVENED"
+
+
+def test_a_malformed_traceparent_starts_a_new_trace(tmp_path: Path) -> None:
+    traced = Traced(tmp_path)
+    the_call = call(traceparent="00-not-a-trace-01", tracestate="x" * 600)
+    traced.answer(the_call)
+    server = next(span for span in traced.spans() if span.name == "chat m")
+    assert server.parent is None and server.context is not None
+    assert the_call.trace_id == format(server.context.trace_id, "032x")
