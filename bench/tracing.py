@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
+
 from .engine import RESULTS, WORK, free_port, machine, running, write_section
 from .gateway import DURATION, ROUNDS, _cpu_seconds, run_wrk, settle, wrk_script
 
@@ -110,8 +112,6 @@ def main() -> None:
                         f"cpu/call={row['cpu_ms_per_call']:.3f}ms non2xx={row['non_2xx']:.0f}",
                         flush=True,
                     )
-        import httpx2 as httpx
-
         exported = httpx.get(f"http://127.0.0.1:{sink_port}/", timeout=5).json()
     if not exported["exports"]:
         raise SystemExit("the tracing server exported nothing: tracing was not on")
@@ -119,7 +119,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"machine": machine(), "rows": rows, "exported": exported, "raw": rounds}
     (RESULTS / "tracing.json").write_text(json.dumps(result, indent=2))
-    table = "| mode | conc. | RPS off / on | p50 ms off / on | added p50 ms | CPU ms a call off / on | added CPU ms a call |\n"
+    table = "| mode | conc. | RPS off / on | p50 ms off / on | added p50 ms | CPU ms a call off / on "
+    table += "| added CPU ms a call |\n"
     table += "|---|---|---|---|---|---|---|\n"
     table += "".join(
         f"| {r['mode']} | {r['concurrency']} | {r['rps_off']} / {r['rps_on']} | {r['p50_off']} / {r['p50_on']} | "

@@ -9,18 +9,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from basalt.canonical import parse_messages_request
 from basalt.catalog import Catalog
-from basalt.config import Settings, TracingSettings
+from basalt.config import ObservabilitySettings, Settings, TracingSettings
 from basalt.control import ControlPlane, Principal
 from basalt.flow import Call, CallOptions, Flow, Observers
 from basalt.guard import GuardrailConfig, Guardrails
 from basalt.observe.tracing import Tracing
 from basalt.providers.mock import MockProvider, text_answer
 from basalt.router import RetryPolicy, Router, Target
+from basalt.wiring import Platform
 
 BLOCK_ZEUS = {"name": "zeus", "version": 1, "words": {"words": ["project zeus"], "action": "BLOCK"}}
 CALLER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -136,3 +138,11 @@ def test_a_malformed_traceparent_starts_a_new_trace(tmp_path: Path) -> None:
     server = next(span for span in traced.spans() if span.name == "chat m")
     assert server.parent is None and server.context is not None
     assert the_call.trace_id == format(server.context.trace_id, "032x")
+
+
+def test_a_header_variable_that_is_not_set_stops_the_start_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BASALT_TEST_UNSET_OTLP", raising=False)
+    tracing = TracingSettings(enabled=True, headers_env={"authorization": "BASALT_TEST_UNSET_OTLP"})
+    settings = Settings(serve_local=False, observability=ObservabilitySettings(tracing=tracing))
+    with pytest.raises(SystemExit, match="BASALT_TEST_UNSET_OTLP"):
+        Platform(settings)
