@@ -8,7 +8,9 @@ a guardrail with the `basalt-guardrail: name:version` header but never remove on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
 
 from .canonical import MessagesRequest
 from .control import Principal
@@ -74,24 +76,42 @@ async def attached(
     return out
 
 
+@dataclass(eq=False)
+class GuardCheck:
+    """One guardrail's check of a call: on its input (started and ended here) or on its output stream (which it
+    watches until the stream ends, so `ended` stays None: the call's end is its end)."""
+
+    guardrail: Guardrail
+    stage: str  # "input" or "output"
+    outcome: GuardedStream | InputVerdict
+    started: float  # monotonic seconds
+    ended: float | None = None
+
+    @property
+    def action(self) -> Action:
+        return self.outcome.action
+
+
 class GuardedAnswer:
-    """Runs the input checks, then wraps the provider's events in the output checks; `action` is the worst of all."""
+    """Runs the input checks, then wraps the provider's events in the output checks; `action` is the worst of all,
+    `checks` each guardrail's check, in order, for traces."""
 
     def __init__(self, guardrails: list[Guardrail], trace: bool) -> None:
         self.guardrails = guardrails
         self.trace = trace
-        self._actions: list[Callable[[], Action]] = []
+        self.checks: list[GuardCheck] = []
 
     @property
     def action(self) -> str | None:
-        worst = max((get() for get in self._actions), key=list(Action).index, default=Action.NONE)
+        worst = max((check.action for check in self.checks), key=list(Action).index, default=Action.NONE)
         return LEDGER_ACTIONS[worst]
 
     async def check_input(self, request: MessagesRequest) -> tuple[MessagesRequest, EventBatch | None]:
         """The request to send on (masked where a policy anonymizes), or the refusal that answers instead."""
         for guardrail in self.guardrails:
+            started = time.monotonic()
             verdict = await asyncio.to_thread(check_request, guardrail, request)
-            self._actions.append(_reader(verdict))
+            self.checks.append(GuardCheck(guardrail, "input", verdict, started, time.monotonic()))
             if verdict.blocked:
                 trace = verdict.trace() if self.trace else None
                 return request, refusal_events(request.model, verdict.blocked_message or "", trace)
@@ -100,15 +120,12 @@ class GuardedAnswer:
 
     def check_output(self, request: MessagesRequest, events: AsyncIterator[EventBatch]) -> AsyncIterator[EventBatch]:
         grounding = grounding_context(request)
+        started = time.monotonic()
         for guardrail in self.guardrails:
             guarded = guard_stream(guardrail, events, trace=self.trace, grounding=grounding, whole=not request.stream)
-            self._actions.append(_reader(guarded))
+            self.checks.append(GuardCheck(guardrail, "output", guarded, started))
             events = aiter(guarded)  # an async generator: closing it closes the stream under it
         return events
-
-
-def _reader(outcome: GuardedStream | InputVerdict) -> Callable[[], Action]:
-    return lambda: outcome.action
 
 
 async def replay(events: EventBatch) -> AsyncIterator[EventBatch]:

@@ -10,12 +10,14 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from .canonical import MessagesRequest
 from .errors import BadGateway, BasaltError
-from .providers.base import EventBatch, ModelInfo, Provider
+from .providers.base import CURRENT_ATTEMPT, Attempt, EventBatch, ModelInfo, Provider
+
+__all__ = ["RETRYABLE", "Attempt", "RetryPolicy", "Router", "Target"]
 
 log = logging.getLogger("basalt.router")
 RETRYABLE = {"rate_limit_error", "api_error", "overloaded_error", "timeout_error"}
@@ -27,17 +29,6 @@ class RetryPolicy:
     backoff: float = 0.5  # first delay in seconds, doubled each try
     max_delay: float = 8.0  # an upstream's retry-after above this moves on to the next deployment instead
     cooldown: float = 30.0  # a deployment that failed all its tries rests this long (then one request probes it)
-
-
-@dataclass
-class Attempt:
-    """One try of one deployment, as the per-call record keeps it: which deployment, when, and how it ended."""
-
-    deployment: str
-    started: float = field(default_factory=time.monotonic)
-    ended: float | None = None
-    error: str | None = None  # the error type that ended it; None while it runs and when it answered
-    then: str | None = None  # after an error: "retry" (same deployment), "fallback" (the next one) or "give up"
 
 
 @dataclass(eq=False)
@@ -86,9 +77,14 @@ class Router:
         return [t for _, _, t in sorted(keyed, key=lambda k: (k[0], k[1]))] + resting
 
     async def stream(
-        self, request: MessagesRequest, model: str, attempts: list[Attempt] | None = None
+        self,
+        request: MessagesRequest,
+        model: str,
+        attempts: list[Attempt] | None = None,
+        begin: Callable[[Attempt], None] | None = None,
     ) -> AsyncIterator[EventBatch]:
-        """The first deployment that answers; each try is appended to `attempts` (the call's record) as it starts."""
+        """The first deployment that answers; each try is appended to `attempts` (the call's record) as it starts,
+        and `begin` sees it before its request goes out (tracing gives it the headers naming its span)."""
         attempts = [] if attempts is None else attempts
         last_error: BasaltError | None = None
         for target in self.order():
@@ -97,7 +93,12 @@ class Router:
                 events: AsyncIterator[EventBatch] | None = None
                 attempt = Attempt(target.label or target.model)
                 attempts.append(attempt)
+                if begin is not None:
+                    begin(attempt)
                 target.in_flight += 1
+                # The try is the current one while its request goes out: set and reset in this one step, with no
+                # yield between them, so the context is the same whoever iterates this stream.
+                current = CURRENT_ATTEMPT.set(attempt)
                 try:
                     events = target.provider.stream(request, target.model)  # a provider may refuse here already
                     first = await anext(events)
@@ -118,6 +119,8 @@ class Router:
                     target.in_flight -= 1
                     attempt.ended, attempt.error, attempt.then = time.monotonic(), type(exc).__name__, "give up"
                     raise
+                finally:
+                    CURRENT_ATTEMPT.reset(current)
                 target.failures = 0
                 try:
                     if first[0]["type"] == "message_start":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalog import Catalog
 from .config import Settings
@@ -16,6 +16,9 @@ from .guard import GuardrailConfig, Guardrails
 from .providers import UPSTREAMS, Provider
 from .providers.local import LocalProvider
 from .router import RetryPolicy, Router, Target
+
+if TYPE_CHECKING:
+    from .observe.tracing import Tracing
 
 log = logging.getLogger("basalt")
 
@@ -34,6 +37,9 @@ class Platform:
         self.observers = Observers()  # metrics, traces and the access log add themselves (basalt/observe/)
         self.flow = Flow(self.catalog, self.control, self.guardrails, settings.model_guardrails, self.observers)
         self._providers: list[Provider] = []
+        self.tracing = _tracing(settings)
+        if self.tracing is not None:
+            self.observers.add(self.tracing)
 
     def start(self) -> None:
         stored = self.control.prepare()
@@ -104,6 +110,24 @@ class Platform:
         if self.engine is not None:
             self.engine.stop()
             self.engine = None
+        if self.tracing is not None:  # exports the spans still queued (waits for the collector, at most its timeout)
+            self.tracing.shutdown()
+            self.tracing = None
 
     def engine_stats(self) -> EngineStats | None:
         return self.engine.stats() if self.engine else None
+
+
+def _tracing(settings: Settings) -> Tracing | None:
+    """The tracing observer when tracing is on; off, the OpenTelemetry SDK is not even imported."""
+    if not settings.observability.tracing.enabled:
+        return None
+    try:
+        from .observe.tracing import Tracing, headers_from_env
+    except ImportError as exc:
+        raise SystemExit(f"basalt: tracing needs the OpenTelemetry SDK: pip install 'basalt[otel]' ({exc})") from None
+    try:
+        headers_from_env(settings.observability.tracing.headers_env)
+    except ValueError as exc:
+        raise SystemExit(f"basalt: {exc}") from None
+    return Tracing(settings.observability.tracing)

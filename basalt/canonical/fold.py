@@ -24,6 +24,17 @@ async def fold_events(batches: AsyncIterator[EventBatch]) -> dict[str, Any]:
     return message
 
 
+class Folder:
+    """Folds events one at a time, for a stage that watches a stream pass instead of consuming it."""
+
+    def __init__(self) -> None:
+        self.message: dict[str, Any] | None = None
+        self._partial_json: dict[int, str] = {}
+
+    def feed(self, event: Event) -> None:
+        self.message = _fold(self.message, event, self._partial_json)
+
+
 def _fold(message: dict[str, Any] | None, event: Event, partial_json: dict[int, str]) -> dict[str, Any]:
     kind = event["type"]
     if kind == "message_start":

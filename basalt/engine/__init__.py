@@ -5,7 +5,7 @@ The public face is what `__all__` names: `LocalEngine.submit()` gives a `Generat
 llama.cpp itself loads on first use, not at import.
 """
 
-from .core import EngineConfig, EngineStats
+from .core import EngineConfig, EngineStats, SequenceTimings
 from .runtime import Generation, GenerationParams, LocalEngine
 from .store import BUNDLED, InstalledModel, ModelStore, StoreError
 
@@ -18,5 +18,6 @@ __all__ = [
     "InstalledModel",
     "LocalEngine",
     "ModelStore",
+    "SequenceTimings",
     "StoreError",
 ]

@@ -12,6 +12,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,17 @@ class EngineConfig:
     max_waiting: int = 256  # queued requests beyond which new ones are refused as overloaded
 
 
+@dataclass(frozen=True)
+class SequenceTimings:
+    """When a sequence was submitted, first ran (its queue wait ends, its prefill starts), got its first token (the
+    prefill ends, decoding starts) and ended, in monotonic seconds; None for a step it never reached."""
+
+    submitted: float
+    started: float | None
+    first_token: float | None
+    ended: float
+
+
 @dataclass
 class Output:
     """What one step produced for one request. `text` is a delta; counts are cumulative."""
@@ -42,6 +54,7 @@ class Output:
     finish_reason: str | None = None  # end_turn | max_tokens | stop_sequence | context_full | aborted | error
     stop_sequence: str | None = None
     error: str | None = None
+    timings: SequenceTimings | None = None  # on the last output only
 
 
 @dataclass(eq=False)
@@ -53,6 +66,7 @@ class EngineRequest:
     on_output: Callable[[Output], None]
     stop: tuple[str, ...] = ()
     ignore_eos: bool = False
+    submitted: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -74,6 +88,8 @@ class _Live:
     seq: Sequence
     text: TextStream
     emitted: int = field(default=0)
+    started: float | None = None  # the first step it was in
+    first_token: float | None = None
 
 
 class EngineCore:
@@ -237,11 +253,14 @@ class EngineCore:
         sample_at: list[tuple[str, int, Sampler]] = []  # (request, batch index, sampler) in batch order
         # In seq_id order: llama.cpp splits a batch over separate KV streams into micro-batches, and sequences out of
         # stream order make it run one micro-batch per sequence (measured: 2.2x slower decode at 16 sequences).
+        now = time.monotonic()
         for chunk in sorted(plan.chunks, key=lambda c: c.seq.seq_id):
             index = batch.add(chunk.tokens, chunk.start, chunk.seq.seq_id, chunk.sample)
+            live = self._live[chunk.seq.request_id]
+            if live.started is None:  # its first step: the queue wait ends, the prefill starts
+                live.started = now
             if chunk.sample:
-                request_id = chunk.seq.request_id
-                sample_at.append((request_id, index, self._live[request_id].request.sampler))
+                sample_at.append((chunk.seq.request_id, index, live.request.sampler))
         # The consumers are woken only now, with the step ready to go: llama_decode releases the GIL a moment
         # later, so a woken event loop finds it free instead of waiting on it while this thread builds the batch.
         self._flush()
@@ -276,6 +295,8 @@ class EngineCore:
 
     def _on_token(self, live: _Live, token: int) -> None:
         seq, request = live.seq, live.request
+        if live.first_token is None:
+            live.first_token = time.monotonic()
         if self.model.is_eog(token) and not request.ignore_eos:
             seq.output.pop()  # the end-of-turn token is not part of the answer
             self._end(live, "end_turn")
@@ -302,4 +323,5 @@ class EngineCore:
         self.scheduler.finish(seq, keep_cache=keep_cache)
         self._live.pop(seq.request_id, None)
         live.request.sampler.free()
-        live.request.on_output(Output(text, len(seq.output), reason, stop_sequence, error))
+        timings = SequenceTimings(live.request.submitted, live.started, live.first_token, time.monotonic())
+        live.request.on_output(Output(text, len(seq.output), reason, stop_sequence, error, timings))

@@ -70,6 +70,7 @@ class Outcome:
     first_token: float | None = None  # monotonic seconds of the first content delta
     output_deltas: int = 0  # content deltas seen (the output count when the provider gave none)
     ended: float | None = None  # monotonic seconds
+    message: dict[str, Any] | None = None  # the answer as the caller got it, folded; kept only for `keep_output`
 
 
 @dataclass(eq=False)
@@ -81,6 +82,8 @@ class Call:
     options: CallOptions = field(default_factory=CallOptions)
     dialect: str = "anthropic"  # the entry point's wire dialect ("anthropic", "openai", ...) or "batch", "eval"
     trace_id: str | None = None  # 32 hex digits: the trace this call belongs to (the caller's, or one tracing began)
+    tracing: object | None = None  # what tracing keeps about a call it follows (basalt/observe/tracing.py)
+    keep_output: bool = False  # an observer wants the answer's content (opt-in trace content): the meter folds it
     # Filled by the stages, in this order.
     target: Target | None = None
     ticket: Ticket | None = None

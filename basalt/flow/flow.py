@@ -18,7 +18,7 @@ from ..control import ControlPlane, Ticket
 from ..errors import BasaltError
 from ..guard import Guardrails
 from ..guarding import GuardedAnswer, attached, replay
-from ..providers.base import EventBatch
+from ..providers.base import CURRENT_ATTEMPT, EventBatch
 from ..router import Attempt, Router
 from .call import Call, Target
 from .meter import metered
@@ -54,6 +54,7 @@ class Flow:
 
     async def _answer(self, call: Call) -> AsyncIterator[EventBatch]:
         call.trace_id = call.trace_id or call.options.caller_trace_id
+        self.observers.started(call)
         self._resolve(call)
         guardrails = await attached(
             self.guardrails, self.model_guardrails, call.principal, call.request.model, call.options.guardrails
@@ -97,7 +98,34 @@ class Flow:
     def _route(self, call: Call) -> AsyncIterator[EventBatch]:
         target = call.target
         assert target is not None and call.sent is not None
+        begin = self.observers.attempt_hook(call)
         if isinstance(target.provider, Router):  # several deployments: the router records each of its attempts
-            return target.provider.stream(call.sent, call.request.model, call.attempts)
-        call.attempts.append(Attempt(f"local:{target.model_id}"))
-        return target.provider.stream(call.sent, call.request.model)
+            return target.provider.stream(call.sent, call.request.model, call.attempts, begin)
+        attempt = Attempt(f"local:{target.model_id}")
+        call.attempts.append(attempt)
+        if begin is not None:
+            begin(attempt)
+        return tried(attempt, target.provider.stream(call.sent, call.request.model))
+
+
+async def tried(attempt: Attempt, events: AsyncIterator[EventBatch]) -> AsyncIterator[EventBatch]:
+    """A provider's events as one try: the current one during the provider's first step (where it starts its work:
+    the local model keeps the try to report its phases on), and ended when the stream ends."""
+    current = CURRENT_ATTEMPT.set(attempt)
+    try:
+        first = await anext(events, None)
+    except BaseException:
+        attempt.ended = time.monotonic()
+        await events.aclose()  # type: ignore[attr-defined]
+        raise
+    finally:
+        CURRENT_ATTEMPT.reset(current)
+    try:
+        if first is None:
+            return
+        yield first
+        async for batch in events:
+            yield batch
+    finally:
+        attempt.ended = time.monotonic()
+        await events.aclose()  # type: ignore[attr-defined]

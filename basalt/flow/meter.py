@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from ..canonical.fold import Folder
 from ..control import Ticket
 from ..errors import BasaltError
 from ..providers.base import EventBatch
@@ -32,9 +33,12 @@ async def metered(
     usage = outcome.usage
     deltas = 0
     next_progress = time.monotonic() + PROGRESS_SECONDS
+    folder = Folder() if call.keep_output else None
     try:
         async for batch in events:
             for event in batch:
+                if folder is not None:
+                    folder.feed(event)
                 kind = event["type"]
                 if kind == "content_block_delta":
                     deltas += 1
@@ -66,6 +70,8 @@ async def metered(
         raise
     finally:
         outcome.output_deltas = deltas
+        if folder is not None:
+            outcome.message = folder.message
         error_type = outcome.error.error_type if outcome.error else "api_error" if outcome.status == "error" else None
         ticket.settle(counted(usage, deltas, outcome.status == "cancelled"), outcome.status, error_type)
         ended(call)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..canonical import MessagesRequest
@@ -11,9 +13,12 @@ from ..canonical.events import Event, EventBatch
 from ..errors import InvalidRequest
 
 __all__ = [
+    "CURRENT_ATTEMPT",
+    "Attempt",
     "Event",
     "EventBatch",
     "ModelInfo",
+    "Phase",
     "Provider",
     "UpstreamFactory",
     "refuse_penalties",
@@ -28,6 +33,35 @@ class ModelInfo:
     created_at: str  # RFC 3339
     owned_by: str = "basalt"
     context_window: int | None = None
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of a try that its provider reports: the local model's queue wait, prefill and decode."""
+
+    name: str
+    started: float  # monotonic seconds
+    ended: float
+
+
+@dataclass
+class Attempt:
+    """One try of one deployment, as the per-call record keeps it: which deployment, when, and how it ended."""
+
+    deployment: str
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    error: str | None = None  # the error type that ended it; None while it runs and when it answered
+    then: str | None = None  # after an error: "retry" (same deployment), "fallback" (the next one) or "give up"
+    headers: dict[str, str] = field(default_factory=dict)  # sent upstream beside the request: its trace context
+    phases: list[Phase] = field(default_factory=list)  # what the provider reported about the try
+
+
+# The try in progress, set by whoever makes it (the router, the flow) around the provider's first step, which is
+# where a provider sends its request: an HTTP upstream adds the try's `headers`, the local model keeps the try to
+# report its phases on. Ambient, as OpenTelemetry's own context is, so that the Provider protocol stays
+# `stream(request, model)` for every provider.
+CURRENT_ATTEMPT: ContextVar[Attempt | None] = ContextVar("basalt_attempt", default=None)
 
 
 class Provider(Protocol):

@@ -18,11 +18,11 @@ from ..canonical.events import (
     text_start,
     tool_use_start,
 )
-from ..engine import GenerationParams, LocalEngine
+from ..engine import GenerationParams, LocalEngine, SequenceTimings
 from ..engine.json_grammar import SchemaError, choice_to_gbnf, pointer, schema_to_gbnf
 from ..engine.llama import Sampler
 from ..errors import InternalError, InvalidRequest
-from .base import Event, EventBatch, ModelInfo
+from .base import CURRENT_ATTEMPT, Event, EventBatch, ModelInfo, Phase
 from .local_prompt import PromptPlan, plan_prompt, prompt_size, refuse_thinking
 
 STOP_REASONS = {
@@ -103,6 +103,7 @@ class LocalProvider:
         return len((await self._prepare(request, model, generate=False)).tokens)
 
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+        attempt = CURRENT_ATTEMPT.get()  # the try this is, to report the sequence's phases on
         prepared = await self._prepare(request, model, generate=True)
         plan, tokens = prepared.plan, prepared.tokens
         assert prepared.params is not None
@@ -127,6 +128,8 @@ class LocalProvider:
                 if batch:
                     yield batch
             assert last is not None and last.finish_reason is not None
+            if attempt is not None and last.timings is not None:
+                attempt.phases = phases(last.timings)
             if last.finish_reason in ("error", "aborted"):
                 raise InternalError(last.error or "the local engine stopped this request")
             stop_reason = STOP_REASONS[last.finish_reason]
@@ -137,6 +140,18 @@ class LocalProvider:
             yield batch + message_end(stop_reason, usage, last.stop_sequence)
         finally:
             generation.close()
+
+
+def phases(timings: SequenceTimings) -> list[Phase]:
+    """The sequence's queue wait, prefill and decode, as far as it got."""
+    out: list[Phase] = []
+    started, first, ended = timings.started, timings.first_token, timings.ended
+    out.append(Phase("queue", timings.submitted, started if started is not None else ended))
+    if started is not None:
+        out.append(Phase("prefill", started, first if first is not None else ended))
+    if first is not None:
+        out.append(Phase("decode", first, ended))
+    return out
 
 
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"

@@ -10,7 +10,7 @@ import orjson
 
 from ..errors import BadGateway, BasaltError, InternalError, InvalidRequest, NotFound, Overloaded, RateLimited
 from ..http.client import HTTPClient, HTTPError, Response
-from .base import Event, EventBatch
+from .base import CURRENT_ATTEMPT, Event, EventBatch
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Bounds on what an upstream's answer may hold in memory: a whole JSON body, one server-sent event, an error body
@@ -48,6 +48,9 @@ class UpstreamClient:
     ) -> Response:
         """Send the request and wait for the status line; errors before any output are raised here."""
         data = body if isinstance(body, bytes) else orjson.dumps(body)
+        attempt = CURRENT_ATTEMPT.get()
+        if attempt is not None and attempt.headers:  # the try's trace context (a `traceparent` naming its span)
+            headers = {**headers, **attempt.headers} if headers else attempt.headers
         try:
             response = await self.http.post(path, data, headers)
         except TimeoutError as exc:

@@ -22,6 +22,7 @@ class Script:
     def __init__(self) -> None:
         self.actions: list[str] = []
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []  # each request's headers, in the order the requests came
         self.disconnected = 0
         self.closed: list[float] = []  # when (time.monotonic()) a caller closed a connection the fake was holding
 
@@ -88,6 +89,7 @@ def build_app(script: Script) -> Starlette:
     async def completions(request: Request) -> Response:
         body = await request.json()
         script.requests.append(body)
+        script.headers.append(dict(request.headers))
         action = script.next()
         if action.startswith("wait:") and await hold(request, script, float(action[5:])):  # no status line yet
             return Response(status_code=499)
