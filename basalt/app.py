@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -11,9 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from . import guard
 from .config import Settings
@@ -24,7 +25,8 @@ from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound, RequestTimedOut
 from .http.guards import BrowserGuard, default_hosts
-from .http.plumbing import RequestIdMiddleware, request_id, until_disconnected, with_request_id
+from .http.plumbing import CALL, RequestIdMiddleware, request_id, until_disconnected, with_request_id
+from .observe.metrics import CONTENT_TYPE, Metrics
 from .openapi import complete as complete_openapi
 from .wiring import Platform
 
@@ -51,8 +53,24 @@ class BasaltApp(FastAPI):
 
     direct: dict[str, Endpoint]
     guard: BrowserGuard
+    metrics: Metrics | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = self.metrics
+        if metrics is None or scope["type"] != "http":
+            await self._serve(scope, receive, send)
+            return
+        noted = StatusNote(send)
+        try:
+            await self._serve(scope, receive, noted)
+        finally:  # the response is sent (or the client left): the route's call record is complete
+            call = scope.get(CALL)
+            path = scope["path"]
+            route = path if path in self.direct else getattr(scope.get("route"), "path", "")
+            dialect = call.dialect if call is not None else dialect_for(path).name
+            metrics.request_ended(route, dialect, call, noted.status)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -81,6 +99,21 @@ class BasaltApp(FastAPI):
         await until_disconnected(receive, handle)
 
 
+class StatusNote:
+    """A `send` that notes the response's status code (0 until one starts) for the request metrics."""
+
+    __slots__ = ("send", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 0
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
+
+
 def late_body(scope: Scope, seconds: float) -> Response:
     """The 408 for a request whose body did not arrive in time (see http/deadlines.py), in its route's dialect."""
     error = RequestTimedOut(f"The request body did not arrive within {seconds:g} s; the connection is closed.")
@@ -103,12 +136,18 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             platform_.start()
+        metrics = platform_.metrics
+        fresh = asyncio.create_task(metrics.keep_fresh()) if metrics and metrics.directory else None
         try:
             yield
         finally:
+            if fresh is not None:
+                fresh.cancel()
             await platform_.aclose()
             if owned:
                 platform_.stop()
+            if metrics is not None:
+                metrics.close()
 
     app = BasaltApp(title="Basalt", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.platform = platform_
@@ -176,9 +215,12 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def health() -> Any:
         return json_response({"status": "ok"})
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return PlainTextResponse(render_metrics(platform_), media_type="text/plain; version=0.0.4")
+    metrics = app.metrics = platform_.metrics
+    if metrics is not None:
+
+        @app.get("/metrics")
+        async def scrape() -> Response:
+            return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     return app
 
@@ -196,21 +238,3 @@ def _leaves(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
     for route in routes:
         included = getattr(route, "original_router", None)
         yield from _leaves(included.routes) if included is not None else (route,)
-
-
-def render_metrics(platform: Platform) -> str:
-    stats = platform.engine_stats()
-    if stats is None:
-        return ""
-    lines = [
-        ("basalt_engine_running_sequences", "gauge", stats.running),
-        ("basalt_engine_waiting_sequences", "gauge", stats.waiting),
-        ("basalt_engine_kv_cells_used", "gauge", stats.kv_cells_used),
-        ("basalt_engine_kv_cells_cached", "gauge", stats.kv_cells_cached),
-        ("basalt_engine_kv_cells", "gauge", stats.kv_cells),
-        ("basalt_engine_prefix_reused_tokens_total", "counter", stats.prefix_reused_tokens),
-        ("basalt_engine_steps_total", "counter", stats.steps),
-        ("basalt_engine_generated_tokens_total", "counter", stats.tokens_generated),
-        ("basalt_engine_aborted_sequences_total", "counter", stats.aborted),
-    ]
-    return "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)

@@ -8,7 +8,8 @@ a guardrail with the `basalt-guardrail: name:version` header but never remove on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
 
 from .canonical import MessagesRequest
 from .control import Principal
@@ -74,24 +75,45 @@ async def attached(
     return out
 
 
+@dataclass(frozen=True)
+class GuardrailRun:
+    """One attached guardrail's check of one stage of a call, read when the call ends (an output check's outcome
+    fills in as the stream passes through it)."""
+
+    name: str
+    version: str
+    stage: str  # "input" or "output"
+    outcome: GuardedStream | InputVerdict
+
+    @property
+    def action(self) -> Action:
+        return self.outcome.action
+
+    @property
+    def policies(self) -> tuple[str, ...]:
+        """The policy types whose findings acted (blocked or masked), e.g. `wordPolicy`; detect-only ones did not."""
+        return tuple(sorted({f.policy.value for f in self.outcome.findings if f.action != "NONE"}))
+
+
 class GuardedAnswer:
-    """Runs the input checks, then wraps the provider's events in the output checks; `action` is the worst of all."""
+    """Runs the input checks, then wraps the provider's events in the output checks; `action` is the worst of all,
+    `runs` what each guardrail did at each stage."""
 
     def __init__(self, guardrails: list[Guardrail], trace: bool) -> None:
         self.guardrails = guardrails
         self.trace = trace
-        self._actions: list[Callable[[], Action]] = []
+        self.runs: list[GuardrailRun] = []
 
     @property
     def action(self) -> str | None:
-        worst = max((get() for get in self._actions), key=list(Action).index, default=Action.NONE)
+        worst = max((run.action for run in self.runs), key=list(Action).index, default=Action.NONE)
         return LEDGER_ACTIONS[worst]
 
     async def check_input(self, request: MessagesRequest) -> tuple[MessagesRequest, EventBatch | None]:
         """The request to send on (masked where a policy anonymizes), or the refusal that answers instead."""
         for guardrail in self.guardrails:
             verdict = await asyncio.to_thread(check_request, guardrail, request)
-            self._actions.append(_reader(verdict))
+            self.runs.append(GuardrailRun(guardrail.name, guardrail.version, "input", verdict))
             if verdict.blocked:
                 trace = verdict.trace() if self.trace else None
                 return request, refusal_events(request.model, verdict.blocked_message or "", trace)
@@ -102,13 +124,9 @@ class GuardedAnswer:
         grounding = grounding_context(request)
         for guardrail in self.guardrails:
             guarded = guard_stream(guardrail, events, trace=self.trace, grounding=grounding, whole=not request.stream)
-            self._actions.append(_reader(guarded))
+            self.runs.append(GuardrailRun(guardrail.name, guardrail.version, "output", guarded))
             events = aiter(guarded)  # an async generator: closing it closes the stream under it
         return events
-
-
-def _reader(outcome: GuardedStream | InputVerdict) -> Callable[[], Action]:
-    return lambda: outcome.action
 
 
 async def replay(events: EventBatch) -> AsyncIterator[EventBatch]:

@@ -38,6 +38,7 @@ class Attempt:
     ended: float | None = None
     error: str | None = None  # the error type that ended it; None while it runs and when it answered
     then: str | None = None  # after an error: "retry" (same deployment), "fallback" (the next one) or "give up"
+    cooled: bool = False  # the deployment was put to rest (cooldown) after this, its last try
 
 
 @dataclass(eq=False)
@@ -135,6 +136,7 @@ class Router:
                 raise last_error
             target.failures += 1
             target.cooling_until = time.monotonic() + self.policy.cooldown
+            attempts[-1].cooled = True
             log.warning("deployment %s of %s failed (%s); trying the next one", target.model, self.name, last_error)
         assert last_error is not None
         attempts[-1].then = "give up"

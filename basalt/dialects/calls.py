@@ -15,7 +15,9 @@ def call_options(headers: Mapping[str, str]) -> CallOptions:
     traceparent = headers.get("traceparent")
     if not trace and not traceparent and "basalt-guardrail" not in headers:
         return _PLAIN  # most calls: no header to parse
-    return CallOptions(added_by_header(headers), (trace or "").lower() == "enabled", traceparent, headers.get("tracestate"))
+    return CallOptions(
+        added_by_header(headers), (trace or "").lower() == "enabled", traceparent, headers.get("tracestate")
+    )
 
 
 _PLAIN = CallOptions()
