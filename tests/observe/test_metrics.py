@@ -14,6 +14,11 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from basalt.app import create_app
+from basalt.config import Settings
+from basalt.wiring import Platform
 
 from ..control.conftest import REDIS
 from ..control.servers import Server
@@ -206,15 +211,10 @@ def test_two_workers_add_up_to_the_same_totals(tmp_path: Path, upstreams: tuple[
 
 
 def test_metrics_off_is_a_404_and_no_observer(tmp_path: Path) -> None:
-    from basalt.config import Settings
-    from basalt.wiring import Platform
-
-    settings = Settings(home=tmp_path, serve_local=False, observability={"metrics": {"enabled": False}})
+    settings = Settings.model_validate(
+        {"home": tmp_path, "serve_local": False, "observability": {"metrics": {"enabled": False}}}
+    )
     platform = Platform(settings)
     assert platform.metrics is None and platform.observers.observers == []
-    from starlette.testclient import TestClient
-
-    from basalt.app import create_app
-
     with TestClient(create_app(settings, platform), base_url="http://localhost") as client:
         assert client.get("/metrics").status_code == 404
