@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -63,6 +63,25 @@ TOKEN_TYPES = (
 OPERATIONS = {"messages": "chat", "chat.completions": "chat"}
 GENAI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
 _LIVE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+M = TypeVar("M", Counter, Histogram)
+
+
+class Labelled(Generic[M]):
+    """A labelled metric's children, kept by their label values: prometheus-client's `labels()` checks and copies
+    its arguments under a lock each time (a few microseconds), a dict lookup is a tenth of that. The label values
+    are bounded (see the module's docstring), so the dict is too."""
+
+    __slots__ = ("children", "metric")
+
+    def __init__(self, metric: M) -> None:
+        self.metric: M = metric
+        self.children: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self.children.get(values)
+        if child is None:
+            child = self.children[values] = self.metric.labels(*values)
+        return child
 
 
 class Metrics:
@@ -89,67 +108,64 @@ class Metrics:
         self._define(r)
 
     def _define(self, r: CollectorRegistry | None) -> None:
-        self.duration = Histogram(
+        def histogram(name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Labelled[Histogram]:
+            return Labelled(Histogram(name, doc, labels, buckets=buckets, registry=r))
+
+        def counter(name: str, doc: str, labels: Sequence[str]) -> Labelled[Counter]:
+            return Labelled(Counter(name, doc, labels, registry=r))
+
+        self.duration = histogram(
             "gen_ai_server_request_duration_seconds",
             "Time from accepting a call to its last byte, however it ended.",
             [*GENAI, "error_type"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
+            DURATION_BUCKETS,
         )
-        self.ttft = Histogram(
+        self.ttft = histogram(
             "gen_ai_server_time_to_first_token_seconds",
             "Time from accepting a call to its first output token, for successful calls.",
             GENAI,
-            buckets=TTFT_BUCKETS,
-            registry=r,
+            TTFT_BUCKETS,
         )
-        self.tpot = Histogram(
+        self.tpot = histogram(
             "gen_ai_server_time_per_output_token_seconds",
             "Time per output token after the first, for successful calls of more than one output token.",
             GENAI,
-            buckets=TPOT_BUCKETS,
-            registry=r,
+            TPOT_BUCKETS,
         )
-        self.tokens = Histogram(
+        self.tokens = histogram(
             "gen_ai_client_token_usage",
             "Tokens a call used, by type: input, output, cache_read, cache_write.",
             [*GENAI, "gen_ai_token_type"],
-            buckets=TOKEN_BUCKETS,
-            registry=r,
+            TOKEN_BUCKETS,
         )
-        self.requests = Counter(
+        self.requests = counter(
             "basalt_requests",
             "HTTP requests answered, by route, dialect, model, deployment and status code (499: the client left).",
             ["route", "dialect", "model", "deployment", "status"],
-            registry=r,
         )
-        self.attempts = Counter(
+        self.attempts = counter(
             "basalt_upstream_attempts",
             "Tries of a deployment, by how they ended (error_type empty: it answered).",
             ["deployment", "error_type"],
-            registry=r,
         )
-        self.retries = Counter(
-            "basalt_upstream_retries", "Failed tries followed by another try of the same deployment.", ["deployment"],
-            registry=r,
-        )  # fmt: skip
-        self.fallbacks = Counter(
-            "basalt_upstream_fallbacks", "Deployments left for the next one after failing.", ["deployment"], registry=r
+        self.retries = counter(
+            "basalt_upstream_retries", "Failed tries followed by another try of the same deployment.", ["deployment"]
         )
-        self.cooldowns = Counter(
-            "basalt_upstream_cooldowns", "Times a deployment was put to rest after failing.", ["deployment"], registry=r
+        self.fallbacks = counter(
+            "basalt_upstream_fallbacks", "Deployments left for the next one after failing.", ["deployment"]
         )
-        self.rejections = Counter(
+        self.cooldowns = counter(
+            "basalt_upstream_cooldowns", "Times a deployment was put to rest after failing.", ["deployment"]
+        )
+        self.rejections = counter(
             "basalt_limit_rejections",
             "Calls refused by a rate limit, concurrency limit or budget, by limit and whose limit it was.",
             ["limit", "owner"],
-            registry=r,
         )
-        self.interventions = Counter(
+        self.interventions = counter(
             "basalt_guardrail_interventions",
             "Guardrail checks that blocked or masked, by guardrail, version, stage, action and the policy that acted.",
             ["guardrail", "version", "stage", "action", "policy"],
-            registry=r,
         )
         self.worker_calls = Gauge(
             "basalt_worker_calls",
@@ -201,38 +217,38 @@ class Metrics:
         error = outcome.error.error_type if outcome.error else "" if outcome.status == "ok" else outcome.status
         if error == "error":
             error = "api_error"  # failed with no Basalt error: what the ledger records too
-        self.duration.labels(*genai, error).observe(ended - accepted)
+        self.duration(*genai, error).observe(ended - accepted)
         usage = outcome.usage
         if outcome.status == "ok" and outcome.first_token is not None:
-            self.ttft.labels(*genai).observe(outcome.first_token - accepted)
+            self.ttft(*genai).observe(outcome.first_token - accepted)
             output = int(usage.get("output_tokens") or 0)
             if output > 1:
-                self.tpot.labels(*genai).observe((ended - outcome.first_token) / (output - 1))
+                self.tpot(*genai).observe((ended - outcome.first_token) / (output - 1))
         for kind, name in TOKEN_TYPES:
             value = usage.get(name)
             if isinstance(value, int) and (value > 0 or kind in ("input", "output")):
-                self.tokens.labels(*genai, kind).observe(value)
+                self.tokens(*genai, kind).observe(value)
         self._attempts(call)
         refused = outcome.error
         if isinstance(refused, RateLimited | BudgetExceeded) and refused.limit is not None:
-            self.rejections.labels(refused.limit, refused.owner or "").inc()
+            self.rejections(refused.limit, refused.owner or "").inc()
         if call.guard is not None:
             for run in call.guard.runs:
                 if run.action is not Action.NONE:
                     for policy in run.policies or ("",):
-                        self.interventions.labels(run.name, run.version, run.stage, run.action.value, policy).inc()
+                        self.interventions(run.name, run.version, run.stage, run.action.value, policy).inc()
         self.worker_calls.inc()
 
     def _attempts(self, call: Call) -> None:
         for attempt in call.attempts:
             deployment = attempt.deployment
-            self.attempts.labels(deployment, attempt.error or "").inc()
+            self.attempts(deployment, attempt.error or "").inc()
             if attempt.then == "retry":
-                self.retries.labels(deployment).inc()
+                self.retries(deployment).inc()
             elif attempt.then == "fallback":
-                self.fallbacks.labels(deployment).inc()
+                self.fallbacks(deployment).inc()
             if attempt.cooled:
-                self.cooldowns.labels(deployment).inc()
+                self.cooldowns(deployment).inc()
 
     # The HTTP edge ----------------------------------------------------------------------------------------------
 
@@ -241,7 +257,7 @@ class Metrics:
         record, when the route made one."""
         model = call.request.model if call is not None and call.target is not None else ""
         deployment = (call.deployment or "") if call is not None else ""
-        self.requests.labels(route, dialect, model, deployment, str(status or 499)).inc()
+        self.requests(route, dialect, model, deployment, str(status or 499)).inc()
 
     # The scrape -------------------------------------------------------------------------------------------------
 
