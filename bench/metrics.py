@@ -5,7 +5,8 @@ added p50 at concurrency 1 with metrics on and off, against the gateway benchmar
     .venv/bin/python -m bench.metrics --micro    # the microseconds a call only
 
 Each round measures the upstream directly, Basalt with metrics on and Basalt with metrics off back to back (as
-bench/gateway.py does); the added p50 is the median over rounds of each round's difference to the upstream.
+bench/gateway.py does; on and off swap places every other round); the added p50 is the median over rounds of each
+round's difference to the upstream.
 """
 
 from __future__ import annotations
@@ -83,10 +84,12 @@ def added_p50() -> dict[str, float]:
         for url, secret in targets.values():
             run_wrk(url, wrk_script(False, secret), 1, duration=2)
         for i in range(ROUNDS):
-            for name, (url, secret) in targets.items():
+            order = ["direct", "on", "off"] if i % 2 == 0 else ["direct", "off", "on"]  # neither side always last
+            for name in order:
+                url, secret = targets[name]
                 settle([a.pid, b.pid, c.pid])
                 p50[name].append(run_wrk(url, wrk_script(False, secret), 1)["p50_ms"])
-            print(f"  round {i + 1}: " + ", ".join(f"{n} {v[-1]:.3f} ms" for n, v in p50.items()), flush=True)
+            print(f"  round {i + 1}: " + ", ".join(f"{n} {p50[n][-1]:.3f} ms" for n in order), flush=True)
     return {
         name: round(statistics.median(x - d for x, d in zip(p50[name], p50["direct"], strict=True)), 3)
         for name in ("on", "off")
