@@ -49,7 +49,7 @@ def micro(n: int = 20_000) -> float:
     for _ in range(5):
         start = time.perf_counter()
         for _ in range(n):
-            metrics.call_ended(call)
+            metrics.record(call)
             metrics.request_ended("/v1/chat/completions", "openai", call, 200)
         best = min(best, (time.perf_counter() - start) / n * 1e6)
     return best

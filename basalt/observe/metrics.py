@@ -208,6 +208,16 @@ class Metrics:
     # The flow's observer ----------------------------------------------------------------------------------------
 
     def call_ended(self, call: Call) -> None:
+        """Records the call once the event loop is next free: the flow tells its observers as the answer's stream
+        ends, before a whole (non-streaming) answer is written to the client, which need not wait for this."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # told outside any event loop
+            self.record(call)
+        else:
+            loop.call_soon(self.record, call)
+
+    def record(self, call: Call) -> None:
         outcome = call.outcome
         answered = call.deployment
         provider = _provider(answered or (call.attempts[-1].deployment if call.attempts else ""))
