@@ -5,8 +5,10 @@ with prometheus-client's own parser; one worker and two workers give the same to
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -174,7 +176,9 @@ def check_totals(samples: Samples, up: str, down: str, extra: int) -> None:
     assert value(samples, "basalt_ledger_dead_lettered_rows_total") == 0
 
 
-def served(tmp_path: Path, workers: int, up: str, down: str) -> tuple[Samples, int]:
+def served(
+    tmp_path: Path, workers: int, up: str, down: str, then: Callable[[Server], None] | None = None
+) -> tuple[Samples, int]:
     server = Server(tmp_path, config(up, down, tmp_path, workers)).start(timeout=60 * workers)  # a busy machine
     try:
         deadline = time.monotonic() + 60
@@ -182,9 +186,23 @@ def served(tmp_path: Path, workers: int, up: str, down: str) -> tuple[Samples, i
             assert time.monotonic() < deadline, "the workers did not all start"
             time.sleep(0.2)
         extra = traffic(server, workers)
-        return scrape(server), extra
+        samples = scrape(server)
+        if then is not None:
+            then(server)
     finally:
         server.stop()
+    ledger(tmp_path / "basalt.db", workers, extra)
+    return samples, extra
+
+
+def ledger(database: Path, workers: int, extra: int) -> None:
+    """Every admitted call has its settled row (the 429 was never admitted), written by as many runs as workers
+    served (each worker is its own journal run)."""
+    with sqlite3.connect(database) as db:
+        statuses = dict(db.execute("SELECT status, count(*) FROM usage GROUP BY status").fetchall())
+        runs = db.execute("SELECT count(DISTINCT run) FROM usage").fetchone()[0]
+    assert statuses == {"ok": 5 + extra}
+    assert runs == workers
 
 
 def started(samples: Samples) -> set[str]:
@@ -202,12 +220,27 @@ def test_metrics_count_known_traffic_exactly(tmp_path: Path, upstreams: tuple[st
 
 def test_two_workers_add_up_to_the_same_totals(tmp_path: Path, upstreams: tuple[str, str]) -> None:
     up, down = upstreams
-    samples, extra = served(tmp_path, 2, up, down)
+    after: list[Samples] = []
+
+    def kill_a_worker(server: Server) -> None:
+        """A worker killed (uvicorn starts another): its live gauges leave the sums, its counts stay in them."""
+        killed = min(workers_calls(scrape(server)))
+        os.kill(int(killed), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while killed in (pids := started(scrape(server))) or len(pids) < 2:
+            assert time.monotonic() < deadline, pids
+            time.sleep(0.2)
+        after.append(scrape(server))
+
+    samples, extra = served(tmp_path, 2, up, down, kill_a_worker)
     check_totals(samples, up, down, extra)
     per_worker = workers_calls(samples)
     assert len(per_worker) == 2, per_worker  # both served some
     assert sum(per_worker.values()) == 6 + extra
     assert all(int(pid) != os.getpid() for pid in per_worker)
+    [later] = after
+    check_totals(later, up, down, extra)
+    assert workers_calls(later) == {pid: n for pid, n in per_worker.items() if pid != min(per_worker)}
 
 
 def test_metrics_off_is_a_404_and_no_observer(tmp_path: Path) -> None:
