@@ -1,5 +1,5 @@
 """What the metrics cost a request: the observer and the HTTP edge's counter in microseconds a call, and Basalt's
-added p50 at concurrency 1 with metrics on and off, against the gateway benchmark's instant fake upstream.
+added p50 at concurrency 1 and RPS at 32 with metrics on and off, against the gateway benchmark's instant fake upstream.
 
     .venv/bin/python -m bench.metrics            # both parts; the second needs wrk (apt-get install wrk)
     .venv/bin/python -m bench.metrics --micro    # the microseconds a call only
@@ -55,7 +55,8 @@ def micro(n: int = 20_000) -> float:
     return best
 
 
-def added_p50() -> dict[str, float]:
+def measured() -> dict[str, float]:
+    """Added p50 at c=1 and RPS at c=32 (non-streaming) with metrics on and off."""
     WORK.mkdir(parents=True, exist_ok=True)
     up_port, on_port, off_port = free_port(), free_port(), free_port()
     upstream = f"http://127.0.0.1:{up_port}/v1"
@@ -76,6 +77,7 @@ def added_p50() -> dict[str, float]:
         "off": (f"http://127.0.0.1:{off_port}/v1/chat/completions", key),
     }
     p50: dict[str, list[float]] = {name: [] for name in targets}
+    rps: dict[str, list[float]] = {name: [] for name in targets}
     with (
         running(fake, up_port, probe="/v1/chat/completions", method="POST") as a,
         running([*serve, str(configs["on"]), "--port", str(on_port)], on_port, probe="/health") as b,
@@ -89,18 +91,26 @@ def added_p50() -> dict[str, float]:
                 url, secret = targets[name]
                 settle([a.pid, b.pid, c.pid])
                 p50[name].append(run_wrk(url, wrk_script(False, secret), 1)["p50_ms"])
-            print(f"  round {i + 1}: " + ", ".join(f"{n} {p50[n][-1]:.3f} ms" for n in order), flush=True)
-    return {
-        name: round(statistics.median(x - d for x, d in zip(p50[name], p50["direct"], strict=True)), 3)
-        for name in ("on", "off")
-    }
+                settle([a.pid, b.pid, c.pid])
+                rps[name].append(run_wrk(url, wrk_script(False, secret), 32)["rps"])
+            shown = ", ".join(f"{n} {p50[n][-1]:.3f} ms / {rps[n][-1]:.0f} rps" for n in order)
+            print(f"  round {i + 1}: {shown}", flush=True)
+    out = {}
+    for name in ("on", "off"):
+        out[f"{name}_added_p50_ms"] = round(
+            statistics.median(x - d for x, d in zip(p50[name], p50["direct"], strict=True)), 3
+        )
+        out[f"{name}_rps_c32"] = round(statistics.mean(rps[name]))
+    return out
 
 
 def main() -> None:
     print(f"observer + request counter: {micro():.1f} us a call")
     if "--micro" not in sys.argv:
-        added = added_p50()
-        print(f"added p50 at c=1, non-streaming: metrics on {added['on']} ms, off {added['off']} ms")
+        found = measured()
+        for side in ("on", "off"):
+            added, rps = found[f"{side}_added_p50_ms"], found[f"{side}_rps_c32"]
+            print(f"non-streaming, metrics {side}: added p50 at c=1 {added} ms, {rps} RPS at c=32")
 
 
 if __name__ == "__main__":
