@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
@@ -23,7 +24,7 @@ from .dialects.anthropic import json_response
 from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
 from .errors import BasaltError, InternalError, InvalidRequest, NotFound, RequestTimedOut
-from .http.edge import Edge
+from .http.edge import Edge, EdgeObserver
 from .http.guards import BrowserGuard, default_hosts
 from .http.plumbing import (
     ERROR_TYPE,
@@ -35,6 +36,7 @@ from .http.plumbing import (
 )
 from .observe.access import AccessLog
 from .observe.logs import Redactor, secret_values
+from .observe.metrics import CONTENT_TYPE
 from .openapi import complete as complete_openapi
 from .wiring import Platform
 
@@ -62,7 +64,7 @@ class BasaltApp(FastAPI):
 
     direct: dict[str, APIRoute]
     guard: BrowserGuard
-    edge: Edge | None = None  # what watches each request end (the access log); None: nothing, at no cost
+    edge: Edge | None = None  # what watches each request end (access log, request metrics); None: nothing to pay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,12 +124,18 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             platform_.start()
+        metrics = platform_.metrics
+        fresh = asyncio.create_task(metrics.keep_fresh()) if metrics and metrics.directory else None
         try:
             yield
         finally:
+            if fresh is not None:
+                fresh.cancel()
             await platform_.aclose()
             if owned:
                 platform_.stop()
+            if metrics is not None:
+                metrics.close()
 
     app = BasaltApp(title="Basalt", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.platform = platform_
@@ -149,8 +157,12 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         if isinstance(route, APIRoute) and route.path in DIRECT_PATHS and "POST" in (route.methods or ())
     }
 
+    watchers: list[EdgeObserver] = []
     if settings.observability.logging.access_log:
-        app.edge = Edge([AccessLog(Redactor(secret_values(settings)))])
+        watchers.append(AccessLog(Redactor(secret_values(settings))))
+    if platform_.metrics is not None:
+        watchers.append(platform_.metrics.requests_observer())
+    app.edge = Edge(watchers) if watchers else None
 
     generate_openapi = app.openapi
 
@@ -198,9 +210,12 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def health() -> Any:
         return json_response({"status": "ok"})
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return PlainTextResponse(render_metrics(platform_), media_type="text/plain; version=0.0.4")
+    metrics = platform_.metrics
+    if metrics is not None:
+
+        @app.get("/metrics")
+        async def scrape() -> Response:
+            return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     return app
 
@@ -218,21 +233,3 @@ def _leaves(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
     for route in routes:
         included = getattr(route, "original_router", None)
         yield from _leaves(included.routes) if included is not None else (route,)
-
-
-def render_metrics(platform: Platform) -> str:
-    stats = platform.engine_stats()
-    if stats is None:
-        return ""
-    lines = [
-        ("basalt_engine_running_sequences", "gauge", stats.running),
-        ("basalt_engine_waiting_sequences", "gauge", stats.waiting),
-        ("basalt_engine_kv_cells_used", "gauge", stats.kv_cells_used),
-        ("basalt_engine_kv_cells_cached", "gauge", stats.kv_cells_cached),
-        ("basalt_engine_kv_cells", "gauge", stats.kv_cells),
-        ("basalt_engine_prefix_reused_tokens_total", "counter", stats.prefix_reused_tokens),
-        ("basalt_engine_steps_total", "counter", stats.steps),
-        ("basalt_engine_generated_tokens_total", "counter", stats.tokens_generated),
-        ("basalt_engine_aborted_sequences_total", "counter", stats.aborted),
-    ]
-    return "".join(f"# TYPE {name} {kind}\n{name} {value}\n" for name, kind, value in lines)

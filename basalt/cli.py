@@ -45,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .http.deadlines import timed_protocol
     from .observe.logs import configure as configure_logging
 
-    settings = Settings.load(args.config, host=args.host, port=args.port)
+    settings = Settings.load(args.config, host=args.host, port=args.port, workers=args.workers)
     configure_logging(settings)
     # Pull the bundled model here, with a progress bar, rather than silently inside the server's startup.
     missing = ModelStore(settings.home).find(settings.local_model) is None
@@ -53,6 +53,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pulled = cmd_pull(argparse.Namespace(name=settings.local_model, home=settings.home, name_as=None))
         if pulled != 0:
             return pulled
+    if settings.workers > 1:
+        from .workers import serve
+
+        serve(settings, args.config)
+        return 0
     app = create_app(settings)
     # What exists now lives as long as the server (modules, schemas, templates): moved out of the collector's reach,
     # it is not walked again by every full collection, which pauses the event loop and the engine's thread alike.
@@ -135,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
     serve.add_argument("--config", default=None, help="YAML configuration file")
+    serve.add_argument("--workers", type=int, default=None, help="server processes on the port (default 1)")
     serve.set_defaults(func=cmd_serve)
 
     pull = sub.add_parser("pull", help="install a model into the store ($BASALT_HOME, default ~/.basalt)")

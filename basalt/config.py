@@ -122,6 +122,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
     port: int = 8000
+    # Server processes sharing the port (uvicorn workers). Each is a full Basalt: its own engine (the local model is
+    # loaded once per worker), ledger run and limiter; limits and budgets are exact across workers only with Redis.
+    workers: int = Field(default=1, ge=1, le=64)
     home: Path = Field(default_factory=lambda: Path(os.environ.get("BASALT_HOME") or Path.home() / ".basalt"))
     local_model: str = "smollm2-135m-instruct"  # a model in the store; pulled on first start when it is the bundled one
     serve_local: bool = True
@@ -152,7 +155,7 @@ class Settings(BaseModel):
                 raise SystemExit(f"basalt: cannot read config {path}: {exc}") from None
             if not isinstance(data, dict):
                 raise SystemExit(f"basalt: config {path} must be a mapping")
-        for key in ("host", "port", "home", "local_model"):
+        for key in ("host", "port", "home", "local_model", "workers"):
             value = os.environ.get(f"BASALT_{key.upper()}")
             if value:
                 data[key] = value

@@ -123,9 +123,30 @@ class SignatureRefused(AuthenticationFailed):
 class RateLimited(BasaltError):
     error_type = "rate_limit_error"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        limits: Mapping[str, RateState] | None = None,
+        limit: str | None = None,
+        owner: str | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after, limits=limits)
+        # Which of Basalt's limits refused ("rpm", "input_tpm", "output_tpm", "concurrency") and whose ("key",
+        # "project"), for the rejection metrics; None for an upstream's own 429.
+        self.limit = limit
+        self.owner = owner
+
 
 class BudgetExceeded(BasaltError):
     error_type = "billing_error"
+
+    def __init__(self, message: str, *, owner: str | None = None, period: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = "budget"
+        self.owner = owner  # "key" or "project"
+        self.period = period  # "daily" or "monthly"
 
 
 class InternalError(BasaltError):

@@ -91,10 +91,15 @@ class GuardCheck:
     def action(self) -> Action:
         return self.outcome.action
 
+    @property
+    def policies(self) -> tuple[str, ...]:
+        """The policy types whose findings acted (blocked or masked), e.g. `wordPolicy`; detect-only ones did not."""
+        return tuple(sorted({f.policy.value for f in self.outcome.findings if f.action != "NONE"}))
+
 
 class GuardedAnswer:
     """Runs the input checks, then wraps the provider's events in the output checks; `action` is the worst of all,
-    `checks` each guardrail's check, in order, for traces."""
+    `checks` each guardrail's check, in order, for traces and metrics."""
 
     def __init__(self, guardrails: list[Guardrail], trace: bool) -> None:
         self.guardrails = guardrails

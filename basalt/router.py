@@ -138,6 +138,7 @@ class Router:
                 raise last_error
             target.failures += 1
             target.cooling_until = time.monotonic() + self.policy.cooldown
+            attempts[-1].cooled = True
             log.warning("deployment %s of %s failed (%s); trying the next one", target.model, self.name, last_error)
         assert last_error is not None
         attempts[-1].then = "give up"

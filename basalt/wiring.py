@@ -13,6 +13,7 @@ from .control import ControlPlane
 from .engine import BUNDLED, EngineConfig, EngineStats, LocalEngine, ModelStore, StoreError
 from .flow import Flow, Observers
 from .guard import GuardrailConfig, Guardrails
+from .observe.metrics import Metrics
 from .providers import UPSTREAMS, Provider
 from .providers.local import LocalProvider
 from .router import RetryPolicy, Router, Target
@@ -36,6 +37,10 @@ class Platform:
         self.guardrails = Guardrails(fetch=self._stored_guardrail, miss_seconds=settings.control.key_cache_seconds)
         self.observers = Observers()  # metrics, traces and the access log add themselves (basalt/observe/)
         self.flow = Flow(self.catalog, self.control, self.guardrails, settings.model_guardrails, self.observers)
+        self.metrics: Metrics | None = None  # None: metrics are off, /metrics is a 404
+        if settings.observability.metrics.enabled:
+            self.metrics = Metrics(self.engine_stats, self.control.ledgers)
+            self.observers.add(self.metrics)
         self._providers: list[Provider] = []
         self.tracing = _tracing(settings)
         if self.tracing is not None:

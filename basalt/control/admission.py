@@ -127,10 +127,13 @@ async def admit(
     for name, limit in slots:
         if not await ctx.limiter.enter(name, limit, request_id):
             await _undo(ctx, buckets, entered, request_id)
+            owner = name.split(":")[1]
             raise RateLimited(
-                f"Too many concurrent requests: {name.split(':')[1]} allows {limit} at a time.",
+                f"Too many concurrent requests: {owner} allows {limit} at a time.",
                 retry_after=1.0,
                 limits=tightest(states),
+                limit="concurrency",
+                owner=owner,
             )
         entered.append(name)
     ticket = Ticket(ctx, principal, request, endpoint, request_id, est_in, est_out, reserved_cost, price, facts)
@@ -167,14 +170,18 @@ def _rate_error(buckets: list[Bucket], states: tuple[BucketState, ...], retry_af
             f"({too_big.name.split(':')[1]} limit); lower max_tokens or the prompt, or raise the limit."
         )
     short = [
-        b.name.split(":")[1] + " " + b.name.rsplit(":", 1)[-1]
+        (b.name.split(":")[1], b.name.rsplit(":", 1)[-1])
         for b, s in zip(buckets, states, strict=True)
         if s.remaining < b.cost
     ]
+    owner, kind = short[0] if short else (None, None)  # the metrics name the first limit that was short
+    names = ", ".join(f"{o} {k}" for o, k in short)
     return RateLimited(
-        f"Rate limit exceeded ({', '.join(short)}); retry after {max(retry_after, 0.001):.1f} s.",
+        f"Rate limit exceeded ({names}); retry after {max(retry_after, 0.001):.1f} s.",
         retry_after=max(retry_after, 0.001),
         limits=limits,
+        limit=kind,
+        owner=owner,
     )
 
 

@@ -97,7 +97,9 @@ class BudgetBook:
                 raise BudgetExceeded(
                     f"The {budget.period} budget of {budget.owner} {budget.ref} is spent: ${amount:.4f} of "
                     f"${budget.limit:.2f} used or reserved, and this request may cost up to ${cost:.4f}. "
-                    f"It resets at {budget.resets_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}."
+                    f"It resets at {budget.resets_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}.",
+                    owner=budget.owner,
+                    period=budget.period,
                 )
 
     async def charge(self, items: Sequence[Budget], amount: float) -> None:

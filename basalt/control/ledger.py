@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,11 @@ class Ledger:
         self._soon: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._unwritten: list[Path] = []  # segments whose rows a failed write put back in the queue
+        # The journal lag, for the metrics: rows in the journal not yet in the database, and since when (monotonic)
+        # the oldest of them has waited.
+        self._writing = 0
+        self._queued_since: float | None = None
+        self._writing_since: float | None = None
 
     @property
     def dead_lettered(self) -> int:
@@ -50,10 +56,21 @@ class Ledger:
         """Rows this process stored only once their values were fitted to the columns (for the metrics)."""
         return self.writer.fitted
 
+    @property
+    def unflushed(self) -> int:
+        """Rows written to the journal and not yet to the database (queued, or in the batch being written)."""
+        return len(self._new) + len(self._settled) + self._writing
+
+    def lag_seconds(self, now: float | None = None) -> float:
+        """How long the oldest unflushed row has waited; 0 when everything is in the database."""
+        since = [t for t in (self._queued_since, self._writing_since) if t is not None]
+        return max(0.0, (now or time.monotonic()) - min(since)) if since else 0.0
+
     async def reserve(self, row: dict[str, Any]) -> None:
         """Durable when it returns: the row is in the journal; the database has it within FLUSH_SECONDS."""
         row["run"] = self.journal.run  # whose it is, so a restart reconciles only the rows of runs that died
         self._new.append(self.journal.append("r", row))
+        self._queued()
         self._schedule()
 
     def settle(self, row: dict[str, Any]) -> None:
@@ -61,7 +78,12 @@ class Ledger:
         row = self.journal.append("s", row)
         previous = self._settled.get(row["request_id"])
         self._settled[row["request_id"]] = {**previous, **row} if previous else row
+        self._queued()
         self._schedule()
+
+    def _queued(self) -> None:
+        if self._queued_since is None:
+            self._queued_since = time.monotonic()
 
     async def flush(self) -> None:
         """Waits until everything recorded so far is in the database (or, refused by it, in the dead-letter file)."""
@@ -102,21 +124,31 @@ class Ledger:
             self._soon = None
             new, settled, waiters = self._new, list(self._settled.values()), self._waiters
             self._new, self._settled, self._waiters = [], {}, []
+            self._writing, self._writing_since = len(new) + len(settled), self._queued_since
+            self._queued_since = None
             segment = self.journal.rotate()
             try:
                 await self.writer.write(new, settled)
             except Exception:
                 log.exception("the usage ledger could not reach the database; %d rows wait", len(new) + len(settled))
                 await self._keep(new, settled, waiters, segment)
+                self._requeued()
                 await asyncio.sleep(RETRY_SECONDS)
                 self._wake.set()
                 continue
+            self._writing, self._writing_since = 0, None
             for done in (*self._unwritten, *([segment] if segment else [])):
                 done.unlink(missing_ok=True)
             self._unwritten.clear()
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    def _requeued(self) -> None:
+        """A failed batch is back in the queue: its rows are queued rows again, as old as they were."""
+        since = [t for t in (self._writing_since, self._queued_since) if t is not None]
+        self._queued_since = min(since) if since else None
+        self._writing, self._writing_since = 0, None
 
     async def _keep(
         self,

@@ -171,6 +171,10 @@ class ControlPlane:
         except Exception as exc:
             raise _unavailable("the rate limiter or budget store", exc) from None
 
+    def ledgers(self) -> list[Ledger]:
+        """The ledger writers of this process, one per event loop that admitted a call (for the metrics)."""
+        return [ctx.ledger for _, ctx in list(self._contexts.values())]
+
     def store(self) -> Store:
         return self._resources()[0]
 

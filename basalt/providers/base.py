@@ -53,6 +53,7 @@ class Attempt:
     ended: float | None = None
     error: str | None = None  # the error type that ended it; None while it runs and when it answered
     then: str | None = None  # after an error: "retry" (same deployment), "fallback" (the next one) or "give up"
+    cooled: bool = False  # the deployment was put to rest (cooldown) after this, its last try
     headers: dict[str, str] = field(default_factory=dict)  # sent upstream beside the request: its trace context
     phases: list[Phase] = field(default_factory=list)  # what the provider reported about the try
 

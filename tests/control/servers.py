@@ -36,12 +36,12 @@ class Server:
         self.config_path.write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Server:
+    def start(self, timeout: float = 60) -> Server:
         log = (self.home / f"server-{self.port}.log").open("ab")
         env = {**os.environ, "BASALT_HOME": str(self.home)}
         cmd = [sys.executable, "-m", "basalt.cli", "serve", "--port", str(self.port), "--config", str(self.config_path)]
         self.process = subprocess.Popen([*self.prefix, *cmd], env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
