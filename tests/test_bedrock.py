@@ -11,7 +11,8 @@ from botocore.eventstream import EventStreamBuffer
 
 from basalt import InProcess, Settings
 from basalt.config import Deployment
-from basalt.providers.aws import Credentials, EventStreamDecoder, EventStreamError, sign_v4
+from basalt.providers.aws import Credentials, sign_v4
+from basalt.wire.eventstream import EventStreamDecoder, EventStreamError
 
 from .fakes.bedrock import ACCESS_KEY, REGION, SECRET_KEY, BedrockScript, build_bedrock_app, event, exception
 from .fakes.upstream import serving
