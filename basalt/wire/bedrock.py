@@ -226,7 +226,9 @@ def _converse_block(block: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "tool_use":
         return {"toolUse": {"toolUseId": block["id"], "name": block["name"], "input": block.get("input") or {}}}
     if kind == "thinking":
-        text = {"text": block.get("thinking", ""), **({"signature": block["signature"]} if block.get("signature") else {})}
+        text = {"text": block.get("thinking", "")}
+        if block.get("signature"):
+            text["signature"] = block["signature"]
         return {"reasoningContent": {"reasoningText": text}}
     if kind == "redacted_thinking":
         return {"reasoningContent": {"redactedContent": block.get("data", "")}}
@@ -277,7 +279,9 @@ class ConverseStreamWriter:
         if kind == "content_block_delta":
             delta = event["delta"]
             piece = _delta(delta)
-            return [] if piece is None else [("contentBlockDelta", {"contentBlockIndex": event["index"], "delta": piece})]
+            if piece is None:
+                return []
+            return [("contentBlockDelta", {"contentBlockIndex": event["index"], "delta": piece})]
         if kind == "message_start":
             self.usage.update(event["message"].get("usage") or {})
             return [("messageStart", {"role": "assistant"})]

@@ -292,14 +292,19 @@ def _block(kind: str, value: Any, where: str) -> dict[str, Any]:
     raise _refused(kind, where)
 
 
+def decoded_blob(value: str, where: str) -> bytes:
+    """A Bedrock blob's bytes (base64 in JSON bodies), or a ValidationException naming the field."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"{where}: not valid base64", param=where) from None
+
+
 def _blob(value: str | None, where: str) -> str:
     """A base64 blob, checked (the canonical form carries images and PDFs base64-encoded too)."""
     if value is None:
         raise InvalidRequest(f"{where}: only inline bytes are supported (no s3Location)", param=where)
-    try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(f"{where}: not valid base64", param=where) from None
+    decoded_blob(value, where)
     return value
 
 
@@ -319,7 +324,7 @@ def _document(document: Document, where: str) -> dict[str, Any]:
     if fmt not in _TEXT_DOCUMENTS:
         raise InvalidRequest(f"{field}.format: {fmt} documents are not supported by Basalt", param=f"{field}.format")
     try:
-        text = base64.b64decode(_blob(source.bytes_, f"{field}.source.bytes")).decode()
+        text = decoded_blob(_blob(source.bytes_, f"{field}.source.bytes"), field).decode()
     except UnicodeDecodeError:
         raise InvalidRequest(f"{field}.source.bytes: a {fmt} document must be UTF-8", param=field) from None
     return {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": text}}
