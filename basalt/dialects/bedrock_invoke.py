@@ -7,6 +7,7 @@ the path), betas in `anthropic_beta`. The answer is the Anthropic Message; the s
 from __future__ import annotations
 
 import base64
+import re
 import time
 from typing import Any
 
@@ -18,15 +19,18 @@ from ..errors import InvalidRequest
 from ..wire.eventstream import event_frame
 
 ANTHROPIC_ON_BEDROCK = "bedrock-2023-05-31"
+# What tells an Anthropic body from another model's: its anthropic_version, Bedrock's dated one or, as newer
+# AnthropicBedrock clients send, the Messages API's own version date.
+_VERSION = re.compile(r"(bedrock-)?\d{4}-\d{2}-\d{2}")
 
 
 def anthropic_request(data: dict[str, Any], model: str, stream: bool) -> MessagesRequest:
     """The canonical request of an Anthropic-on-Bedrock body (`data` is taken apart) for `model`, a catalog name."""
     version = data.pop("anthropic_version", None)
-    if version != ANTHROPIC_ON_BEDROCK:
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise InvalidRequest(
             "anthropic_version: Basalt's InvokeModel serves Anthropic Messages bodies, with anthropic_version "
-            f"{ANTHROPIC_ON_BEDROCK!r} (got {version!r}); other models' bodies are not supported: use Converse",
+            f"{ANTHROPIC_ON_BEDROCK!r} (got {str(version)[:40]!r}); other models' bodies are not supported: use Converse",
             param="anthropic_version",
         )
     for key in ("model", "stream"):
