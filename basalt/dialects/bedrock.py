@@ -194,7 +194,7 @@ def build_router(platform: Platform) -> APIRouter:
         request.scope[CALL] = call
         return json_response({"inputTokens": await flow.count_tokens(call)})
 
-    @router.post("/guardrail/{guardrail_id}/version/{version}/apply")
+    @router.post("/guardrail/{guardrail_id:path}/version/{version}/apply")  # an ARN's `/` arrives decoded
     async def apply_guardrail(guardrail_id: str, version: str, request: Request) -> Any:
         raw = await read_body(request, MAX_BODY_BYTES)
         await principal(control, request, raw, "guardrails")

@@ -30,7 +30,8 @@ def anthropic_request(data: dict[str, Any], model: str, stream: bool) -> Message
     if not isinstance(version, str) or not _VERSION.fullmatch(version):
         raise InvalidRequest(
             "anthropic_version: Basalt's InvokeModel serves Anthropic Messages bodies, with anthropic_version "
-            f"{ANTHROPIC_ON_BEDROCK!r} (got {str(version)[:40]!r}); other models' bodies are not supported: use Converse",
+            f"{ANTHROPIC_ON_BEDROCK!r} (got {str(version)[:40]!r}); other models' bodies are not supported: use "
+            "Converse",
             param="anthropic_version",
         )
     for key in ("model", "stream"):

@@ -26,7 +26,8 @@ SCHEMA = {
     "required": ["city", "days"],
     "additionalProperties": False,
 }
-ANTHROPIC_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 12, "messages": [{"role": "user", "content": "Hi"}]}  # fmt: skip
+HI = [{"role": "user", "content": "Hi"}]
+ANTHROPIC_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 12, "messages": HI}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,8 @@ def test_boto3_converse_and_stream(url: str) -> None:
     out = client.converse(modelId=MODEL, messages=user("Say hello."), inferenceConfig={"maxTokens": 12})
     assert out["output"]["message"]["content"][0]["text"]
     assert out["stopReason"] in ("end_turn", "max_tokens") and out["usage"]["inputTokens"] > 0
-    events = list(client.converse_stream(modelId=MODEL, messages=user("Hi"), inferenceConfig={"maxTokens": 8})["stream"])
+    streamed = client.converse_stream(modelId=MODEL, messages=user("Hi"), inferenceConfig={"maxTokens": 8})
+    events = list(streamed["stream"])
     assert "messageStart" in events[0] and "metadata" in events[-1]
     assert events[-1]["metadata"]["usage"]["outputTokens"] > 0
 

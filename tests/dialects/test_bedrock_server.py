@@ -5,19 +5,29 @@ them, and mid-stream failures as exception frames."""
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
+import httpx2 as httpx
 import pytest
-from botocore.exceptions import ClientError, EventStreamError
+from botocore.exceptions import EventStreamError
 
 from basalt import Settings
-from basalt.config import Deployment, RouterSettings
+from basalt.config import ControlSettings, Deployment, RouterSettings
+from basalt.guard import GuardrailConfig
 
 from ..fakes.upstream import Script, fake_upstream
-from .bedrock_servers import MODEL, basalt_server, bedrock_client
+from .bedrock_servers import MODEL, basalt_server, bedrock_client, tls_basalt_server
 
 PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us." + MODEL
+FOUNDATION_ARN = f"arn:aws:bedrock:us-east-1::foundation-model/{MODEL}"
+ANTHROPIC_BODY = {
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 20,
+    "messages": [{"role": "user", "content": "Hi"}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +35,27 @@ def upstream() -> Iterator[tuple[Any, Script]]:
     with fake_upstream() as (url, script):
         deployments = [Deployment(name="up", provider="openai", model="gpt-up", base_url=url)]
         settings = Settings(
-            serve_local=False, deployments=deployments, aliases={MODEL: "up"}, router=RouterSettings(retries=0)
+            serve_local=False,
+            deployments=deployments,
+            aliases={MODEL: "up"},
+            router=RouterSettings(retries=0),
+            guardrails=[BLOCKER],
         )
         with basalt_server(settings) as basalt:
             yield bedrock_client(basalt), script
+
+
+BLOCKER = GuardrailConfig.model_validate(
+    {
+        "name": "blocker",
+        "version": 1,
+        "stream_mode": "sync",
+        "blocked_output_message": "Output blocked by policy.",
+        "words": {"words": ["project zeus"], "action": "BLOCK"},
+    }
+)
+GUARDED = {"guardrailIdentifier": "blocker", "guardrailVersion": "1", "trace": "enabled"}
+SECRET_PLAN = "say:The plan is project| zeus, then lunch."
 
 
 def user(text: str) -> list[dict[str, Any]]:
@@ -54,7 +81,7 @@ def test_converse_answers_in_converses_shape(upstream: tuple[Any, Script]) -> No
     assert (sent["max_completion_tokens"], sent["temperature"], sent["top_p"], sent["stop"]) == (50, 0.5, 0.9, ["END"])
 
 
-@pytest.mark.parametrize("model_id", ["us." + MODEL, PROFILE_ARN, f"arn:aws:bedrock:us-east-1::foundation-model/{MODEL}"])
+@pytest.mark.parametrize("model_id", ["us." + MODEL, PROFILE_ARN, FOUNDATION_ARN])
 def test_profiles_and_arns_name_the_aliased_model(upstream: tuple[Any, Script], model_id: str) -> None:
     client, _ = upstream
     assert client.converse(modelId=model_id, messages=user("Hi"))["stopReason"] == "end_turn"
@@ -74,7 +101,7 @@ def test_converse_stream_events(upstream: tuple[Any, Script]) -> None:
 
 def test_invoke_model_with_an_anthropic_body(upstream: tuple[Any, Script]) -> None:
     client, _ = upstream
-    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, "messages": [{"role": "user", "content": "Hi"}]}
+    body = ANTHROPIC_BODY
     out = client.invoke_model(modelId=MODEL, body=json.dumps(body))
     message = json.loads(out["body"].read())
     assert message["type"] == "message" and message["model"] == MODEL
@@ -84,7 +111,7 @@ def test_invoke_model_with_an_anthropic_body(upstream: tuple[Any, Script]) -> No
 
 def test_invoke_model_stream_chunks_are_anthropic_events(upstream: tuple[Any, Script]) -> None:
     client, _ = upstream
-    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, "messages": [{"role": "user", "content": "Hi"}]}
+    body = ANTHROPIC_BODY
     out = client.invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(body))
     events = [json.loads(e["chunk"]["bytes"]) for e in out["body"]]
     assert [e["type"] for e in events][:2] == ["message_start", "content_block_start"]
@@ -103,10 +130,11 @@ def test_errors_are_bedrock_exceptions(upstream: tuple[Any, Script]) -> None:
     with pytest.raises(client.exceptions.ResourceNotFoundException, match="nova"):
         client.converse(modelId="amazon.nova-pro-v1:0", messages=user("Hi"))
     with pytest.raises(client.exceptions.ValidationException, match="video"):
-        client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"video": {"format": "mp4", "source": {"bytes": b"x"}}}]}])
+        video = {"video": {"format": "mp4", "source": {"bytes": b"x"}}}
+        client.converse(modelId=MODEL, messages=[{"role": "user", "content": [video]}])
     with pytest.raises(client.exceptions.ValidationException, match="anthropic_version"):
         client.invoke_model(modelId=MODEL, body=json.dumps({"inputText": "Titan body"}))
-    with pytest.raises(client.exceptions.ValidationException, match="additionalModelRequestFields.foo"):
+    with pytest.raises(client.exceptions.ValidationException, match=r"additionalModelRequestFields\.foo"):
         client.converse(modelId=MODEL, messages=user("Hi"), additionalModelRequestFields={"foo": 1})
     script.actions = ["429"] * 3  # the router's one more try after a cooldown gets the next
     with pytest.raises(client.exceptions.ThrottlingException):
@@ -124,3 +152,117 @@ def test_a_failure_mid_stream_is_an_exception_frame(upstream: tuple[Any, Script]
     with pytest.raises(EventStreamError) as caught:
         list(stream)
     assert caught.value.response["Error"]["Code"] == "modelStreamErrorException"
+
+
+def test_a_guardrail_named_in_converse_intervenes_with_its_trace(upstream: tuple[Any, Script]) -> None:
+    client, script = upstream
+    script.actions = [SECRET_PLAN]
+    out = client.converse(modelId=MODEL, messages=user("The plan?"), guardrailConfig=GUARDED)
+    assert out["stopReason"] == "guardrail_intervened"
+    assert out["output"]["message"]["content"] == [{"text": "Output blocked by policy."}]
+    assessment = out["trace"]["guardrail"]["outputAssessments"]["blocker"][0]
+    assert assessment["wordPolicy"]["customWords"][0]["match"].lower() == "project zeus"
+
+
+def test_a_guardrail_intervening_in_a_stream(upstream: tuple[Any, Script]) -> None:
+    client, script = upstream
+    script.actions = [SECRET_PLAN]
+    events = list(client.converse_stream(modelId=MODEL, messages=user("The plan?"), guardrailConfig=GUARDED)["stream"])
+    text = "".join(e["contentBlockDelta"]["delta"].get("text", "") for e in events if "contentBlockDelta" in e)
+    assert "zeus" not in text and text.endswith("Output blocked by policy.")
+    assert next(e for e in events if "messageStop" in e)["messageStop"]["stopReason"] == "guardrail_intervened"
+    assert "blocker" in events[-1]["metadata"]["trace"]["guardrail"]["outputAssessments"]
+
+
+def test_an_undefined_guardrail_is_a_validation_exception(upstream: tuple[Any, Script]) -> None:
+    client, _ = upstream
+    missing = {"guardrailIdentifier": "nope", "guardrailVersion": "1"}
+    with pytest.raises(client.exceptions.ValidationException, match="nope"):
+        client.converse(modelId=MODEL, messages=user("Hi"), guardrailConfig=missing)
+
+
+def test_apply_guardrail(upstream: tuple[Any, Script]) -> None:
+    client, _ = upstream
+    content = [{"text": {"text": "Tell me about project zeus."}}]
+    out = client.apply_guardrail(guardrailIdentifier="blocker", guardrailVersion="1", source="OUTPUT", content=content)
+    assert out["action"] == "GUARDRAIL_INTERVENED" and out["outputs"] == [{"text": "Output blocked by policy."}]
+    arn = "arn:aws:bedrock:us-east-1:123456789012:guardrail/blocker"
+    calm = client.apply_guardrail(
+        guardrailIdentifier=arn,
+        guardrailVersion="1",
+        source="INPUT",
+        content=[{"text": {"text": "hello"}}],
+    )
+    assert calm["action"] == "NONE"
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.apply_guardrail(guardrailIdentifier="nope", guardrailVersion="1", source="INPUT", content=content)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status", "code"),
+    [
+        ("POST", "/model/x/unknown-operation", {}, 404, "ResourceNotFoundException"),
+        ("GET", "/model/x/converse", {}, 405, "ValidationException"),
+        ("POST", "/model/x/converse", {"content-type": "text/plain"}, 415, "ValidationException"),
+        ("POST", "/guardrail/x/version/1/other", {}, 404, "ResourceNotFoundException"),
+    ],
+)
+def test_the_http_edges_errors_are_in_bedrocks_shape(
+    upstream: tuple[Any, Script], method: str, path: str, headers: dict[str, str], status: int, code: str
+) -> None:
+    url = upstream[0].meta.endpoint_url
+    response = httpx.request(method, url + path, headers={**JSON, **headers}, content=b"{}")
+    assert response.status_code == status
+    assert response.headers["x-amzn-errortype"] == code and set(response.json()) == {"message"}
+
+
+def test_a_body_over_the_limit_is_413_in_bedrocks_shape() -> None:
+    with basalt_server(Settings(serve_local=False, max_body_bytes=1024)) as url:
+        response = httpx.post(url + "/model/m/converse", content=b"{" + b" " * 2048 + b"}", headers=JSON)
+    assert response.status_code == 413 and response.headers["x-amzn-errortype"] == "ValidationException"
+
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    home = tmp_path_factory.mktemp("bedrock-auth")
+    with fake_upstream() as (upstream_url, _):
+        deployments = [Deployment(name="up", provider="openai", model="gpt-up", base_url=upstream_url)]
+        settings = Settings(
+            home=home,
+            serve_local=False,
+            deployments=deployments,
+            aliases={MODEL: "up"},
+            control=ControlSettings(auth=True, key_cache_seconds=0),
+        )
+        with tls_basalt_server(settings, home) as (url, ca):
+            admin = {"x-api-key": (home / "admin-key").read_text().strip()}
+            with httpx.Client(verify=ssl.create_default_context(cafile=ca)) as http:
+                assert http.post(url + "/admin/projects", json={"name": "br"}, headers=admin).status_code < 300
+                created = http.post(url + "/admin/keys", json={"name": "k", "project": "br"}, headers=admin)
+            yield url, ca, created.json()["key"]
+
+
+def test_a_bedrock_api_key_is_a_basalt_key(keyed: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    url, ca, key = keyed
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", key)
+    client = bedrock_client(url, verify=ca)
+    assert client.converse(modelId=MODEL, messages=user("Hi"))["stopReason"] == "end_turn"
+    http = httpx.Client(verify=ssl.create_default_context(cafile=ca))
+    bedrock = anthropic.AnthropicBedrock(
+        base_url=url, api_key=key, aws_region="us-east-1", max_retries=0, http_client=http
+    )
+    assert bedrock.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "Hi"}]).content
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", key[:-4] + "abcd")
+    with pytest.raises(client.exceptions.AccessDeniedException, match="Invalid API key"):
+        bedrock_client(url, verify=ca).converse(modelId=MODEL, messages=user("Hi"))
+
+
+def test_without_a_key_auth_on_refuses_with_403(keyed: tuple[str, str, str]) -> None:
+    url, ca, _ = keyed
+    response = httpx.post(
+        url + f"/model/{MODEL}/converse", json={"messages": user("Hi")}, verify=ssl.create_default_context(cafile=ca)
+    )
+    assert response.status_code == 403 and response.headers["x-amzn-errortype"] == "AccessDeniedException"
