@@ -10,6 +10,7 @@ and usage mappings below serve both, so neither direction keeps an inverse copy 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 from ..canonical import MessagesRequest
@@ -267,10 +268,10 @@ class ConverseStreamWriter:
     Text and reasoning blocks open with their first delta (Bedrock sends contentBlockStart only for tool use); the
     usage of message_start and message_delta is merged into the closing metadata event."""
 
-    def __init__(self, started: float, guardrail: str | None, intervened: Any) -> None:
+    def __init__(self, started: float, guardrail: str | None, intervened: Callable[[], bool]) -> None:
         self.started = started  # monotonic seconds the call was accepted, for metrics.latencyMs
         self.guardrail = guardrail  # the Converse guardrailIdentifier, naming the trace's assessments
-        self.intervened = intervened  # () -> bool: whether a guardrail intervened (read when the stream ends)
+        self.intervened = intervened  # whether a guardrail intervened, asked when the answer ends
         self.usage: dict[str, Any] = {}
         self.trace: dict[str, Any] | None = None
 
@@ -297,7 +298,7 @@ class ConverseStreamWriter:
             self.usage.update(event.get("usage") or {})
             if self.guardrail is not None:
                 self.trace = guardrail_trace(event.get("guardrail"), self.guardrail)
-            reason = stop_reason_of(event["delta"].get("stop_reason"), bool(self.intervened()))
+            reason = stop_reason_of(event["delta"].get("stop_reason"), self.intervened())
             return [("messageStop", {"stopReason": reason})]
         if kind == "message_stop":
             metadata: dict[str, Any] = {

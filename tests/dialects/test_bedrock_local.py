@@ -87,7 +87,7 @@ def test_anthropic_bedrock_create_and_stream(url: str) -> None:
         base_url=url, aws_access_key=ACCESS, aws_secret_key=SECRET, aws_region="us-east-1", max_retries=0
     )
     message = client.messages.create(model=MODEL, max_tokens=12, messages=[{"role": "user", "content": "Hi"}])
-    assert message.content[0].type == "text" and message.content[0].text  # type: ignore[union-attr]
+    assert message.content[0].type == "text" and message.content[0].text
     assert message.usage.output_tokens > 0
     with client.messages.stream(model=MODEL, max_tokens=12, messages=[{"role": "user", "content": "Hi"}]) as stream:
         text = "".join(stream.text_stream)
@@ -112,5 +112,5 @@ def test_langchain_chat_bedrock_converse(url: str) -> None:
         [forecast], tool_choice="forecast"
     )
     called = calling.invoke("Weather in Lima for 3 days?")
-    assert called.tool_calls and called.tool_calls[0]["name"] == "forecast"  # type: ignore[attr-defined]
-    assert set(called.tool_calls[0]["args"]) == {"city", "days"}  # type: ignore[attr-defined]
+    assert called.tool_calls and called.tool_calls[0]["name"] == "forecast"
+    assert set(called.tool_calls[0]["args"]) == {"city", "days"}
