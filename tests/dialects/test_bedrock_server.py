@@ -266,3 +266,21 @@ def test_without_a_key_auth_on_refuses_with_403(keyed: tuple[str, str, str]) -> 
         url + f"/model/{MODEL}/converse", json={"messages": user("Hi")}, verify=ssl.create_default_context(cafile=ca)
     )
     assert response.status_code == 403 and response.headers["x-amzn-errortype"] == "AccessDeniedException"
+
+
+def test_a_refusal_before_the_stream_is_an_http_error(upstream: tuple[Any, Script]) -> None:
+    client, script = upstream
+    script.actions = ["429"] * 3
+    with pytest.raises(client.exceptions.ThrottlingException):
+        client.converse_stream(modelId=MODEL, messages=user("Hi"))
+    script.actions = []
+
+
+def test_a_failure_mid_invoke_stream_is_an_exception_frame(upstream: tuple[Any, Script]) -> None:
+    client, script = upstream
+    script.actions = ["cut"]
+    out = client.invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(ANTHROPIC_BODY))
+    with pytest.raises(EventStreamError) as caught:
+        list(out["body"])
+    assert caught.value.response["Error"]["Code"] == "modelStreamErrorException"
+    assert "upstream" in caught.value.response["Error"]["Message"]
