@@ -54,6 +54,13 @@ def test_boto3_converse_and_stream(url: str) -> None:
     assert events[-1]["metadata"]["usage"]["outputTokens"] > 0
 
 
+def test_what_the_local_model_cannot_take_is_a_validation_exception_naming_it(url: str) -> None:
+    client = bedrock_client(url)
+    image = {"image": {"format": "png", "source": {"bytes": b"\x89PNG not really"}}}
+    with pytest.raises(client.exceptions.ValidationException, match="image"):
+        client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "What is this?"}, image]}])
+
+
 def test_boto3_forced_tool_choice_input_validates(url: str) -> None:
     client = bedrock_client(url)
     spec = {"name": "forecast", "description": "Weather forecast", "inputSchema": {"json": SCHEMA}}

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import EventStreamError
 
 from basalt import Settings
-from basalt.config import ControlSettings, Deployment, RouterSettings
+from basalt.config import ControlSettings, Deployment, Price, RouterSettings
 from basalt.guard import GuardrailConfig
 
 from ..fakes.upstream import Script, fake_upstream
@@ -226,7 +226,8 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str, str]]:
+    """Basalt with auth on, over https; a key of a project with room, and one of a project whose budget is spent."""
     home = tmp_path_factory.mktemp("bedrock-auth")
     with fake_upstream() as (upstream_url, _):
         deployments = [Deployment(name="up", provider="openai", model="gpt-up", base_url=upstream_url)]
@@ -236,17 +237,23 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, 
             deployments=deployments,
             aliases={MODEL: "up"},
             control=ControlSettings(auth=True, key_cache_seconds=0),
+            prices={MODEL: Price(input=3.0, output=15.0)},
         )
         with tls_basalt_server(settings, home) as (url, ca):
             admin = {"x-api-key": (home / "admin-key").read_text().strip()}
+            keys = []
             with httpx.Client(verify=ssl.create_default_context(cafile=ca)) as http:
-                assert http.post(url + "/admin/projects", json={"name": "br"}, headers=admin).status_code < 300
-                created = http.post(url + "/admin/keys", json={"name": "k", "project": "br"}, headers=admin)
-            yield url, ca, created.json()["key"]
+                for project in ({"name": "br"}, {"name": "broke", "daily_budget_usd": 0.0}):
+                    assert http.post(url + "/admin/projects", json=project, headers=admin).status_code < 300
+                    created = http.post(
+                        url + "/admin/keys", json={"name": "k", "project": project["name"]}, headers=admin
+                    )
+                    keys.append(created.json()["key"])
+            yield url, ca, keys[0], keys[1]
 
 
-def test_a_bedrock_api_key_is_a_basalt_key(keyed: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    url, ca, key = keyed
+def test_a_bedrock_api_key_is_a_basalt_key(keyed: tuple[str, str, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    url, ca, key, _ = keyed
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", key)
     client = bedrock_client(url, verify=ca)
     assert client.converse(modelId=MODEL, messages=user("Hi"))["stopReason"] == "end_turn"
@@ -260,8 +267,18 @@ def test_a_bedrock_api_key_is_a_basalt_key(keyed: tuple[str, str, str], monkeypa
         bedrock_client(url, verify=ca).converse(modelId=MODEL, messages=user("Hi"))
 
 
-def test_without_a_key_auth_on_refuses_with_403(keyed: tuple[str, str, str]) -> None:
-    url, ca, _ = keyed
+def test_a_spent_budget_is_service_quota_exceeded(
+    keyed: tuple[str, str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, ca, _, broke = keyed
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", broke)
+    client = bedrock_client(url, verify=ca)
+    with pytest.raises(client.exceptions.ServiceQuotaExceededException, match="budget"):
+        client.converse(modelId=MODEL, messages=user("Hi"))
+
+
+def test_without_a_key_auth_on_refuses_with_403(keyed: tuple[str, str, str, str]) -> None:
+    url, ca, _, _ = keyed
     response = httpx.post(
         url + f"/model/{MODEL}/converse", json={"messages": user("Hi")}, verify=ssl.create_default_context(cafile=ca)
     )
