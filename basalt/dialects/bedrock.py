@@ -144,7 +144,7 @@ def build_router(platform: Platform) -> APIRouter:
         events = await first_and_rest(await flow.answer(call))
         message = await unless_disconnected(request, fold_events(events))
         named = body.guardrailConfig.guardrailIdentifier if body.guardrailConfig else None
-        trace = guardrail_trace(message.get("guardrail"), named) if named else None
+        trace = guardrail_trace(message.get("guardrail"), named, refused_on_input(call)) if named else None
         latency = round((time.monotonic() - call.timings.accepted) * 1000)
         return json_response(to_converse_response(message, latency, intervened(call)(), trace))
 
@@ -153,7 +153,7 @@ def build_router(platform: Platform) -> APIRouter:
         call, body = await converse_call(request, stream=True)
         events = await first_and_rest(await flow.answer(call))
         named = body.guardrailConfig.guardrailIdentifier if body.guardrailConfig else None
-        writer = ConverseStreamWriter(call.timings.accepted, named, intervened(call))
+        writer = ConverseStreamWriter(call.timings.accepted, named, intervened(call), lambda: refused_on_input(call))
 
         def encode(event: Event) -> bytes:
             return b"".join(event_frame(kind, payload) for kind, payload in writer.encode(event, time.monotonic()))
@@ -207,6 +207,11 @@ def build_router(platform: Platform) -> APIRouter:
 def intervened(call: Call) -> Callable[[], bool]:
     """Whether a guardrail intervened in the call, asked when its answer ends."""
     return lambda: call.guardrail_action == "INTERVENED"
+
+
+def refused_on_input(call: Call) -> bool:
+    """A guardrail refused the request itself: no model was tried."""
+    return call.guardrail_action == "INTERVENED" and not call.attempts
 
 
 def stream_failure(members: frozenset[str]) -> Callable[[BasaltError], bytes]:

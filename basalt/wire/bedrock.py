@@ -252,14 +252,16 @@ def to_converse_response(
     return body
 
 
-def guardrail_trace(canonical: dict[str, Any] | None, guardrail: str) -> dict[str, Any] | None:
-    """Basalt's guardrail trace (`{"action", "assessments"}` on message_delta) as Bedrock's trace.guardrail."""
+def guardrail_trace(canonical: dict[str, Any] | None, guardrail: str, on_input: bool = False) -> dict[str, Any] | None:
+    """Basalt's guardrail trace (`{"action", "assessments"}` on message_delta) as Bedrock's trace.guardrail: the
+    assessment of the request (`inputAssessment`, when it was refused before any model ran) or of the answer."""
     if not canonical:
         return None
-    return {
-        "outputAssessments": {guardrail: list(canonical.get("assessments") or [])},
-        "actionReason": "Guardrail blocked." if canonical.get("action") == "GUARDRAIL_INTERVENED" else "No action.",
-    }
+    assessments = list(canonical.get("assessments") or [])
+    reason = "Guardrail blocked." if canonical.get("action") == "GUARDRAIL_INTERVENED" else "No action."
+    if on_input:
+        return {"inputAssessment": {guardrail: assessments[0] if assessments else {}}, "actionReason": reason}
+    return {"outputAssessments": {guardrail: assessments}, "actionReason": reason}
 
 
 class ConverseStreamWriter:
@@ -268,10 +270,17 @@ class ConverseStreamWriter:
     Text and reasoning blocks open with their first delta (Bedrock sends contentBlockStart only for tool use); the
     usage of message_start and message_delta is merged into the closing metadata event."""
 
-    def __init__(self, started: float, guardrail: str | None, intervened: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        started: float,
+        guardrail: str | None,
+        intervened: Callable[[], bool],
+        on_input: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.started = started  # monotonic seconds the call was accepted, for metrics.latencyMs
         self.guardrail = guardrail  # the Converse guardrailIdentifier, naming the trace's assessments
         self.intervened = intervened  # whether a guardrail intervened, asked when the answer ends
+        self.on_input = on_input  # whether the request was refused before any model ran
         self.usage: dict[str, Any] = {}
         self.trace: dict[str, Any] | None = None
 
@@ -297,7 +306,7 @@ class ConverseStreamWriter:
         if kind == "message_delta":
             self.usage.update(event.get("usage") or {})
             if self.guardrail is not None:
-                self.trace = guardrail_trace(event.get("guardrail"), self.guardrail)
+                self.trace = guardrail_trace(event.get("guardrail"), self.guardrail, self.on_input())
             reason = stop_reason_of(event["delta"].get("stop_reason"), self.intervened())
             return [("messageStop", {"stopReason": reason})]
         if kind == "message_stop":

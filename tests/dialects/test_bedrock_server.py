@@ -174,6 +174,19 @@ def test_a_guardrail_intervening_in_a_stream(upstream: tuple[Any, Script]) -> No
     assert "blocker" in events[-1]["metadata"]["trace"]["guardrail"]["outputAssessments"]
 
 
+def test_a_guardrail_refusing_the_request_never_reaches_the_model(upstream: tuple[Any, Script]) -> None:
+    client, script = upstream
+    before = len(script.requests)
+    out = client.converse(modelId=MODEL, messages=user("Tell me about project zeus."), guardrailConfig=GUARDED)
+    assert out["stopReason"] == "guardrail_intervened" and len(script.requests) == before
+    assert "wordPolicy" in out["trace"]["guardrail"]["inputAssessment"]["blocker"]
+    events = list(
+        client.converse_stream(modelId=MODEL, messages=user("project zeus?"), guardrailConfig=GUARDED)["stream"]
+    )
+    assert "blocker" in events[-1]["metadata"]["trace"]["guardrail"]["inputAssessment"]
+    assert len(script.requests) == before
+
+
 def test_an_undefined_guardrail_is_a_validation_exception(upstream: tuple[Any, Script]) -> None:
     client, _ = upstream
     missing = {"guardrailIdentifier": "nope", "guardrailVersion": "1"}
