@@ -37,11 +37,11 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def error_response(request: Request, error: BasaltError) -> Response:
-    dialect = dialect_for(request.url.path)
-    headers = {**retry_headers(error), **dialect.rate_limit_headers(error.limits), **dialect.error_headers(error)}
+    dialect, rid = dialect_for(request.url.path), request_id(request)
+    headers = {**retry_headers(error), **dialect.rate_limit_headers(error.limits), **dialect.error_headers(error, rid)}
     if error.status >= 500 and error.status != 529:
         headers.setdefault("x-should-retry", "true")  # unless the error says a retry cannot help
-    return json_response(dialect.error_body(error, request_id(request)), dialect.status(error), headers)
+    return json_response(dialect.error_body(error, rid), dialect.status(error), headers)
 
 
 class BasaltApp(FastAPI):

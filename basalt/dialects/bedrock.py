@@ -146,7 +146,8 @@ def build_router(platform: Platform) -> APIRouter:
         named = body.guardrailConfig.guardrailIdentifier if body.guardrailConfig else None
         trace = guardrail_trace(message.get("guardrail"), named, refused_on_input(call)) if named else None
         latency = round((time.monotonic() - call.timings.accepted) * 1000)
-        return json_response(to_converse_response(message, latency, intervened(call)(), trace))
+        answer = to_converse_response(message, latency, intervened(call)(), trace)
+        return json_response(answer, headers=aws_request_id(request))
 
     @router.post("/model/{model:path}/converse-stream")
     async def converse_stream(request: Request) -> Any:
@@ -158,7 +159,8 @@ def build_router(platform: Platform) -> APIRouter:
         def encode(event: Event) -> bytes:
             return b"".join(event_frame(kind, payload) for kind, payload in writer.encode(event, time.monotonic()))
 
-        return EventStreamResponse(events, encode, stream_failure(CONVERSE_STREAM_ERRORS), media_type=EVENTSTREAM)
+        fail = stream_failure(CONVERSE_STREAM_ERRORS)
+        return EventStreamResponse(events, encode, fail, aws_request_id(request), media_type=EVENTSTREAM)
 
     async def invoke_call(request: Request, stream: bool) -> tuple[Call, str]:
         operation = "invoke-with-response-stream" if stream else "invoke"
@@ -175,7 +177,7 @@ def build_router(platform: Platform) -> APIRouter:
         events = await first_and_rest(await flow.answer(call))
         message = await unless_disconnected(request, fold_events(events))
         latency = round((time.monotonic() - call.timings.accepted) * 1000)
-        headers = invocation_headers(message.get("usage") or {}, latency)
+        headers = {**invocation_headers(message.get("usage") or {}, latency), **aws_request_id(request)}
         return json_response({**message, "model": asked}, headers=headers)
 
     @router.post("/model/{model:path}/invoke-with-response-stream")
@@ -183,7 +185,7 @@ def build_router(platform: Platform) -> APIRouter:
         call, asked = await invoke_call(request, stream=True)
         events = await first_and_rest(await flow.answer(call))
         chunks = ChunkEncoder(asked, call.timings.accepted)
-        headers = {"x-amzn-bedrock-content-type": "application/json"}
+        headers = {"x-amzn-bedrock-content-type": "application/json", **aws_request_id(request)}
         fail = stream_failure(INVOKE_STREAM_ERRORS)
         return EventStreamResponse(events, chunks.encode, fail, headers, media_type=EVENTSTREAM)
 
@@ -192,14 +194,14 @@ def build_router(platform: Platform) -> APIRouter:
         who, raw, _, name = await start(request, "count-tokens", "count_tokens")
         call = Call(who, count_tokens_request(raw, name), "count_tokens", request_id(request), dialect="bedrock")
         request.scope[CALL] = call
-        return json_response({"inputTokens": await flow.count_tokens(call)})
+        return json_response({"inputTokens": await flow.count_tokens(call)}, headers=aws_request_id(request))
 
     @router.post("/guardrail/{guardrail_id:path}/version/{version}/apply")  # an ARN's `/` arrives decoded
     async def apply_guardrail(guardrail_id: str, version: str, request: Request) -> Any:
         raw = await read_body(request, MAX_BODY_BYTES)
         await principal(control, request, raw, "guardrails")
         name = guardrail_id.rpartition(":guardrail/")[2] or guardrail_id
-        return json_response(await apply_body(platform.guardrails, name, version, raw))
+        return json_response(await apply_body(platform.guardrails, name, version, raw), headers=aws_request_id(request))
 
     return router
 
@@ -207,6 +209,11 @@ def build_router(platform: Platform) -> APIRouter:
 def intervened(call: Call) -> Callable[[], bool]:
     """Whether a guardrail intervened in the call, asked when its answer ends."""
     return lambda: call.guardrail_action == "INTERVENED"
+
+
+def aws_request_id(request: Request) -> dict[str, str]:
+    """Basalt's request id where botocore reads it into ResponseMetadata.RequestId."""
+    return {"x-amzn-requestid": request_id(request)}
 
 
 def refused_on_input(call: Call) -> bool:

@@ -87,8 +87,9 @@ def bedrock_status(error: BasaltError) -> int:
     return bedrock_exception(error)[1]
 
 
-def bedrock_error_headers(error: BasaltError) -> dict[str, str]:
-    return {"x-amzn-errortype": bedrock_exception(error)[0]}
+def bedrock_error_headers(error: BasaltError, request_id: str) -> dict[str, str]:
+    """The exception's name, and the request id where botocore reads it (ResponseMetadata.RequestId)."""
+    return {"x-amzn-errortype": bedrock_exception(error)[0], "x-amzn-requestid": request_id}
 
 
 def bedrock_stream_exception(error: BasaltError, members: frozenset[str]) -> str:

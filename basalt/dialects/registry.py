@@ -31,7 +31,8 @@ class Dialect:
     error_body: Callable[[BasaltError, str], dict[str, Any]]  # (error, request id) -> the JSON body
     status: Callable[[BasaltError], int]
     rate_limit_headers: Callable[[Mapping[str, RateState]], dict[str, str]]
-    error_headers: Callable[[BasaltError], dict[str, str]] = lambda _: {}  # what names the error beside the body
+    # What names the error beside the body: (error, request id) -> headers
+    error_headers: Callable[[BasaltError, str], dict[str, str]] = lambda _, __: {}
 
 
 def _status(error: BasaltError) -> int:

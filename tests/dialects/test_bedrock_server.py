@@ -76,6 +76,7 @@ def test_converse_answers_in_converses_shape(upstream: tuple[Any, Script]) -> No
         "inputTokens": 7, "outputTokens": 6, "totalTokens": 13, "cacheReadInputTokens": 0, "cacheWriteInputTokens": 0
     }  # fmt: skip
     assert out["metrics"]["latencyMs"] >= 0
+    assert out["ResponseMetadata"]["RequestId"].startswith("req_")
     sent = script.requests[-1]
     assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
     assert (sent["max_completion_tokens"], sent["temperature"], sent["top_p"], sent["stop"]) == (50, 0.5, 0.9, ["END"])
@@ -127,8 +128,9 @@ def test_count_tokens_on_an_upstream_that_cannot_count_is_a_validation_exception
 
 def test_errors_are_bedrock_exceptions(upstream: tuple[Any, Script]) -> None:
     client, script = upstream
-    with pytest.raises(client.exceptions.ResourceNotFoundException, match="nova"):
+    with pytest.raises(client.exceptions.ResourceNotFoundException, match="nova") as missing:
         client.converse(modelId="amazon.nova-pro-v1:0", messages=user("Hi"))
+    assert missing.value.response["ResponseMetadata"]["RequestId"].startswith("req_")
     with pytest.raises(client.exceptions.ValidationException, match="video"):
         video = {"video": {"format": "mp4", "source": {"bytes": b"x"}}}
         client.converse(modelId=MODEL, messages=[{"role": "user", "content": [video]}])
