@@ -316,3 +316,14 @@ def test_a_failure_mid_invoke_stream_is_an_exception_frame(upstream: tuple[Any, 
         list(out["body"])
     assert caught.value.response["Error"]["Code"] == "modelStreamErrorException"
     assert "upstream" in caught.value.response["Error"]["Message"]
+
+
+def test_an_untyped_body_passes_only_signed_and_only_on_bedrocks_paths(upstream: tuple[Any, Script]) -> None:
+    url = upstream[0].meta.endpoint_url
+    body = json.dumps({"messages": user("Hi")}).encode()
+    converse = f"{url}/model/{MODEL}/converse"
+    assert httpx.post(converse, content=body).status_code == 415  # what a page can send without a preflight
+    assert httpx.post(converse, content=body, headers={"x-amz-date": "20260101T000000Z"}).status_code == 200
+    assert httpx.post(converse, content=body, headers={"authorization": "Bearer x"}).status_code == 200  # auth off
+    anthropic_body = json.dumps({"model": "up", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]})
+    assert httpx.post(f"{url}/v1/messages", content=anthropic_body, headers={"x-amz-date": "x"}).status_code == 415
