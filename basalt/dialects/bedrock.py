@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 
 from ..canonical import MessagesRequest, fold_events
 from ..canonical.events import Event
@@ -113,10 +114,14 @@ def invoke_guardrail(request: Request) -> GuardrailConfig | None:
         return None
     version = request.headers.get("x-amzn-bedrock-guardrailversion", "")
     trace = request.headers.get("x-amzn-bedrock-trace", "").lower()
-    return GuardrailConfig.model_validate(
-        {"guardrailIdentifier": identifier, "guardrailVersion": version,
-         "trace": "enabled" if trace in ("enabled", "enabled_full") else None}
-    )  # fmt: skip
+    given = {"guardrailIdentifier": identifier, "guardrailVersion": version,
+             "trace": "enabled" if trace in ("enabled", "enabled_full") else None}  # fmt: skip
+    try:
+        return GuardrailConfig.model_validate(given)
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])  # guardrailIdentifier -> X-Amzn-Bedrock-GuardrailIdentifier
+        where = "X-Amzn-Bedrock-" + field[:1].upper() + field[1:]
+        raise InvalidRequest(f"{where}: {exc.errors()[0]['msg']}", param=where) from None
 
 
 def build_router(platform: Platform) -> APIRouter:

@@ -189,6 +189,19 @@ def test_a_guardrail_refusing_the_request_never_reaches_the_model(upstream: tupl
     assert len(script.requests) == before
 
 
+def test_invoke_models_guardrail_headers(upstream: tuple[Any, Script]) -> None:
+    client, script = upstream
+    script.actions = [SECRET_PLAN]
+    out = client.invoke_model(
+        modelId=MODEL, body=json.dumps(ANTHROPIC_BODY), guardrailIdentifier="blocker", guardrailVersion="1"
+    )
+    assert json.loads(out["body"].read())["content"] == [{"type": "text", "text": "Output blocked by policy."}]
+    url = client.meta.endpoint_url
+    too_long = {"x-amzn-bedrock-guardrailidentifier": "g" * 3000, **JSON}
+    response = httpx.post(f"{url}/model/{MODEL}/invoke", content=json.dumps(ANTHROPIC_BODY), headers=too_long)
+    assert response.status_code == 400 and "GuardrailIdentifier" in response.json()["message"]
+
+
 def test_an_undefined_guardrail_is_a_validation_exception(upstream: tuple[Any, Script]) -> None:
     client, _ = upstream
     missing = {"guardrailIdentifier": "nope", "guardrailVersion": "1"}
