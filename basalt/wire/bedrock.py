@@ -2,9 +2,10 @@
 
 Client side (the Bedrock provider): `to_converse_request` writes a canonical request as a Converse body, and
 `ConverseStreamReader` reads ConverseStream events back into canonical events. Server side (the Bedrock dialect):
-`from_converse_request` reads a Converse body into a canonical request, `ConverseStreamWriter` writes canonical
-events as ConverseStream events, and `to_converse_response` a folded message as a Converse response. The stop reason
-and usage mappings below serve both, so neither direction keeps an inverse copy of the other.
+`ConverseBody` (the request model, in `bedrock_types.py`) reads a Converse body into a canonical request,
+`ConverseStreamWriter` writes canonical events as ConverseStream events, and `to_converse_response` a folded message
+as a Converse response. The stop reason and usage mappings below serve both, so neither direction keeps an inverse
+copy of the other.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ __all__ = [
     "ConverseStreamReader",
     "ConverseStreamWriter",
     "converse_usage",
-    "from_converse_request",
     "guardrail_trace",
     "stop_reason_of",
     "to_converse_request",
@@ -213,11 +213,6 @@ class ConverseStreamReader:
 
 
 # ---- server side: a Converse request -> canonical, canonical events -> ConverseStream / Converse ----
-
-
-def from_converse_request(raw: bytes) -> ConverseBody:
-    """A Converse / ConverseStream body, validated (a ValidationException naming the field otherwise)."""
-    return ConverseBody.parse(raw)
 
 
 def _converse_block(block: dict[str, Any]) -> dict[str, Any] | None:
