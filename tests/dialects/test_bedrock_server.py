@@ -42,7 +42,9 @@ def upstream() -> Iterator[tuple[Any, Script]]:
             guardrails=[BLOCKER],
         )
         with basalt_server(settings) as basalt:
-            yield bedrock_client(basalt), script
+            client = bedrock_client(basalt)
+            yield client, script
+            client.close()  # its kept-alive connections would hold up the server's shutdown
 
 
 BLOCKER = GuardrailConfig.model_validate(
