@@ -32,19 +32,13 @@ from ..wire.eventstream import event_frame, exception_frame
 from .anthropic import json_response
 from .bedrock_invoke import ChunkEncoder, anthropic_request, invocation_headers, loads_object
 from .calls import call_options
-from .errors import bedrock_stream_exception
+from .errors import CONVERSE_STREAM_ERRORS, INVOKE_STREAM_ERRORS, bedrock_stream_exception
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..wiring import Platform
 
 EVENTSTREAM = b"application/vnd.amazon.eventstream"
-# The members of each stream's union an exception frame may name (botocore raises only those).
-CONVERSE_STREAM_ERRORS = frozenset(
-    ("internalServerException", "modelStreamErrorException", "validationException", "throttlingException",
-     "serviceUnavailableException")
-)  # fmt: skip
-INVOKE_STREAM_ERRORS = CONVERSE_STREAM_ERRORS | {"modelTimeoutException"}
 MAX_MODEL_ID = 2048  # the service model's bound
 # Cross-region inference profiles prefix a model id with a geography (`us.anthropic.claude-...`).
 _GEOGRAPHIES = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.")

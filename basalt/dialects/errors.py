@@ -73,7 +73,20 @@ BEDROCK_STREAM_EXCEPTIONS = {
 }
 
 
+# The members of each stream's union an exception frame may name (botocore raises only those).
+CONVERSE_STREAM_ERRORS = frozenset(
+    ("internalServerException", "modelStreamErrorException", "validationException", "throttlingException",
+     "serviceUnavailableException")
+)  # fmt: skip
+INVOKE_STREAM_ERRORS = CONVERSE_STREAM_ERRORS | {"modelTimeoutException"}
+
+
 def bedrock_exception(error: BasaltError) -> tuple[str, int]:
+    """The exception's name and status; an error that names its own AWS type (a refused SigV4 signature:
+    InvalidSignatureException, UnrecognizedClientException) keeps it and its status."""
+    own = getattr(error, "aws_error_type", None)
+    if isinstance(own, str):
+        return own, error.status
     name, status = BEDROCK_EXCEPTIONS.get(error.error_type, ("InternalServerException", None))
     return name, status or error.status
 
