@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from . import guard
 from .config import Settings
 from .control import admin as control_admin
-from .dialects import anthropic, openai
+from .dialects import anthropic, bedrock, openai
 from .dialects.anthropic import json_response
 from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
@@ -43,16 +43,18 @@ from .wiring import Platform
 log = logging.getLogger("basalt")
 # The generation routes: called directly, past Starlette's middleware stack and router (see BasaltApp).
 DIRECT_PATHS = ("/v1/messages", "/v1/chat/completions")
+# Bedrock's Converse routes, by their last segment under /model/{modelId}/ (the model id is part of the path).
+DIRECT_BEDROCK = ("converse", "converse-stream")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def error_response(request: Request, error: BasaltError) -> Response:
     request.scope[ERROR_TYPE] = error.error_type  # for the access log: every error answer is made here
-    dialect = dialect_for(request.url.path)
-    headers = {**retry_headers(error), **dialect.rate_limit_headers(error.limits)}
+    dialect, rid = dialect_for(request.url.path), request_id(request)
+    headers = {**retry_headers(error), **dialect.rate_limit_headers(error.limits), **dialect.error_headers(error, rid)}
     if error.status >= 500 and error.status != 529:
         headers.setdefault("x-should-retry", "true")  # unless the error says a retry cannot help
-    return json_response(dialect.error_body(error, request_id(request)), dialect.status(error), headers)
+    return json_response(dialect.error_body(error, rid), dialect.status(error), headers)
 
 
 class BasaltApp(FastAPI):
@@ -63,8 +65,15 @@ class BasaltApp(FastAPI):
     admission cancels the upstream call."""
 
     direct: dict[str, APIRoute]
+    direct_bedrock: dict[str, APIRoute]
     guard: BrowserGuard
     edge: Edge | None = None  # what watches each request end (access log, request metrics); None: nothing to pay
+
+    def _direct(self, path: str) -> APIRoute | None:
+        found = self.direct.get(path)
+        if found is None and path.startswith("/model/"):
+            found = self.direct_bedrock.get(path.rpartition("/")[2])
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +89,7 @@ class BasaltApp(FastAPI):
             await refuse(scope, receive, send, verdict)
             return
         send = self.guard.readable(scope, send)
-        route = self.direct.get(scope["path"]) if scope["method"] == "POST" else None
+        route = self._direct(scope["path"]) if scope["method"] == "POST" else None
         if route is None:
             await super().__call__(scope, receive, send)
             return
@@ -139,7 +148,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
     app = BasaltApp(title="Basalt", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.platform = platform_
-    dialects = [anthropic.build_router(platform_), openai.build_router(platform_)]
+    dialects = [anthropic.build_router(platform_), openai.build_router(platform_), bedrock.build_router(platform_)]
     for router in dialects:
         app.include_router(router)
     app.include_router(control_admin.build_router(platform_.control, platform_.guardrails))
@@ -155,6 +164,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         route.path: route
         for route in (r for router in dialects for r in router.routes)
         if isinstance(route, APIRoute) and route.path in DIRECT_PATHS and "POST" in (route.methods or ())
+    }
+    app.direct_bedrock = {
+        route.path.rpartition("/")[2]: route
+        for route in (r for router in dialects for r in router.routes)
+        if isinstance(route, APIRoute) and route.path.startswith("/model/") and route.path.endswith(DIRECT_BEDROCK)
     }
 
     watchers: list[EdgeObserver] = []

@@ -9,12 +9,13 @@ response and every error status with the error shape of its dialect. Clients and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-Dialect = Literal["anthropic", "openai", "either"]
+Dialect = Literal["anthropic", "openai", "either", "bedrock"]
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
 
@@ -23,6 +24,11 @@ REF = "#/components/schemas/{model}"
 # reads it). A generation route adds the budget and the upstream's failures (a redirect, a timeout).
 COMMON = (400, 401, 403, 404, 405, 408, 413, 415, 421, 429, 529)
 GENERATION = (*COMMON, 402, 502, 504)
+# Bedrock's statuses for the same (dialects/errors.py): no or a wrong key is AccessDenied (403), a budget
+# ServiceQuotaExceeded (400), an overload ServiceUnavailable (503), an upstream's timeout ModelTimeout (408).
+BEDROCK = (400, 403, 404, 405, 408, 413, 415, 421, 429, 503)
+BEDROCK_GENERATION = (*BEDROCK, 502)
+EVENTSTREAM = "application/vnd.amazon.eventstream"
 
 _STRING = {"type": "string"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -44,6 +50,7 @@ ERRORS: dict[Dialect, Schema] = {
         {"error": _object({"message": _STRING, "type": _STRING, "param": _NULLABLE_STRING, "code": _NULLABLE_STRING})}
     ),
     "either": _ANTHROPIC_ERROR,  # Anthropic's shape; its `error` also carries OpenAI's `param` and `code`
+    "bedrock": _object({"message": _STRING}),  # the exception's name is in the x-amzn-ErrorType header
 }
 
 _USAGE = _object({"input_tokens": _INT, "output_tokens": _INT})
@@ -102,6 +109,12 @@ ANTHROPIC_EVENT = _object(
 )  # fmt: skip
 OPENAI_EVENT = _object({"event": {"const": "message"}, "data": _STRING})  # data: a chunk's JSON, or [DONE]
 USAGE_REPORT = _object({"data": {"type": "array", "items": _OBJECT}}, {"group_by": {"type": "array"}})
+CONVERSE = _object(
+    {"output": _object({"message": _object({"role": _STRING, "content": {"type": "array"}})}),
+     "stopReason": _STRING, "usage": _object({"inputTokens": _INT, "outputTokens": _INT, "totalTokens": _INT}),
+     "metrics": _object({"latencyMs": _INT})}
+)  # fmt: skip
+BINARY = {"type": "string", "contentMediaType": EVENTSTREAM}
 
 
 def _list_of(item: Schema) -> Schema:
@@ -131,6 +144,7 @@ class Operation:
     query: dict[str, str] = field(default_factory=dict)
     streams: bool = False  # also answers text/event-stream, when the body asks for a stream
     example: Schema | None = None
+    media_type: str = "application/json"  # of the success answer
 
 
 def operations() -> dict[tuple[str, str], Operation]:
@@ -138,6 +152,7 @@ def operations() -> dict[tuple[str, str], Operation]:
     from .canonical.types import MessagesRequest
     from .control.admin import LimitFields, NewKey, NewProject
     from .guard.api import ApplyBody
+    from .wire.bedrock_types import ConverseBody
     from .wire.chat import ChatCompletionRequest
 
     hello = [{"role": "user", "content": "Say hello."}]
@@ -181,6 +196,38 @@ def operations() -> dict[tuple[str, str], Operation]:
             example={"source": "INPUT", "content": [{"text": {"text": "My email is a@b.example"}}]},
         ),
         ("get", "/health"): Operation("anthropic", _object({"status": {"const": "ok"}}), errors=(421,)),
+        **_bedrock(ConverseBody, ApplyBody, hello),
+    }  # fmt: skip
+
+
+def _bedrock(
+    converse: type[BaseModel], apply: type[BaseModel], hello: list[Schema]
+) -> dict[tuple[str, str], Operation]:
+    """Bedrock Runtime's routes (dialects/bedrock.py): the model id is in the path."""
+    example = {"messages": [{"role": "user", "content": [{"text": "Say hello."}]}], "inferenceConfig": {"maxTokens": 8}}
+    invoke = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8, "messages": hello}
+    model = "/model/{model}"
+    return {
+        ("post", f"{model}/converse"): Operation(
+            "bedrock", CONVERSE, body=converse, errors=BEDROCK_GENERATION, example=example
+        ),
+        ("post", f"{model}/converse-stream"): Operation(
+            "bedrock", BINARY, body=converse, errors=BEDROCK_GENERATION, example=example, media_type=EVENTSTREAM
+        ),
+        ("post", f"{model}/invoke"): Operation(
+            "bedrock", MESSAGE, body=_OBJECT, errors=BEDROCK_GENERATION, example=invoke
+        ),
+        ("post", f"{model}/invoke-with-response-stream"): Operation(
+            "bedrock", BINARY, body=_OBJECT, errors=BEDROCK_GENERATION, example=invoke, media_type=EVENTSTREAM
+        ),
+        ("post", f"{model}/count-tokens"): Operation(
+            "bedrock", _object({"inputTokens": _INT}), body=_OBJECT, errors=BEDROCK,
+            example={"input": {"converse": example}},
+        ),
+        ("post", "/guardrail/{guardrail_id}/version/{version}/apply"): Operation(
+            "bedrock", APPLIED, body=apply, errors=BEDROCK,
+            example={"source": "INPUT", "content": [{"text": {"text": "My email is a@b.example"}}]},
+        ),
     }  # fmt: skip
 
 
@@ -207,6 +254,13 @@ def complete(document: Schema) -> Schema:
                 media["example"] = op.example
             entry["requestBody"] = {"required": True, "content": {"application/json": media}}
         parameters = [p for p in entry.get("parameters", []) if p.get("in") != "query" or p["name"] not in op.query]
+        # A path parameter the route reads from the raw path itself (Bedrock's model id) is not in its signature.
+        named = {p["name"] for p in parameters if p.get("in") == "path"}
+        parameters += [
+            {"name": name, "in": "path", "required": True, "schema": _STRING}
+            for name in re.findall(r"{(\w+)}", path)
+            if name not in named
+        ]
         parameters += [
             {"name": name, "in": "query", "required": False, "schema": _STRING, "description": text}
             for name, text in op.query.items()
@@ -228,7 +282,7 @@ def _hoist(body: type[BaseModel] | Schema, components: Schema) -> Schema:
 
 
 def _responses(op: Operation) -> Schema:
-    content: Schema = {"application/json": {"schema": op.success}}
+    content: Schema = {op.media_type: {"schema": op.success}}
     if op.streams:
         event = OPENAI_EVENT if op.dialect == "openai" else ANTHROPIC_EVENT
         content["text/event-stream"] = {"schema": event}
@@ -254,11 +308,11 @@ _REASONS = {
     408: "The headers or body did not arrive in time",
     409: "Conflicts with what exists",
     413: "Request body too large",
+    503: "Overloaded (OpenAI and Bedrock dialects)",
     415: "The body must be application/json",
     421: "Host not allowed (DNS rebinding protection)",
     429: "Rate limited (see retry-after)",
     502: "The upstream answered with a redirect or something unreadable",
-    503: "Overloaded (OpenAI dialect)",
     504: "The upstream did not answer in time",
     529: "Overloaded (Anthropic dialect)",
 }

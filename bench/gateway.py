@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.gateway      # needs wrk (apt-get install wrk); installs LiteLLM into bench/.work
 
 Each gateway runs one worker; load comes from wrk on the same machine, OpenAI Chat Completions requests, non-streaming
-and streaming (the fake upstream streams 20 chunks), at concurrency 1 and 32. Every row is measured in rounds
-(BENCH_ROUNDS, 5 by default, of BENCH_DURATION seconds, 3 by default), each round measuring the upstream directly,
-Basalt and LiteLLM back to back, each once all three servers are idle: RPS is the mean over rounds, added p50 the
-median of each round's difference to the upstream. Writes bench/results/gateway.json and the table in
-docs/benchmarks.md.
+and streaming (the fake upstream streams 20 chunks), at concurrency 1 and 32; and Bedrock's Converse through
+Basalt's Bedrock dialect to the same upstream (a Basalt-only row: LiteLLM's proxy does not serve that API). Every
+row is measured in rounds (BENCH_ROUNDS, 5 by default, of BENCH_DURATION seconds, 3 by default), each round
+measuring the upstream directly, Basalt and LiteLLM back to back, each once all three servers are idle: RPS is the
+mean over rounds, added p50 the median of each round's difference to the upstream. Writes
+bench/results/gateway.json and the table in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ DURATION = int(os.environ.get("BENCH_DURATION", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
-def wrk_script(stream: bool, key: str | None) -> Path:
-    body = {"model": "m", "max_tokens": 32, "messages": [{"role": "user", "content": "hello"}], "stream": stream}
+def wrk_script(stream: bool, key: str | None, converse: bool = False) -> Path:
+    body: dict[str, Any] = {"model": "m", "max_tokens": 32, "messages": [{"role": "user", "content": "hello"}]}
+    body["stream"] = stream
+    if converse:  # Bedrock's Converse: the model is in the path
+        body = {"messages": [{"role": "user", "content": [{"text": "hello"}]}], "inferenceConfig": {"maxTokens": 32}}
     lines = [
         'wrk.method = "POST"',
         f"wrk.body = '{json.dumps(body)}'",
@@ -41,7 +45,8 @@ def wrk_script(stream: bool, key: str | None) -> Path:
     ]
     if key:
         lines.append(f'wrk.headers["Authorization"] = "Bearer {key}"')
-    path = WORK / f"wrk-{'stream' if stream else 'plain'}-{'key' if key else 'nokey'}.lua"
+    kind = "converse" if converse else "stream" if stream else "plain"
+    path = WORK / f"wrk-{kind}-{'key' if key else 'nokey'}.lua"
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -134,6 +139,19 @@ def main() -> None:
                     rounds[name].setdefault(case, []).append(row)
                     summary = f"rps={row['rps']:.0f} p50={row['p50_ms']:.2f}ms non2xx={row['non_2xx']:.0f}"
                     print(f"  {case:16} round {i + 1} {name:8} {summary}", flush=True)
+        converse_url = f"http://127.0.0.1:{basalt_port}/model/m/converse"
+        run_wrk(converse_url, wrk_script(False, basalt_key, converse=True), 1, duration=2)
+        for concurrency in (1, 32):  # Bedrock's dialect: the upstream directly, then Basalt's Converse, each round
+            case = f"bedrock-converse/{concurrency}"
+            for i in range(ROUNDS):
+                for name, url, script in (
+                    ("direct", targets["direct"][0], wrk_script(False, None)),
+                    ("basalt", converse_url, wrk_script(False, basalt_key, converse=True)),
+                ):
+                    settle(servers)
+                    row = run_wrk(url, script, concurrency)
+                    rounds[name].setdefault(case, []).append(row)
+                    print(f"  {case:16} round {i + 1} {name:8} rps={row['rps']:.0f} p50={row['p50_ms']:.2f}ms")
     rows: list[dict[str, Any]] = []
     for mode, _, concurrency in cases:
         case = f"{mode}/{concurrency}"
@@ -152,18 +170,38 @@ def main() -> None:
             "basalt_non_2xx": sum(r["non_2xx"] for r in b),
             "litellm_non_2xx": sum(r["non_2xx"] for r in lt),
         })  # fmt: skip
+    for concurrency in (1, 32):
+        case = f"bedrock-converse/{concurrency}"
+        d, b = rounds["direct"][case], rounds["basalt"][case]
+        rows.append({
+            "mode": "bedrock-converse",
+            "concurrency": concurrency,
+            "basalt_rps": round(statistics.mean(r["rps"] for r in b)),
+            "litellm_rps": None,
+            "direct_rps": round(statistics.mean(r["rps"] for r in d)),
+            "ratio_rps_vs_litellm": None,
+            "basalt_added_p50_ms": _added(b, d),
+            "litellm_added_p50_ms": None,
+            "basalt_added_p50_ms_rounds": [round(x["p50_ms"] - y["p50_ms"], 3) for x, y in zip(b, d, strict=True)],
+            "basalt_non_2xx": sum(r["non_2xx"] for r in b),
+            "litellm_non_2xx": None,
+        })  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "gateway.json").write_text(json.dumps({"machine": machine(), "rows": rows, "raw": rounds}, indent=2))
     table = "| mode | conc. | Basalt RPS | LiteLLM RPS | direct RPS | ratio | added p50 ms B / L | B per round |\n"
     table += "|---|---|---|---|---|---|---|---|\n"
     table += "".join(
-        f"| {r['mode']} | {r['concurrency']} | {r['basalt_rps']} | {r['litellm_rps']} | {r['direct_rps']} | "
-        f"{r['ratio_rps_vs_litellm']}x | {r['basalt_added_p50_ms']} / {r['litellm_added_p50_ms']} | "
+        f"| {r['mode']} | {r['concurrency']} | {r['basalt_rps']} | {r['litellm_rps'] or 'n/a'} | {r['direct_rps']} | "
+        f"{_ratio(r)} | {r['basalt_added_p50_ms']} / {r['litellm_added_p50_ms'] or 'n/a'} | "
         f"{', '.join(str(x) for x in r['basalt_added_p50_ms_rounds'])} |\n"
         for r in rows
     )
     write_section("gateway", f"Machine: {machine()}\n\n{table}")
     print(table)
+
+
+def _ratio(row: dict[str, Any]) -> str:
+    return f"{row['ratio_rps_vs_litellm']}x" if row["ratio_rps_vs_litellm"] is not None else "n/a"
 
 
 def settle(pids: list[int], timeout: float = 20.0) -> None:

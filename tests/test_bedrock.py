@@ -11,7 +11,7 @@ from botocore.eventstream import EventStreamBuffer
 
 from basalt import InProcess, Settings
 from basalt.config import Deployment
-from basalt.providers.aws import EventStreamDecoder, EventStreamError
+from basalt.wire.eventstream import EventStreamDecoder, EventStreamError
 from basalt.wire.sigv4 import Credentials, sign
 
 from .fakes.bedrock import ACCESS_KEY, REGION, SECRET_KEY, BedrockScript, build_bedrock_app, event, exception

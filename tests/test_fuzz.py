@@ -70,6 +70,18 @@ def _toward_the_model(case: Any) -> None:
     """Generated model names are random strings (a 404 at once); half the generation calls go to the local model
     instead, with a short answer, so the fuzzer reaches decoding, grammars and templates too."""
     body = case.body
+    if case.path.startswith("/model/") and isinstance(case.path_parameters, dict):  # Bedrock: the model in the path
+        model = str(case.path_parameters.get("model", ""))
+        if zlib.crc32(model.encode()) % 2 == 0:
+            case.path_parameters["model"] = "smollm2"
+        config = body.get("inferenceConfig") if isinstance(body, dict) else None
+        if isinstance(body, dict) and ("messages" in body or "inferenceConfig" in body):
+            if not isinstance(config, dict):
+                config = body["inferenceConfig"] = {}
+            if not isinstance(config.get("maxTokens"), int) or config["maxTokens"] > 16:
+                config["maxTokens"] = 16
+        if isinstance(body, dict) and isinstance(body.get("max_tokens"), int) and body["max_tokens"] > 16:
+            body["max_tokens"] = 16
     if case.path in GENERATION and isinstance(body, dict) and isinstance(body.get("model"), str):
         if zlib.crc32(body["model"].encode()) % 2 == 0:  # deterministic, unlike hash()
             body["model"] = "smollm2"

@@ -19,7 +19,7 @@ from .types import Action, Finding, Source, assessments_of
 
 Authorize = Callable[[Request], Awaitable[Any]]
 _MAX_CHARS = 1_000_000  # a guard on work, well above Bedrock's per-call text limits
-_MAX_BODY_BYTES = 8 << 20  # room for _MAX_CHARS characters, even escaped
+MAX_BODY_BYTES = 8 << 20  # room for _MAX_CHARS characters, even escaped
 
 
 class _Text(BaseModel):
@@ -110,14 +110,20 @@ def build_router(registry: Guardrails, authorize: Authorize) -> APIRouter:
     @router.post("/v1/guardrails/{guardrail_id}/versions/{version}/apply")
     async def apply_guardrail(guardrail_id: str, version: str, request: Request) -> dict[str, Any]:
         await authorize(request)
-        body = _parse(await read_body(request, _MAX_BODY_BYTES))
-        guardrail = await registry.find(guardrail_id, version)  # also one another replica defined
-        if guardrail is None:  # 404 before any work
-            raise NotFound(f"guardrail {guardrail_id} version {version} not found")
-        started = time.perf_counter()
-        # Detectors are CPU work (and the embedding model a lot of it): off the event loop.
-        out = await run_in_threadpool(apply, guardrail, body)
-        out["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
-        return out
+        return await apply_body(registry, guardrail_id, version, await read_body(request, MAX_BODY_BYTES))
 
     return router
+
+
+async def apply_body(registry: Guardrails, guardrail_id: str, version: str, raw: bytes) -> dict[str, Any]:
+    """An ApplyGuardrail body checked by the guardrail `guardrail_id:version`: this route's and the Bedrock
+    dialect's (POST /guardrail/{id}/version/{version}/apply) answer."""
+    body = _parse(raw)
+    guardrail = await registry.find(guardrail_id, version)  # also one another replica defined
+    if guardrail is None:  # 404 before any work
+        raise NotFound(f"guardrail {guardrail_id} version {version} not found")
+    started = time.perf_counter()
+    # Detectors are CPU work (and the embedding model a lot of it): off the event loop.
+    out = await run_in_threadpool(apply, guardrail, body)
+    out["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
+    return out

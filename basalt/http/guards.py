@@ -65,7 +65,7 @@ class BrowserGuard:
     def screen(self, scope: Scope) -> BasaltError | Response | None:
         """None to go on; an error to refuse the request with; the answer to a CORS preflight."""
         host = origin = content_type = None
-        body = False
+        body = signed = False
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
@@ -77,6 +77,8 @@ class BrowserGuard:
                 body = value != b"0"
             elif name == b"transfer-encoding":
                 body = True
+            elif name in (b"authorization", b"x-amz-date"):
+                signed = True
         if host is not None and not self.any_host and _hostname(host) not in self.hosts:
             return MisdirectedRequest(
                 f"This server does not answer for the host {host.decode('latin-1')!r}; it answers for "
@@ -92,7 +94,10 @@ class BrowserGuard:
                     f"This server does not take requests from web pages at {origin.decode('latin-1')!r}; add the "
                     "origin to the cors_origins setting to allow it."
                 )
-        if body and method in _WITH_BODY and not _is_json(content_type):
+        # boto3 sends InvokeModel's body untyped; a page cannot send these headers without a preflight, so a signed
+        # or keyed Bedrock request without a type is no drive-by.
+        untyped_aws = content_type is None and signed and scope["path"].startswith("/model/")
+        if body and method in _WITH_BODY and not _is_json(content_type) and not untyped_aws:
             given = content_type.decode("latin-1") if content_type is not None else "none"
             return UnsupportedMediaType(
                 f"The request body must be JSON, sent with Content-Type: application/json (got {given!r})."

@@ -195,10 +195,10 @@ async def _value(item: T) -> T:
 
 
 class EventStreamResponse(Response):
-    """Sends canonical event batches as text/event-stream, one write per batch (what became ready together), each
-    event encoded by the caller's dialect (an error that ends the stream too); the stream is closed as soon as the
-    client leaves. With a fast upstream a whole answer can be one batch: a write per event was a large share of the
-    cost of streaming."""
+    """Sends canonical event batches as text/event-stream (Bedrock's dialect: its binary framing), one write per
+    batch (what became ready together), each event encoded by the caller's dialect (an error that ends the stream
+    too); the stream is closed as soon as the client leaves. With a fast upstream a whole answer can be one batch: a
+    write per event was a large share of the cost of streaming."""
 
     def __init__(
         self,
@@ -206,17 +206,19 @@ class EventStreamResponse(Response):
         encode: Callable[[Event], bytes],
         fail: Callable[[BasaltError], bytes],
         headers: dict[str, str] | None = None,
+        media_type: bytes = b"text/event-stream; charset=utf-8",  # Bedrock's dialect streams its binary framing
     ) -> None:
         self.batches = batches
         self.encode = encode
         self.fail = fail
         self.extra_headers = headers or {}
+        self.stream_type = media_type
         self.status_code = 200
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"content-type", self.stream_type),
             (b"cache-control", b"no-cache"),
             (b"x-accel-buffering", b"no"),
             *((k.encode(), v.encode()) for k, v in self.extra_headers.items()),

@@ -1,13 +1,13 @@
 """AWS Bedrock's Converse / ConverseStream API as an upstream, signed with SigV4 (or a Bedrock API key).
 
-Requests are translated from the canonical form; the binary event stream (messageStart, contentBlockStart/Delta/Stop,
-messageStop, metadata) is translated back into canonical events. Bedrock's exceptions arrive as HTTP errors before
+Requests are translated from the canonical form and the binary event stream (messageStart, contentBlockStart/Delta/
+Stop, messageStop, metadata) back into canonical events by the Bedrock codec (`wire/bedrock.py`, which the Bedrock
+dialect shares) and framing (`wire/eventstream.py`). Bedrock's exceptions arrive as HTTP errors before
 the stream, or as exception messages inside it.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -18,23 +18,13 @@ from urllib.parse import quote
 import orjson
 
 from ..canonical import MessagesRequest
-from ..canonical.events import EventWriter
-from ..canonical.types import DocumentBlock, ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest, Overloaded, RateLimited
+from ..wire.bedrock import ConverseStreamReader, to_converse_request
+from ..wire.eventstream import EventStreamDecoder
 from ..wire.sigv4 import Credentials, sign
-from .aws import EventStreamDecoder
 from .base import Event, EventBatch, ModelInfo, refuse_penalties, refuse_unknown_fields
 from .upstream_http import UpstreamClient, UpstreamTimeout, read_batches, read_json
 
-STOP_REASONS = {
-    "end_turn": "end_turn",
-    "tool_use": "tool_use",
-    "max_tokens": "max_tokens",
-    "stop_sequence": "stop_sequence",
-    "guardrail_intervened": "refusal",
-    "content_filtered": "refusal",
-    "model_context_window_exceeded": "model_context_window_exceeded",
-}
 STREAM_EXCEPTIONS = {"throttlingException": RateLimited, "serviceUnavailableException": Overloaded,
                      "modelStreamErrorException": InternalError, "validationException": InvalidRequest,
                      "modelTimeoutException": UpstreamTimeout}  # fmt: skip
@@ -69,15 +59,15 @@ class BedrockProvider:
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         path = f"/model/{quote(self.upstream_model, safe='')}/count-tokens"
-        body = orjson.dumps({"input": {"converse": to_converse_request(request)}})
+        body = orjson.dumps({"input": {"converse": _converse(request)}})
         response = await self.client.post(path, body, self.name, self._headers(path, body))
         return int((await read_json(response, self.name))["inputTokens"])
 
     async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
         path = f"/model/{quote(self.upstream_model, safe='')}/converse-stream"
-        body = orjson.dumps(to_converse_request(request))
+        body = orjson.dumps(_converse(request))
         response = await self.client.post(path, body, self.name, self._headers(path, body))
-        reader, decoder = _EventReader(model), EventStreamDecoder()
+        reader, decoder = ConverseStreamReader(model), EventStreamDecoder()
 
         def events_of(data: bytes) -> Iterator[Event]:
             for message in decoder.feed(data):
@@ -96,141 +86,8 @@ class BedrockProvider:
             response.release()
 
 
-def to_converse_request(request: MessagesRequest) -> dict[str, Any]:
+def _converse(request: MessagesRequest) -> dict[str, Any]:
+    """The Converse body; what no translation carries (penalties, fields Basalt does not know) is refused first."""
     refuse_penalties(request, "Bedrock Converse")
     refuse_unknown_fields(request, "a Bedrock Converse upstream")
-    if request.thinking is not None and request.thinking.type != "disabled":
-        raise InvalidRequest("thinking cannot be forwarded to a Bedrock Converse upstream yet")
-    messages = []
-    for message in request.messages:
-        if message.role == "system":
-            raise InvalidRequest("mid-conversation system turns cannot be expressed in Bedrock Converse")
-        content = [_block(b) for b in message.blocks() if b.type not in ("thinking", "redacted_thinking")]
-        messages.append({"role": message.role, "content": content})
-    body: dict[str, Any] = {"messages": messages}
-    if request.system_text():
-        body["system"] = [{"text": request.system_text()}]
-    config: dict[str, Any] = {"maxTokens": request.max_tokens}
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.top_p is not None:
-        config["topP"] = request.top_p
-    if request.stop_sequences:
-        config["stopSequences"] = request.stop_sequences
-    body["inferenceConfig"] = config
-    if request.top_k is not None:
-        body["additionalModelRequestFields"] = {"top_k": request.top_k}
-    if request.output_config and request.output_config.format:
-        raise InvalidRequest("output_config.format cannot be expressed in Bedrock Converse; use a forced tool instead")
-    _tools(request, body)
-    return body
-
-
-def _block(block: Any) -> dict[str, Any]:
-    if isinstance(block, TextBlock):
-        return {"text": block.text}
-    if isinstance(block, ImageBlock):
-        source = block.source
-        if source.get("type") != "base64":
-            raise InvalidRequest("only base64 images can be forwarded to Bedrock")
-        return {
-            "image": {
-                "format": str(source.get("media_type", "")).split("/")[-1],
-                "source": {"bytes": source.get("data")},
-            }
-        }
-    if isinstance(block, DocumentBlock):
-        source = block.source
-        if source.get("type") == "base64" and source.get("media_type") == "application/pdf":
-            return {"document": {"format": "pdf", "name": "document", "source": {"bytes": source.get("data")}}}
-        if source.get("type") == "text":
-            data = base64.b64encode(str(source.get("data", "")).encode()).decode()
-            return {"document": {"format": "txt", "name": "document", "source": {"bytes": data}}}
-        raise InvalidRequest("this document source cannot be forwarded to Bedrock")
-    if isinstance(block, ToolUseBlock):
-        return {"toolUse": {"toolUseId": block.id, "name": block.name, "input": block.input}}
-    if isinstance(block, ToolResultBlock):
-        content = block.content
-        items = (
-            [{"text": content or ""}]
-            if content is None or isinstance(content, str)
-            else [_result_item(c) for c in content]
-        )
-        status = "error" if block.is_error else "success"
-        return {"toolResult": {"toolUseId": block.tool_use_id, "content": items, "status": status}}
-    raise InvalidRequest(f"{block.type} content cannot be expressed in Bedrock Converse")
-
-
-def _result_item(item: dict[str, Any]) -> dict[str, Any]:
-    if item.get("type") == "text":
-        return {"text": item.get("text", "")}
-    raise InvalidRequest("only text tool results can be forwarded to Bedrock")
-
-
-def _tools(request: MessagesRequest, body: dict[str, Any]) -> None:
-    tools = request.tools or []
-    if not tools:
-        return
-    for tool in tools:
-        if not tool.is_client_tool:
-            raise InvalidRequest(f"server tool {tool.name!r} cannot run through Bedrock Converse")
-    specs = [
-        {
-            "toolSpec": {
-                "name": t.name,
-                **({"description": t.description} if t.description else {}),
-                "inputSchema": {"json": t.input_schema},
-            }
-        }
-        for t in tools
-    ]
-    config: dict[str, Any] = {"tools": specs}
-    choice = request.tool_choice
-    if choice is not None and choice.type == "none":
-        raise InvalidRequest("tool_choice none cannot be expressed in Bedrock Converse; leave out the tools instead")
-    if choice is not None:
-        config["toolChoice"] = {"auto": {"auto": {}}, "any": {"any": {}}, "tool": {"tool": {"name": choice.name}}}[
-            choice.type
-        ]
-    body["toolConfig"] = config
-
-
-class _EventReader:
-    """ConverseStream events -> canonical events."""
-
-    def __init__(self, model: str) -> None:
-        self.out = EventWriter(model)
-        self.blocks: dict[int, int] = {}  # Bedrock's content block index -> ours
-        self.stop_reason: str | None = None
-
-    def feed(self, kind: str, payload: dict[str, Any]) -> list[Event]:
-        events = self.out.start()
-        upstream = int(payload.get("contentBlockIndex") or 0)
-        if kind == "contentBlockStart":
-            tool = (payload.get("start") or {}).get("toolUse") or {}
-            self.blocks[upstream], opened = self.out.tool(tool.get("toolUseId", ""), tool.get("name", ""))
-            events += opened
-        elif kind == "contentBlockDelta":
-            delta = payload.get("delta") or {}
-            if "text" in delta:
-                events += self.out.text(delta["text"])  # Bedrock sends no contentBlockStart for text
-            elif "toolUse" in delta and upstream in self.blocks:
-                events += self.out.tool_input(self.blocks[upstream], delta["toolUse"].get("input", ""))
-        elif kind == "contentBlockStop":
-            events += self.out.close()
-        elif kind == "messageStop":
-            self.stop_reason = payload.get("stopReason")
-        elif kind == "metadata":
-            u = payload.get("usage") or {}
-            self.out.usage = {
-                "input_tokens": u.get("inputTokens", 0),
-                "output_tokens": u.get("outputTokens", 0),
-                "cache_read_input_tokens": u.get("cacheReadInputTokens", 0),
-                "cache_creation_input_tokens": u.get("cacheWriteInputTokens", 0),
-            }
-        return events
-
-    def finish(self) -> list[Event]:
-        if self.stop_reason is None:
-            raise InternalError("the Bedrock stream ended before messageStop")
-        return self.out.end(STOP_REASONS.get(self.stop_reason, "end_turn"))
+    return to_converse_request(request)

@@ -3,6 +3,7 @@ provider kind that replays a scripted answer. Returns what the upstream received
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -12,9 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from basalt.wire.eventstream import EventStreamDecoder
+
 from ..fakes.bedrock import event as bedrock_event
 
 VOLATILE = re.compile(r"^(msg_|chatcmpl-|toolu_)[A-Za-z0-9]{24}$")
+MASKED_KEYS = frozenset(("created", "request_id", "latencyMs", "invocationLatency", "firstByteLatency"))
 
 
 class Recorder:
@@ -51,7 +55,7 @@ def mask(value: Any) -> Any:
     """Generated ids and timestamps differ on every run: replace them with '*'."""
     if isinstance(value, dict):
         return {
-            k: "*" if k in ("created", "request_id") or (isinstance(v, str) and VOLATILE.match(v)) else mask(v)
+            k: "*" if k in MASKED_KEYS or (isinstance(v, str) and VOLATILE.match(v)) else mask(v)
             for k, v in value.items()
         }
     if isinstance(value, list):
@@ -69,7 +73,26 @@ def parse_sse(text: str) -> list[Any]:
     return out
 
 
+def parse_eventstream(data: bytes) -> list[Any]:
+    """Bedrock's binary frames as {event|exception: type, payload}; an InvokeModel chunk's base64 bytes decoded."""
+    out: list[Any] = []
+    for message in EventStreamDecoder().feed(data):
+        payload = json.loads(message.payload)
+        if message.headers[":message-type"] == "exception":
+            out.append({"exception": message.headers[":exception-type"], "payload": payload})
+            continue
+        if message.headers[":event-type"] == "chunk":
+            payload = {"bytes": json.loads(base64.b64decode(payload["bytes"]))}
+        out.append({"event": message.headers[":event-type"], "payload": mask(payload)})
+    return out
+
+
 def client_result(response: Any, stream: bool) -> dict[str, Any]:
     if stream and response.status_code == 200:
+        if response.headers["content-type"] == "application/vnd.amazon.eventstream":
+            return {"status": 200, "events": parse_eventstream(response.content)}
         return {"status": 200, "events": parse_sse(response.text)}
-    return {"status": response.status_code, "body": mask(response.json())}
+    result = {"status": response.status_code, "body": mask(response.json())}
+    if "x-amzn-errortype" in response.headers:
+        result["error_type"] = response.headers["x-amzn-errortype"]
+    return result

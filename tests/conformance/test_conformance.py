@@ -40,7 +40,10 @@ def gateway() -> Iterator[tuple[InProcess, Recorder]]:
             Deployment(name="up-gemini", provider="gemini", model="gemini-up", base_url=url),
             Deployment(name="up-bedrock", provider="bedrock", model="anthropic.claude-up-v1:0", base_url=url),
         ]
-        settings = Settings(serve_local=False, deployments=deployments, router=RouterSettings(retries=0))
+        aliases = {"anthropic.claude-3-5-haiku-20241022-v1:0": "up-anthropic", "openai.gpt-oss-20b-1:0": "up-openai"}
+        settings = Settings(
+            serve_local=False, deployments=deployments, aliases=aliases, router=RouterSettings(retries=0)
+        )
         with InProcess(settings) as running:
             yield running, recorder
     mp.undo()
@@ -50,9 +53,11 @@ def run_case(gateway: InProcess, recorder: Recorder, case: dict[str, Any]) -> di
     recorder.seen.clear()
     recorder.response = case["upstream_response"]
     client = case["client"]
+    path = client.get("path") or PATHS[client["dialect"]]  # Bedrock's paths name the model and the operation
+    stream = bool(client["body"].get("stream")) or path.endswith("-stream")
     with gateway.http_client() as http:
-        response = http.post(PATHS[client["dialect"]], json=client["body"], headers=client.get("headers", {}))
-        result = client_result(response, bool(client["body"].get("stream")))
+        response = http.post(path, json=client["body"], headers=client.get("headers", {}))
+        result = client_result(response, stream)
     assert len(recorder.seen) <= 1
     return {"upstream_request": recorder.seen[0] if recorder.seen else None, "client_response": result}
 
