@@ -101,6 +101,33 @@ ANTHROPIC_EVENT = _object(
     }
 )  # fmt: skip
 OPENAI_EVENT = _object({"event": {"const": "message"}, "data": _STRING})  # data: a chunk's JSON, or [DONE]
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+MESSAGE_BATCH = _object(
+    {
+        "id": _STRING,
+        "type": {"const": "message_batch"},
+        "processing_status": {"enum": ["in_progress", "canceling", "ended"]},
+        "request_counts": _object(
+            {name: _INT for name in ("processing", "succeeded", "errored", "canceled", "expired")}
+        ),
+        "created_at": _TIME,
+        "expires_at": _TIME,
+        "ended_at": _NULLABLE_TIME,
+        "archived_at": _NULLABLE_TIME,
+        "cancel_initiated_at": _NULLABLE_TIME,
+        "results_url": _NULLABLE_STRING,
+    }
+)
+MESSAGE_BATCH_LIST = _object(
+    {
+        "data": {"type": "array", "items": MESSAGE_BATCH},
+        "first_id": _NULLABLE_STRING,
+        "last_id": _NULLABLE_STRING,
+        "has_more": {"type": "boolean"},
+    }
+)
+DELETED_BATCH = _object({"id": _STRING, "type": {"const": "message_batch_deleted"}})
 USAGE_REPORT = _object({"data": {"type": "array", "items": _OBJECT}}, {"group_by": {"type": "array"}})
 
 
@@ -131,6 +158,7 @@ class Operation:
     query: dict[str, str] = field(default_factory=dict)
     streams: bool = False  # also answers text/event-stream, when the body asks for a stream
     example: Schema | None = None
+    media: str = "application/json"  # the success answer's content type
 
 
 def operations() -> dict[tuple[str, str], Operation]:
@@ -157,6 +185,18 @@ def operations() -> dict[tuple[str, str], Operation]:
             "openai", CHAT_COMPLETION, body=ChatCompletionRequest, errors=GENERATION, streams=True,
             example={"model": "smollm2", "max_tokens": 8, "messages": hello},
         ),
+        ("post", "/v1/messages/batches"): Operation(
+            "anthropic", MESSAGE_BATCH, body=_batch_body(MessagesRequest), errors=COMMON,
+            example={"requests": [{"custom_id": "q1", "params": {"model": "smollm2", "max_tokens": 8,
+                                                                  "messages": hello}}]},
+        ),
+        ("get", "/v1/messages/batches"): Operation("anthropic", MESSAGE_BATCH_LIST, query=PAGE_QUERY),
+        ("get", "/v1/messages/batches/{batch_id}"): Operation("anthropic", MESSAGE_BATCH),
+        ("delete", "/v1/messages/batches/{batch_id}"): Operation("anthropic", DELETED_BATCH),
+        ("post", "/v1/messages/batches/{batch_id}/cancel"): Operation("anthropic", MESSAGE_BATCH),
+        ("get", "/v1/messages/batches/{batch_id}/results"): Operation(
+            "anthropic", _STRING, media="application/binary"  # JSON lines, one result each
+        ),
         ("get", "/admin/guardrails"): Operation(admin, _list_of(GUARDRAIL)),
         ("post", "/admin/guardrails"): Operation(
             admin, GUARDRAIL, (201, 200), body=_OBJECT, errors=(*COMMON, 409),  # 200: the same definition again
@@ -182,6 +222,28 @@ def operations() -> dict[tuple[str, str], Operation]:
         ),
         ("get", "/health"): Operation("anthropic", _object({"status": {"const": "ok"}}), errors=(421,)),
     }  # fmt: skip
+
+
+PAGE_QUERY = {
+    "after_id": "The page of batches after (older than) this one.",
+    "before_id": "The page of batches before (newer than) this one.",
+    "limit": "Batches per page, 1 to 1000 (default 20).",
+}
+
+
+def _batch_body(model: type[BaseModel]) -> Schema:
+    """A Message Batch: requests of a custom_id and the params of one Messages call."""
+    request = model.model_json_schema(ref_template=REF)
+    definitions = request.pop("$defs", {})
+    entry = _object({"custom_id": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}, "params": request})
+    entry["additionalProperties"] = False
+    return {
+        "type": "object",
+        "required": ["requests"],
+        "properties": {"requests": {"type": "array", "items": entry, "minItems": 1, "maxItems": 100_000}},
+        "additionalProperties": False,
+        "$defs": definitions,  # hoisted into the document's components
+    }
 
 
 def _count_tokens_body(model: type[BaseModel]) -> Schema:
@@ -228,7 +290,7 @@ def _hoist(body: type[BaseModel] | Schema, components: Schema) -> Schema:
 
 
 def _responses(op: Operation) -> Schema:
-    content: Schema = {"application/json": {"schema": op.success}}
+    content: Schema = {op.media: {"schema": op.success}}
     if op.streams:
         event = OPENAI_EVENT if op.dialect == "openai" else ANTHROPIC_EVENT
         content["text/event-stream"] = {"schema": event}
