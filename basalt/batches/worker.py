@@ -55,6 +55,7 @@ class Worker:
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._quiet_until = 0.0
 
     def start(self) -> None:
         if self._loop is None:
@@ -94,7 +95,9 @@ class Worker:
                     await self.store.sweep(time.time(), self.settings.retention_days * 86400)
                 took = await self._take()
             except Exception:  # the database is away, say: keep the items held and try again shortly
-                log.exception("the batch worker could not reach the database; retrying")
+                if now >= self._quiet_until:  # once a minute, not once a poll, while it stays away
+                    log.exception("the batch worker could not reach the database; retrying")
+                    self._quiet_until = now + 60
                 took = 0
             if took and len(self._active) < self.concurrency:
                 continue  # there may be more right away
