@@ -22,6 +22,7 @@ from basalt.control.schema import usage
 
 from ..control.servers import Server
 from ..fakes.upstream import Script, fake_upstream
+from .conftest import link_models
 
 BATCHES = {"concurrency": 8, "lease_seconds": 2, "poll_seconds": 0.1, "sweep_seconds": 1}
 
@@ -42,9 +43,9 @@ def upstream() -> Iterator[tuple[str, Script]]:
         yield url, script
 
 
-def submit(server: Server, n: int) -> str:
+def submit(server: Server, n: int, model: str = "m", max_tokens: int = 5) -> str:
     client = anthropic.Anthropic(base_url=server.url, api_key="k", max_retries=0)
-    ask = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
+    ask = {"model": model, "max_tokens": max_tokens, "messages": [{"role": "user", "content": "Hi"}]}
     requests = [{"custom_id": f"i{i}", "params": ask} for i in range(n)]
     return client.messages.batches.create(requests=requests).id  # type: ignore[arg-type]
 
@@ -116,6 +117,29 @@ def test_sigkill_mid_batch_loses_nothing_and_runs_nothing_twice(tmp_path: Path, 
     assert rerun, "the kill left no leased item to run again"
     assert all(i["attempts"] == 1 for i in items if i["position"] in done_before)  # a result is never run again
     assert len(script.requests) <= 200 + len(rerun)
+
+
+def test_sigkill_mid_batch_on_the_local_model(tmp_path: Path, basalt_home: Path) -> None:
+    """The same on the real bundled model: items in the engine when the server dies run again after the restart."""
+    home = link_models(basalt_home, tmp_path / "home")
+    database = f"sqlite+aiosqlite:///{home / 'basalt.db'}"
+    settings = {"engine": {"context_window": 512, "max_seqs": 16}, "control": {"database": database},
+                "batches": BATCHES}  # fmt: skip
+    server = Server(home, settings).start()
+    try:
+        batch_id = submit(server, 200, "smollm2", max_tokens=2)
+        deadline = time.monotonic() + 60
+        while counts(server, batch_id).request_counts.succeeded < 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        server.kill()
+        server.start()
+        assert wait_ended(server, batch_id, 120).request_counts.succeeded == 200
+    finally:
+        server.stop()
+    items, rows = stored(database, batch_id)
+    exactly_once(items, rows, 200)
+    assert any(i["attempts"] > 1 for i in items)
 
 
 def test_two_replicas_share_one_batch(tmp_path: Path, pg_url: str, upstream: tuple[str, Script]) -> None:
