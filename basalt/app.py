@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from . import guard
 from .config import Settings
 from .control import admin as control_admin
-from .dialects import anthropic, bedrock, openai
+from .dialects import anthropic, anthropic_batches, bedrock, openai
 from .dialects.anthropic import json_response
 from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             platform_.start()
         metrics = platform_.metrics
         fresh = asyncio.create_task(metrics.keep_fresh()) if metrics and metrics.directory else None
+        platform_.batches.start()  # this replica's batch worker, on the serving event loop
         try:
             yield
         finally:
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     dialects = [anthropic.build_router(platform_), openai.build_router(platform_), bedrock.build_router(platform_)]
     for router in dialects:
         app.include_router(router)
+    app.include_router(anthropic_batches.build_router(platform_))
     app.include_router(control_admin.build_router(platform_.control, platform_.guardrails))
 
     async def may_apply_guardrails(request: Request) -> None:

@@ -108,6 +108,33 @@ ANTHROPIC_EVENT = _object(
     }
 )  # fmt: skip
 OPENAI_EVENT = _object({"event": {"const": "message"}, "data": _STRING})  # data: a chunk's JSON, or [DONE]
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+MESSAGE_BATCH = _object(
+    {
+        "id": _STRING,
+        "type": {"const": "message_batch"},
+        "processing_status": {"enum": ["in_progress", "canceling", "ended"]},
+        "request_counts": _object(
+            {name: _INT for name in ("processing", "succeeded", "errored", "canceled", "expired")}
+        ),
+        "created_at": _TIME,
+        "expires_at": _TIME,
+        "ended_at": _NULLABLE_TIME,
+        "archived_at": _NULLABLE_TIME,
+        "cancel_initiated_at": _NULLABLE_TIME,
+        "results_url": _NULLABLE_STRING,
+    }
+)
+MESSAGE_BATCH_LIST = _object(
+    {
+        "data": {"type": "array", "items": MESSAGE_BATCH},
+        "first_id": _NULLABLE_STRING,
+        "last_id": _NULLABLE_STRING,
+        "has_more": {"type": "boolean"},
+    }
+)
+DELETED_BATCH = _object({"id": _STRING, "type": {"const": "message_batch_deleted"}})
 USAGE_REPORT = _object({"data": {"type": "array", "items": _OBJECT}}, {"group_by": {"type": "array"}})
 CONVERSE = _object(
     {"output": _object({"message": _object({"role": _STRING, "content": {"type": "array"}})}),
@@ -122,13 +149,14 @@ def _list_of(item: Schema) -> Schema:
 
 
 USAGE_QUERY = {
-    "group_by": "Comma-separated groups: day, month, project, key, model, deployment, endpoint, status.",
+    "group_by": "Comma-separated groups: day, month, project, key, model, deployment, status, batch.",
     "project": "A project id or name (tenants: only their own).",
     "key": "An API key id.",
     "model": "The model name as clients sent it.",
     "since": "Unix seconds or an ISO 8601 date or time.",
     "until": "Unix seconds or an ISO 8601 date or time.",
     "trace_id": "A W3C trace id (32 hexadecimal digits): only the calls of that trace.",
+    "batch": "A batch id: only the calls of that batch's items.",
     "records": "Non-empty: the rows themselves, newest first, instead of a report.",
     "limit": "With records: how many rows, 1 to 10000.",
 }
@@ -144,7 +172,7 @@ class Operation:
     query: dict[str, str] = field(default_factory=dict)
     streams: bool = False  # also answers text/event-stream, when the body asks for a stream
     example: Schema | None = None
-    media_type: str = "application/json"  # of the success answer
+    media: str = "application/json"  # the success answer's content type
 
 
 def operations() -> dict[tuple[str, str], Operation]:
@@ -171,6 +199,18 @@ def operations() -> dict[tuple[str, str], Operation]:
         ("post", "/v1/chat/completions"): Operation(
             "openai", CHAT_COMPLETION, body=ChatCompletionRequest, errors=GENERATION, streams=True,
             example={"model": "smollm2", "max_tokens": 8, "messages": hello},
+        ),
+        ("post", "/v1/messages/batches"): Operation(
+            "anthropic", MESSAGE_BATCH, body=_batch_body(MessagesRequest), errors=COMMON,
+            example={"requests": [{"custom_id": "q1", "params": {"model": "smollm2", "max_tokens": 8,
+                                                                  "messages": hello}}]},
+        ),
+        ("get", "/v1/messages/batches"): Operation("anthropic", MESSAGE_BATCH_LIST, query=PAGE_QUERY),
+        ("get", "/v1/messages/batches/{batch_id}"): Operation("anthropic", MESSAGE_BATCH),
+        ("delete", "/v1/messages/batches/{batch_id}"): Operation("anthropic", DELETED_BATCH),
+        ("post", "/v1/messages/batches/{batch_id}/cancel"): Operation("anthropic", MESSAGE_BATCH),
+        ("get", "/v1/messages/batches/{batch_id}/results"): Operation(
+            "anthropic", _STRING, media="application/binary"  # JSON lines, one result each
         ),
         ("get", "/admin/guardrails"): Operation(admin, _list_of(GUARDRAIL)),
         ("post", "/admin/guardrails"): Operation(
@@ -212,13 +252,13 @@ def _bedrock(
             "bedrock", CONVERSE, body=converse, errors=BEDROCK_GENERATION, example=example
         ),
         ("post", f"{model}/converse-stream"): Operation(
-            "bedrock", BINARY, body=converse, errors=BEDROCK_GENERATION, example=example, media_type=EVENTSTREAM
+            "bedrock", BINARY, body=converse, errors=BEDROCK_GENERATION, example=example, media=EVENTSTREAM
         ),
         ("post", f"{model}/invoke"): Operation(
             "bedrock", MESSAGE, body=_OBJECT, errors=BEDROCK_GENERATION, example=invoke
         ),
         ("post", f"{model}/invoke-with-response-stream"): Operation(
-            "bedrock", BINARY, body=_OBJECT, errors=BEDROCK_GENERATION, example=invoke, media_type=EVENTSTREAM
+            "bedrock", BINARY, body=_OBJECT, errors=BEDROCK_GENERATION, example=invoke, media=EVENTSTREAM
         ),
         ("post", f"{model}/count-tokens"): Operation(
             "bedrock", _object({"inputTokens": _INT}), body=_OBJECT, errors=BEDROCK,
@@ -229,6 +269,28 @@ def _bedrock(
             example={"source": "INPUT", "content": [{"text": {"text": "My email is a@b.example"}}]},
         ),
     }  # fmt: skip
+
+
+PAGE_QUERY = {
+    "after_id": "The page of batches after (older than) this one.",
+    "before_id": "The page of batches before (newer than) this one.",
+    "limit": "Batches per page, 1 to 1000 (default 20).",
+}
+
+
+def _batch_body(model: type[BaseModel]) -> Schema:
+    """A Message Batch: requests of a custom_id and the params of one Messages call."""
+    request = model.model_json_schema(ref_template=REF)
+    definitions = request.pop("$defs", {})
+    entry = _object({"custom_id": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}, "params": request})
+    entry["additionalProperties"] = False
+    return {
+        "type": "object",
+        "required": ["requests"],
+        "properties": {"requests": {"type": "array", "items": entry, "minItems": 1, "maxItems": 100_000}},
+        "additionalProperties": False,
+        "$defs": definitions,  # hoisted into the document's components
+    }
 
 
 def _count_tokens_body(model: type[BaseModel]) -> Schema:
@@ -282,7 +344,7 @@ def _hoist(body: type[BaseModel] | Schema, components: Schema) -> Schema:
 
 
 def _responses(op: Operation) -> Schema:
-    content: Schema = {op.media_type: {"schema": op.success}}
+    content: Schema = {op.media: {"schema": op.success}}
     if op.streams:
         event = OPENAI_EVENT if op.dialect == "openai" else ANTHROPIC_EVENT
         content["text/event-stream"] = {"schema": event}

@@ -213,6 +213,8 @@ def _read(run: Run, dead: DeadLetter) -> tuple[dict[str, dict[str, Any]], dict[s
             continue
         kind, row = parsed
         rid = row["request_id"]
+        if kind == "r" and rid in new and row.get("batch_id"):
+            continue  # a batch item run again (a rate limit's retry): the same row, reserved once already
         if kind == "r" and rid in new:
             dead.add("r", row, "a second reservation of one request")
         elif kind == "r":

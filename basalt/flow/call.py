@@ -84,6 +84,7 @@ class Call:
     trace_id: str | None = None  # 32 hex digits: the trace this call belongs to (the caller's, or one tracing began)
     tracing: object | None = None  # what tracing keeps about a call it follows (basalt/observe/tracing.py)
     keep_output: bool = False  # an observer wants the answer's content (opt-in trace content): the meter folds it
+    batch_id: str | None = None  # the batch whose item this call is (its ledger row carries it); None: interactive
     # Filled by the stages, in this order.
     target: Target | None = None
     ticket: Ticket | None = None
