@@ -101,6 +101,31 @@ ANTHROPIC_EVENT = _object(
     }
 )  # fmt: skip
 OPENAI_EVENT = _object({"event": {"const": "message"}, "data": _STRING})  # data: a chunk's JSON, or [DONE]
+FILE_OBJECT = _object(
+    {
+        "id": _STRING,
+        "object": {"const": "file"},
+        "bytes": _INT,
+        "created_at": _INT,
+        "filename": _STRING,
+        "purpose": {"enum": ["batch", "batch_output"]},
+    },
+    {"status": _STRING},
+)
+FILE_LIST = _object(
+    {"object": {"const": "list"}, "data": {"type": "array", "items": FILE_OBJECT}, "has_more": {"type": "boolean"}},
+    {"first_id": _NULLABLE_STRING, "last_id": _NULLABLE_STRING},
+)
+FILE_DELETED = _object({"id": _STRING, "object": {"const": "file"}, "deleted": {"type": "boolean"}})
+FILE_UPLOAD = _object(
+    {"file": {"type": "string", "contentMediaType": "application/octet-stream"}, "purpose": {"enum": ["batch"]}}
+)
+FILES_QUERY = {
+    "purpose": "Only files of this purpose (batch, batch_output).",
+    "limit": "How many files, 1 to 10000 (default 10000).",
+    "after": "A file id: the files after it in this order.",
+    "order": "asc or desc (default) by creation time.",
+}
 USAGE_REPORT = _object({"data": {"type": "array", "items": _OBJECT}}, {"group_by": {"type": "array"}})
 
 
@@ -131,6 +156,8 @@ class Operation:
     query: dict[str, str] = field(default_factory=dict)
     streams: bool = False  # also answers text/event-stream, when the body asks for a stream
     example: Schema | None = None
+    media: str = "application/json"  # the body's media type
+    success_media: str = "application/json"
 
 
 def operations() -> dict[tuple[str, str], Operation]:
@@ -157,6 +184,16 @@ def operations() -> dict[tuple[str, str], Operation]:
             "openai", CHAT_COMPLETION, body=ChatCompletionRequest, errors=GENERATION, streams=True,
             example={"model": "smollm2", "max_tokens": 8, "messages": hello},
         ),
+        ("post", "/v1/files"): Operation(
+            "openai", FILE_OBJECT, body=FILE_UPLOAD, media="multipart/form-data",
+            example={"purpose": "batch", "file": "{}"},
+        ),
+        ("get", "/v1/files"): Operation("openai", FILE_LIST, query=FILES_QUERY),
+        ("get", "/v1/files/{file_id}"): Operation("openai", FILE_OBJECT),
+        ("get", "/v1/files/{file_id}/content"): Operation(
+            "openai", {"type": "string"}, success_media="application/octet-stream"
+        ),
+        ("delete", "/v1/files/{file_id}"): Operation("openai", FILE_DELETED),
         ("get", "/admin/guardrails"): Operation(admin, _list_of(GUARDRAIL)),
         ("post", "/admin/guardrails"): Operation(
             admin, GUARDRAIL, (201, 200), body=_OBJECT, errors=(*COMMON, 409),  # 200: the same definition again
@@ -205,7 +242,7 @@ def complete(document: Schema) -> Schema:
             media: Schema = {"schema": body}
             if op.example is not None:
                 media["example"] = op.example
-            entry["requestBody"] = {"required": True, "content": {"application/json": media}}
+            entry["requestBody"] = {"required": True, "content": {op.media: media}}
         parameters = [p for p in entry.get("parameters", []) if p.get("in") != "query" or p["name"] not in op.query]
         parameters += [
             {"name": name, "in": "query", "required": False, "schema": _STRING, "description": text}
@@ -228,7 +265,7 @@ def _hoist(body: type[BaseModel] | Schema, components: Schema) -> Schema:
 
 
 def _responses(op: Operation) -> Schema:
-    content: Schema = {"application/json": {"schema": op.success}}
+    content: Schema = {op.success_media: {"schema": op.success}}
     if op.streams:
         event = OPENAI_EVENT if op.dialect == "openai" else ANTHROPIC_EVENT
         content["text/event-stream"] = {"schema": event}

@@ -11,6 +11,7 @@ from .catalog import Catalog
 from .config import Settings
 from .control import ControlPlane
 from .engine import BUNDLED, EngineConfig, EngineStats, LocalEngine, ModelStore, StoreError
+from .files.stores import open_store
 from .flow import Flow, Observers
 from .guard import GuardrailConfig, Guardrails
 from .providers import UPSTREAMS, Provider
@@ -34,6 +35,10 @@ class Platform:
         self.observers = Observers()  # metrics, traces and the access log add themselves (basalt/observe/)
         self.flow = Flow(self.catalog, self.control, self.guardrails, settings.model_guardrails, self.observers)
         self._providers: list[Provider] = []
+        # Uploaded and produced files (OpenAI Files, batch inputs and outputs): the home's directory or the database.
+        self.files = open_store(
+            settings.files.store, settings.database_url(), settings.home, lambda: self.control.store().db
+        )
 
     def start(self) -> None:
         stored = self.control.prepare()
