@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from . import guard
 from .config import Settings
 from .control import admin as control_admin
-from .dialects import anthropic, openai, openai_files
+from .dialects import anthropic, anthropic_batches, openai, openai_batches, openai_files
 from .dialects.anthropic import json_response
 from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             platform_.start()
+        platform_.batches.start()  # this replica's batch worker, on the serving event loop
         try:
             yield
         finally:
@@ -135,6 +136,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     for router in dialects:
         app.include_router(router)
     app.include_router(openai_files.build_router(platform_))
+    app.include_router(anthropic_batches.build_router(platform_))
+    app.include_router(openai_batches.build_router(platform_))
     app.include_router(control_admin.build_router(platform_.control, platform_.guardrails))
 
     async def may_apply_guardrails(request: Request) -> None:

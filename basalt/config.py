@@ -62,6 +62,22 @@ class Price(BaseModel):
     output: float = Field(default=0.0, ge=0)
     cache_read: float | None = Field(default=None, ge=0)  # default: 0.1 x input
     cache_write: float | None = Field(default=None, ge=0)  # default: 1.25 x input
+    batch: float = Field(default=1.0, ge=0, le=1)  # the share of these prices a batch item pays (0.5: half price)
+
+
+class BatchSettings(BaseModel):
+    """Batch workers, in every replica: items leased from the shared database, run through the one flow."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True  # run workers in this process (the routes answer either way)
+    # Items run at once by this replica; default: the local engine's max_seqs, plus 4 per upstream deployment.
+    concurrency: int | None = Field(default=None, ge=1, le=4096)
+    lease_seconds: float = Field(default=60.0, ge=1, le=3600)  # an item whose holder stopped renewing is retaken
+    poll_seconds: float = Field(default=0.5, gt=0, le=60)  # how often an idle worker looks for new items
+    sweep_seconds: float = Field(default=5.0, gt=0, le=3600)  # expiry, cancellation and retention passes
+    retention_days: float = Field(default=29, gt=0, le=3650)  # results kept after a batch ends, then deleted
+    max_requests: int = Field(default=100_000, ge=1, le=1_000_000)
+    max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
 
 class ControlSettings(BaseModel):
@@ -151,6 +167,7 @@ class Settings(BaseModel):
     model_guardrails: dict[str, str] = Field(default_factory=dict)  # model name -> "guardrail:version" always applied
     observability: ObservabilitySettings = Field(default_factory=lambda: ObservabilitySettings())
     files: FileSettings = Field(default_factory=lambda: FileSettings())
+    batches: BatchSettings = Field(default_factory=lambda: BatchSettings())
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:

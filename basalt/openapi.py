@@ -120,12 +120,69 @@ FILE_DELETED = _object({"id": _STRING, "object": {"const": "file"}, "deleted": {
 FILE_UPLOAD = _object(
     {"file": {"type": "string", "contentMediaType": "application/octet-stream"}, "purpose": {"enum": ["batch"]}}
 )
+_NULLABLE_INT = {"type": ["integer", "null"]}
+BATCH = _object(
+    {
+        "id": _STRING,
+        "object": {"const": "batch"},
+        "endpoint": _STRING,
+        "input_file_id": _STRING,
+        "completion_window": _STRING,
+        "status": {
+            "enum": [
+                "validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling", "cancelled",
+            ]
+        },
+        "created_at": _INT,
+        "request_counts": _object({"total": _INT, "completed": _INT, "failed": _INT}),
+    },
+    {
+        "output_file_id": _NULLABLE_STRING,
+        "error_file_id": _NULLABLE_STRING,
+        "errors": {"type": ["object", "null"]},
+        "metadata": {"type": ["object", "null"]},
+        **{f"{name}_at": _NULLABLE_INT for name in (
+            "in_progress", "expires", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled",
+        )},
+    },
+)  # fmt: skip
+BATCH_LIST = _object(
+    {"object": {"const": "list"}, "data": {"type": "array", "items": BATCH}, "has_more": {"type": "boolean"}},
+    {"first_id": _NULLABLE_STRING, "last_id": _NULLABLE_STRING},
+)
 FILES_QUERY = {
     "purpose": "Only files of this purpose (batch, batch_output).",
     "limit": "How many files, 1 to 10000 (default 10000).",
     "after": "A file id: the files after it in this order.",
     "order": "asc or desc (default) by creation time.",
 }
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+MESSAGE_BATCH = _object(
+    {
+        "id": _STRING,
+        "type": {"const": "message_batch"},
+        "processing_status": {"enum": ["in_progress", "canceling", "ended"]},
+        "request_counts": _object(
+            {name: _INT for name in ("processing", "succeeded", "errored", "canceled", "expired")}
+        ),
+        "created_at": _TIME,
+        "expires_at": _TIME,
+        "ended_at": _NULLABLE_TIME,
+        "archived_at": _NULLABLE_TIME,
+        "cancel_initiated_at": _NULLABLE_TIME,
+        "results_url": _NULLABLE_STRING,
+    }
+)
+MESSAGE_BATCH_LIST = _object(
+    {
+        "data": {"type": "array", "items": MESSAGE_BATCH},
+        "first_id": _NULLABLE_STRING,
+        "last_id": _NULLABLE_STRING,
+        "has_more": {"type": "boolean"},
+    }
+)
+DELETED_BATCH = _object({"id": _STRING, "type": {"const": "message_batch_deleted"}})
 USAGE_REPORT = _object({"data": {"type": "array", "items": _OBJECT}}, {"group_by": {"type": "array"}})
 
 
@@ -156,14 +213,15 @@ class Operation:
     query: dict[str, str] = field(default_factory=dict)
     streams: bool = False  # also answers text/event-stream, when the body asks for a stream
     example: Schema | None = None
-    media: str = "application/json"  # the body's media type
-    success_media: str = "application/json"
+    media: str = "application/json"  # the success answer's content type
+    body_media: str = "application/json"  # the request body's
 
 
 def operations() -> dict[tuple[str, str], Operation]:
     """Every route's declaration, by (method, path template)."""
     from .canonical.types import MessagesRequest
     from .control.admin import LimitFields, NewKey, NewProject
+    from .dialects.openai_batches import NewBatch
     from .guard.api import ApplyBody
     from .wire.chat import ChatCompletionRequest
 
@@ -185,15 +243,37 @@ def operations() -> dict[tuple[str, str], Operation]:
             example={"model": "smollm2", "max_tokens": 8, "messages": hello},
         ),
         ("post", "/v1/files"): Operation(
-            "openai", FILE_OBJECT, body=FILE_UPLOAD, media="multipart/form-data",
+            "openai", FILE_OBJECT, body=FILE_UPLOAD, body_media="multipart/form-data",
             example={"purpose": "batch", "file": "{}"},
         ),
         ("get", "/v1/files"): Operation("openai", FILE_LIST, query=FILES_QUERY),
         ("get", "/v1/files/{file_id}"): Operation("openai", FILE_OBJECT),
         ("get", "/v1/files/{file_id}/content"): Operation(
-            "openai", {"type": "string"}, success_media="application/octet-stream"
+            "openai", {"type": "string"}, media="application/octet-stream"
         ),
         ("delete", "/v1/files/{file_id}"): Operation("openai", FILE_DELETED),
+        ("post", "/v1/batches"): Operation(
+            "openai", BATCH, body=NewBatch,
+            example={"input_file_id": "file-0123456789abcdef01234567", "endpoint": "/v1/chat/completions",
+                     "completion_window": "24h"},
+        ),
+        ("get", "/v1/batches"): Operation(
+            "openai", BATCH_LIST, query={"after": "A batch id: the batches before it.", "limit": "1 to 100 (20)."}
+        ),
+        ("get", "/v1/batches/{batch_id}"): Operation("openai", BATCH),
+        ("post", "/v1/batches/{batch_id}/cancel"): Operation("openai", BATCH),
+        ("post", "/v1/messages/batches"): Operation(
+            "anthropic", MESSAGE_BATCH, body=_batch_body(MessagesRequest), errors=COMMON,
+            example={"requests": [{"custom_id": "q1", "params": {"model": "smollm2", "max_tokens": 8,
+                                                                  "messages": hello}}]},
+        ),
+        ("get", "/v1/messages/batches"): Operation("anthropic", MESSAGE_BATCH_LIST, query=PAGE_QUERY),
+        ("get", "/v1/messages/batches/{batch_id}"): Operation("anthropic", MESSAGE_BATCH),
+        ("delete", "/v1/messages/batches/{batch_id}"): Operation("anthropic", DELETED_BATCH),
+        ("post", "/v1/messages/batches/{batch_id}/cancel"): Operation("anthropic", MESSAGE_BATCH),
+        ("get", "/v1/messages/batches/{batch_id}/results"): Operation(
+            "anthropic", _STRING, media="application/binary"  # JSON lines, one result each
+        ),
         ("get", "/admin/guardrails"): Operation(admin, _list_of(GUARDRAIL)),
         ("post", "/admin/guardrails"): Operation(
             admin, GUARDRAIL, (201, 200), body=_OBJECT, errors=(*COMMON, 409),  # 200: the same definition again
@@ -221,6 +301,28 @@ def operations() -> dict[tuple[str, str], Operation]:
     }  # fmt: skip
 
 
+PAGE_QUERY = {
+    "after_id": "The page of batches after (older than) this one.",
+    "before_id": "The page of batches before (newer than) this one.",
+    "limit": "Batches per page, 1 to 1000 (default 20).",
+}
+
+
+def _batch_body(model: type[BaseModel]) -> Schema:
+    """A Message Batch: requests of a custom_id and the params of one Messages call."""
+    request = model.model_json_schema(ref_template=REF)
+    definitions = request.pop("$defs", {})
+    entry = _object({"custom_id": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}, "params": request})
+    entry["additionalProperties"] = False
+    return {
+        "type": "object",
+        "required": ["requests"],
+        "properties": {"requests": {"type": "array", "items": entry, "minItems": 1, "maxItems": 100_000}},
+        "additionalProperties": False,
+        "$defs": definitions,  # hoisted into the document's components
+    }
+
+
 def _count_tokens_body(model: type[BaseModel]) -> Schema:
     """count_tokens takes a Messages body without max_tokens."""
     schema = model.model_json_schema(ref_template=REF)
@@ -242,7 +344,7 @@ def complete(document: Schema) -> Schema:
             media: Schema = {"schema": body}
             if op.example is not None:
                 media["example"] = op.example
-            entry["requestBody"] = {"required": True, "content": {op.media: media}}
+            entry["requestBody"] = {"required": True, "content": {op.body_media: media}}
         parameters = [p for p in entry.get("parameters", []) if p.get("in") != "query" or p["name"] not in op.query]
         parameters += [
             {"name": name, "in": "query", "required": False, "schema": _STRING, "description": text}
@@ -265,7 +367,7 @@ def _hoist(body: type[BaseModel] | Schema, components: Schema) -> Schema:
 
 
 def _responses(op: Operation) -> Schema:
-    content: Schema = {op.success_media: {"schema": op.success}}
+    content: Schema = {op.media: {"schema": op.success}}
     if op.streams:
         event = OPENAI_EVENT if op.dialect == "openai" else ANTHROPIC_EVENT
         content["text/event-stream"] = {"schema": event}

@@ -7,10 +7,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from .batches import BatchEngine
 from .catalog import Catalog
 from .config import Settings
 from .control import ControlPlane
 from .engine import BUNDLED, EngineConfig, EngineStats, LocalEngine, ModelStore, StoreError
+from .errors import BasaltError
 from .files.stores import open_store
 from .flow import Flow, Observers
 from .guard import GuardrailConfig, Guardrails
@@ -39,6 +41,25 @@ class Platform:
         self.files = open_store(
             settings.files.store, settings.database_url(), settings.home, lambda: self.control.store().db
         )
+        self.batches = BatchEngine(settings.batches, self.control, self.flow, self._batch_concurrency(), self._slots)
+
+    def _batch_concurrency(self) -> int:
+        """Items this replica runs at once: as many as the local engine runs together, 4 per upstream deployment."""
+        if self.settings.batches.concurrency is not None:
+            return self.settings.batches.concurrency
+        local = self.settings.engine.max_seqs if self.settings.serve_local else 0
+        return max(1, local + 4 * len(self.settings.deployments))
+
+    def _slots(self, model: str) -> int | None:
+        """How many items of one model may run at once here: the engine's sequences for the local model, 4 per
+        deployment (or its max_concurrency) for an upstream one; None for a name nothing serves."""
+        try:
+            provider, _, _ = self.catalog.resolve(model)
+        except BasaltError:
+            return None
+        if isinstance(provider, Router):
+            return sum(t.max_concurrency or 4 for t in provider.targets)
+        return self.settings.engine.max_seqs
 
     def start(self) -> None:
         stored = self.control.prepare()
@@ -101,6 +122,7 @@ class Platform:
 
     async def aclose(self) -> None:
         """Release what the current event loop holds: upstream connections, the ledger writer, database pools."""
+        await self.batches.aclose()  # first: its items' calls settle in the ledger before it closes
         for provider in self._providers:
             await provider.aclose()
         await self.control.close()

@@ -51,6 +51,9 @@ class CallFacts(Protocol):
     @property
     def trace_id(self) -> str | None: ...  # 32 hex digits, so a cost line leads to its trace
 
+    @property
+    def batch_id(self) -> str | None: ...  # the batch a batch item's call belongs to (its own price, its report)
+
 
 def estimate_input_tokens(request: MessagesRequest) -> int:
     """A quick upper-side guess (about four characters a token) for the reservation; settlement corrects it."""
@@ -111,7 +114,8 @@ async def admit(
     est_in = estimate_input_tokens(request)
     est_out = request.max_tokens
     price = ctx.prices.get(request.model)
-    reserved_cost = cost(price, TokenCounts(est_in, est_out))
+    batch = facts is not None and facts.batch_id is not None
+    reserved_cost = cost(price, TokenCounts(est_in, est_out), batch)
     owed = budgets(principal, datetime.now(UTC))
     await ctx.book.check(owed, reserved_cost)
 
@@ -246,7 +250,12 @@ class Ticket:
             "instance": self.ctx.instance,
             # Known at admission when the caller sent a traceparent: an interrupted call's row leads to its trace too.
             "trace_id": self.facts.trace_id if self.facts is not None else None,
+            "batch_id": self.batch_id,
         }
+
+    @property
+    def batch_id(self) -> str | None:
+        return self.facts.batch_id if self.facts is not None else None
 
     @property
     def settled(self) -> bool:
@@ -267,7 +276,7 @@ class Ticket:
             int(usage.get("cache_read_input_tokens") or 0),
             int(usage.get("cache_creation_input_tokens") or 0),
         )
-        spent = cost(self.price, counts)
+        spent = cost(self.price, counts, self.batch_id is not None)
         now = time.time()
         facts = self.facts
         if facts is not None:

@@ -128,6 +128,20 @@ class Authenticator:
             raise SignatureRefused(f"{sigv4.UNRECOGNIZED} {problem}", "UnrecognizedClientException")
         return Principal(key, project)
 
+    async def principal_of(self, key_id: str | None) -> Principal:
+        """Who a key id stands for now, for work done later on a caller's behalf (a batch's items): a key deleted,
+        revoked or expired since is an authentication error, as it would be on a request."""
+        if not self.enabled or key_id is None:
+            return ANONYMOUS
+        found = await self._keys.get(key_id)
+        if found is None:
+            raise AuthenticationFailed(f"API key {key_id} no longer exists.")
+        key, _, project = found
+        problem = unusable(key)
+        if problem is not None:
+            raise AuthenticationFailed(problem)
+        return Principal(key, project)
+
     def forget(self, key_id: str) -> None:
         """Drop a cached key on this replica at once (the others notice within cache_seconds); its access key pairs
         end with it, since each request through one checks the key."""

@@ -97,7 +97,7 @@ class ControlPlane:
         settled = []
         for row in rows:
             tokens = TokenCounts(row["reserved_input_tokens"], row["output_tokens"])
-            spent = cost(self.settings.prices.get(row["model"]), tokens)
+            spent = cost(self.settings.prices.get(row["model"]), tokens, row.get("batch_id") is not None)
             settled.append(
                 {
                     "request_id": row["request_id"],
@@ -144,6 +144,15 @@ class ControlPlane:
             raise _unavailable("the key store", exc) from None
         principal.require_endpoint(endpoint)
         return principal
+
+    async def principal_of(self, key_id: str | None) -> Principal:
+        """The principal of a key id, checked now (see Authenticator.principal_of)."""
+        try:
+            return await self.auth.principal_of(key_id)
+        except BasaltError:
+            raise
+        except Exception as exc:
+            raise _unavailable("the key store", exc) from None
 
     def secret_box(self, create: bool) -> sealing.SecretBox | None:
         """The server key's box, once found (issuing a pair may create the key file; verifying never does)."""

@@ -9,7 +9,7 @@ from ..errors import PermissionDenied
 from .records import ApiKey, Project
 
 # Endpoints a key's scopes can name. "admin" is only ever granted to admin keys.
-ENDPOINTS = ("messages", "chat.completions", "count_tokens", "models", "usage", "guardrails", "admin")
+ENDPOINTS = ("messages", "chat.completions", "count_tokens", "models", "usage", "guardrails", "batches", "admin")
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ usage = Table(
     Column("guardrail_action", String(40)),
     Column("detail", Text),
     Column("trace_id", String(32)),  # the call's W3C trace id (32 hex digits); NULL when it had none
+    Column("batch_id", String(40)),  # the batch an item's call belongs to; NULL for interactive calls
     Index("ix_usage_project_started", "project_id", "started_at"),
     Index("ix_usage_key_started", "key_id", "started_at"),
     Index("ix_usage_open", "instance", "status"),
@@ -110,6 +111,12 @@ usage = Table(
         "trace_id",
         sqlite_where=text("trace_id IS NOT NULL"),
         postgresql_where=text("trace_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_usage_batch",
+        "batch_id",
+        sqlite_where=text("batch_id IS NOT NULL"),
+        postgresql_where=text("batch_id IS NOT NULL"),
     ),
 )
 

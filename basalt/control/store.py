@@ -23,7 +23,7 @@ from .records import LIMIT_FIELDS, ApiKey, Limits, Project
 from .schema import api_keys, aws_access_keys, guardrails, organizations, projects, usage
 
 DEFAULT_ORG = "default"
-GROUPS = ("day", "month", "model", "key", "project", "deployment", "status")
+GROUPS = ("day", "month", "model", "key", "project", "deployment", "status", "batch")
 SETTLED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd")
 
 
@@ -310,7 +310,7 @@ def _group_column(name: str, dialect: str) -> ColumnElement[Any]:
             return func.strftime("%Y-%m-%d" if name == "day" else "%Y-%m", usage.c.started_at, "unixepoch")
         utc = func.timezone("UTC", func.to_timestamp(usage.c.started_at))
         return func.to_char(utc, "YYYY-MM-DD" if name == "day" else "YYYY-MM")
-    column = {"key": "key_id", "project": "project_id"}.get(name, name)
+    column = {"key": "key_id", "project": "project_id", "batch": "batch_id"}.get(name, name)
     return usage.c[column]
 
 

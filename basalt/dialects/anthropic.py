@@ -60,10 +60,7 @@ def build_router(platform: Platform) -> APIRouter:
 
     async def decode(request: Request) -> MessagesRequest:
         raw = await read_body(request, limit)
-        body = parse_messages_request(raw).forward(forwarded(request, raw))
-        if body.temperature is not None and body.temperature > 1.0:
-            raise InvalidRequest("temperature: Input should be less than or equal to 1", param="temperature")
-        return body
+        return check_messages_request(parse_messages_request(raw).forward(forwarded(request, raw)))
 
     @router.post("/v1/messages")
     async def create_message(request: Request) -> Any:
@@ -103,6 +100,13 @@ def build_router(platform: Platform) -> APIRouter:
         return json_response(model_object(info))
 
     return router
+
+
+def check_messages_request(body: MessagesRequest) -> MessagesRequest:
+    """What Anthropic's Messages API checks beyond the canonical bounds (a batch's params get the same checks)."""
+    if body.temperature is not None and body.temperature > 1.0:
+        raise InvalidRequest("temperature: Input should be less than or equal to 1", param="temperature")
+    return body
 
 
 def forwarded(request: Request, raw: bytes) -> Forwarded:

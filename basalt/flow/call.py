@@ -81,6 +81,7 @@ class Call:
     options: CallOptions = field(default_factory=CallOptions)
     dialect: str = "anthropic"  # the entry point's wire dialect ("anthropic", "openai", ...) or "batch", "eval"
     trace_id: str | None = None  # 32 hex digits: the trace this call belongs to (the caller's, or one tracing began)
+    batch_id: str | None = None  # the batch whose item this call is (its ledger row carries it); None: interactive
     # Filled by the stages, in this order.
     target: Target | None = None
     ticket: Ticket | None = None

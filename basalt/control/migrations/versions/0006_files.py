@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-# 0005 is the batch engine's (branch h/batch-engine); until it is merged this follows 0004.
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

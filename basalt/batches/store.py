@@ -1,0 +1,323 @@
+"""The batch engine's queries: jobs and items in the control database, leased by workers of any replica.
+
+Every change of an item is one conditional UPDATE that re-checks the state it expects (PostgreSQL re-evaluates the
+WHERE of a row another transaction changed meanwhile; SQLite runs one writer at a time), so two workers can never
+both take an item, and a result is written only by the holder of the item's current lease, and only once. A
+transaction always touches items before their batch's row, so two of them never wait on each other in a cycle; it
+writes before it reads, so SQLite never has to upgrade a read lock it shares.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ColumnElement
+
+from .tables import batch_items, batches
+from .types import FINAL, BatchInfo, Counts, ItemResult
+
+INSERT_CHUNK = 1000  # rows per INSERT: well under PostgreSQL's 65,535 bind parameters
+COUNT_COLUMNS = ("processing", "succeeded", "errored", "canceled", "expired")
+
+
+@dataclass(frozen=True)
+class Leased:
+    """An item a worker holds: what it needs to run it."""
+
+    batch_id: str
+    position: int
+    custom_id: str
+    endpoint: str
+    request: dict[str, Any] | None
+    request_id: str
+    key_id: str | None
+    lease_id: str
+    attempts: int
+
+
+def _takeable(now: float) -> ColumnElement[bool]:
+    """Items a worker may take: never started, or started by a holder whose lease has passed (it died, or the item
+    waits out a rate limit's retry-after). An item with a result is never takeable again."""
+    c = batch_items.c
+    return or_(c.state == "queued", and_(c.state == "running", c.lease_expires < now))
+
+
+def _unheld(now: float) -> ColumnElement[bool]:
+    """Items nobody runs right now: what cancellation and expiry may end."""
+    c = batch_items.c
+    return or_(c.state == "queued", and_(c.state == "running", or_(c.lease_id.is_(None), c.lease_expires < now)))
+
+
+class BatchStore:
+    def __init__(self, db: Callable[[], AsyncEngine]) -> None:
+        self._db = db  # the control plane's engine of the running event loop
+
+    @property
+    def db(self) -> AsyncEngine:
+        return self._db()
+
+    async def create(self, batch: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(insert(batches).values(**batch))
+            for start in range(0, len(items), INSERT_CHUNK):
+                await conn.execute(insert(batch_items), list(items[start : start + INSERT_CHUNK]))
+
+    async def get(self, batch_id: str) -> BatchInfo | None:
+        async with self.db.connect() as conn:
+            row = (await conn.execute(select(batches).where(batches.c.id == batch_id))).first()
+        return info(row) if row is not None else None
+
+    async def page(
+        self, kind: str, owner: str | None, everyone: bool, limit: int, after_id: str | None, before_id: str | None
+    ) -> tuple[list[BatchInfo], bool]:
+        """Newest first; `after_id` pages towards older batches, `before_id` towards newer ones."""
+        query = select(batches).where(batches.c.kind == kind)
+        if not everyone:
+            query = query.where(batches.c.owner.is_(None) if owner is None else batches.c.owner == owner)
+        if before_id is not None:
+            query = query.where(batches.c.id > before_id).order_by(batches.c.id.asc())
+        else:
+            if after_id is not None:
+                query = query.where(batches.c.id < after_id)
+            query = query.order_by(batches.c.id.desc())
+        async with self.db.connect() as conn:
+            rows = list((await conn.execute(query.limit(limit + 1))).all())
+        more = len(rows) > limit
+        found = [info(r) for r in rows[:limit]]
+        return (found[::-1] if before_id is not None else found), more
+
+    async def cancel(self, batch_id: str, now: float) -> None:
+        """Unstarted items canceled at once; started ones finish (or are canceled once their lease passes)."""
+        async with self.db.begin() as conn:
+            batch = batches.c
+            marked = await conn.execute(
+                update(batches)
+                .where(batch.id == batch_id, batch.status == "in_progress")
+                .values(status="canceling", cancel_initiated_at=now)
+            )
+            if marked.rowcount:
+                await _end_unheld(conn, batch_id, "canceled", now)
+
+    async def delete(self, batch_id: str) -> bool:
+        async with self.db.begin() as conn:
+            await conn.execute(delete(batch_items).where(batch_items.c.batch_id == batch_id))
+            gone = await conn.execute(delete(batches).where(batches.c.id == batch_id, batches.c.status == "ended"))
+        return bool(gone.rowcount)
+
+    async def set_extra(self, batch_id: str, extra: dict[str, Any]) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(update(batches).where(batches.c.id == batch_id).values(extra=extra))
+
+    # Workers ----------------------------------------------------------------------------------------------------
+
+    async def lease(self, n: int, lease_id: str, now: float, until: float, instance: str, run: str) -> list[Leased]:
+        """Takes up to n items of the oldest in-progress batches: their lease runs until `until`."""
+        c, b = batch_items.c, batches.c
+        candidates = (
+            select(c.batch_id, c.position)
+            .join(batches, b.id == c.batch_id)
+            .where(b.status == "in_progress", b.expires_at > now, _takeable(now))
+            .order_by(b.id, c.position)
+            .limit(n * 4)
+        )
+        async with self.db.connect() as conn:
+            found = list((await conn.execute(candidates)).all())
+        if not found:
+            return []
+        # A random pick among the first few, kept in order: replicas leasing at once mostly take different items
+        # instead of all racing for the same ones (the UPDATE below settles any race anyway).
+        picked = sorted(random.sample(found, min(n, len(found)))) if len(found) > n else found
+        by_batch: dict[str, list[int]] = {}
+        for batch_id, position in picked:
+            by_batch.setdefault(batch_id, []).append(position)
+        async with self.db.begin() as conn:
+            for batch_id, positions in by_batch.items():
+                taken = await conn.execute(
+                    update(batch_items)
+                    .where(c.batch_id == batch_id, c.position.in_(positions), _takeable(now))
+                    .values(
+                        state="running",
+                        lease_id=lease_id,
+                        lease_expires=until,
+                        attempts=c.attempts + 1,
+                        instance=instance,
+                        run=run,
+                        started_at=now,
+                    )
+                )
+                if taken.rowcount:
+                    await conn.execute(
+                        update(batches).where(b.id == batch_id, b.started_at.is_(None)).values(started_at=now)
+                    )
+            query = (
+                select(c.batch_id, c.position, c.custom_id, c.endpoint, c.request, c.request_id, c.attempts, b.key_id)
+                .join(batches, b.id == c.batch_id)
+                .where(c.lease_id == lease_id)
+                .order_by(c.batch_id, c.position)
+            )
+            rows = (await conn.execute(query)).all()
+        return [
+            Leased(r.batch_id, r.position, r.custom_id, r.endpoint, r.request, r.request_id, r.key_id, lease_id,
+                   r.attempts)
+            for r in rows
+        ]  # fmt: skip
+
+    async def renew(self, lease_ids: Sequence[str], until: float) -> None:
+        if not lease_ids:
+            return
+        c = batch_items.c
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(batch_items)
+                .where(c.lease_id.in_(list(lease_ids)), c.state == "running")
+                .values(lease_expires=until)
+            )
+
+    async def finish(
+        self, item: Leased, state: str, result: dict[str, Any] | None, now: float, detail: str | None = None
+    ) -> bool:
+        """Writes the item's result if its lease is still this one; False if another worker has taken it since."""
+        assert state in FINAL
+        c, b = batch_items.c, batches.c
+        async with self.db.begin() as conn:
+            written = await conn.execute(
+                update(batch_items)
+                .where(
+                    c.batch_id == item.batch_id,
+                    c.position == item.position,
+                    c.lease_id == item.lease_id,
+                    c.state == "running",
+                )
+                .values(state=state, result=result, lease_id=None, lease_expires=None, finished_at=now, detail=detail)
+            )
+            if written.rowcount != 1:
+                return False
+            await conn.execute(
+                update(batches)
+                .where(b.id == item.batch_id)
+                .values({b.processing: b.processing - 1, b[state]: b[state] + 1})
+            )
+            await _end_if_done(conn, item.batch_id, now)
+        return True
+
+    async def retry_later(self, item: Leased, not_before: float) -> None:
+        """Lets go of an item to be taken again from `not_before` on (a rate limit said when)."""
+        c = batch_items.c
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(batch_items)
+                .where(
+                    c.batch_id == item.batch_id,
+                    c.position == item.position,
+                    c.lease_id == item.lease_id,
+                    c.state == "running",
+                )
+                .values(lease_id=None, lease_expires=not_before)
+            )
+
+    async def sweep(self, now: float, retention_seconds: float) -> None:
+        """Expiry after the window, cancellation of items whose holder died, and deletion after retention."""
+        b = batches.c
+        async with self.db.connect() as conn:
+            expiring = list(
+                (await conn.execute(select(b.id).where(b.status != "ended", b.expires_at <= now))).scalars()
+            )
+            canceling = list((await conn.execute(select(b.id).where(b.status == "canceling"))).scalars())
+            old = list(
+                (
+                    await conn.execute(
+                        select(b.id).where(b.status == "ended", b.ended_at < now - retention_seconds).limit(100)
+                    )
+                ).scalars()
+            )
+        for batch_id in expiring:
+            async with self.db.begin() as conn:
+                await _end_unheld(conn, batch_id, "expired", now)
+        for batch_id in canceling:
+            async with self.db.begin() as conn:
+                await _end_unheld(conn, batch_id, "canceled", now)
+        for batch_id in old:
+            async with self.db.begin() as conn:
+                await conn.execute(delete(batch_items).where(batch_items.c.batch_id == batch_id))
+                await conn.execute(delete(batches).where(b.id == batch_id))
+
+    # Results ----------------------------------------------------------------------------------------------------
+
+    async def results(self, batch_id: str, after: int, limit: int) -> list[ItemResult]:
+        """Finished items in position order, after position `after`."""
+        c = batch_items.c
+        query = (
+            select(c.position, c.custom_id, c.state, c.result, c.request_id)
+            .where(c.batch_id == batch_id, c.position > after, c.state.in_(FINAL))
+            .order_by(c.position)
+            .limit(limit)
+        )
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            ItemResult(
+                custom_id=r.custom_id,
+                status=r.state,
+                message=r.result if r.state == "succeeded" else None,
+                error=r.result if r.state == "errored" else None,
+                request_id=r.request_id,
+                position=r.position,
+            )
+            for r in rows
+        ]
+
+    async def items(self, batch_id: str) -> list[dict[str, Any]]:
+        """Every item's bookkeeping (state, attempts, who ran it): for operators and tests."""
+        c = batch_items.c
+        query = select(c.position, c.custom_id, c.state, c.request_id, c.attempts, c.instance, c.run, c.lease_id).where(
+            c.batch_id == batch_id
+        )
+        async with self.db.connect() as conn:
+            return [dict(r._mapping) for r in (await conn.execute(query.order_by(c.position))).all()]
+
+
+async def _end_unheld(conn: AsyncConnection, batch_id: str, state: str, now: float) -> None:
+    c, b = batch_items.c, batches.c
+    ended = await conn.execute(
+        update(batch_items)
+        .where(c.batch_id == batch_id, _unheld(now))
+        .values(state=state, lease_id=None, lease_expires=None, finished_at=now)
+    )
+    if ended.rowcount:
+        n = ended.rowcount
+        await conn.execute(
+            update(batches).where(b.id == batch_id).values({b.processing: b.processing - n, b[state]: b[state] + n})
+        )
+    await _end_if_done(conn, batch_id, now)
+
+
+async def _end_if_done(conn: AsyncConnection, batch_id: str, now: float) -> None:
+    b = batches.c
+    await conn.execute(
+        update(batches)
+        .where(b.id == batch_id, b.processing == 0, b.status != "ended")
+        .values(status="ended", ended_at=now)
+    )
+
+
+def info(row: Any) -> BatchInfo:
+    return BatchInfo(
+        id=row.id,
+        kind=row.kind,
+        status=row.status,
+        counts=Counts(*(int(getattr(row, name)) for name in COUNT_COLUMNS)),
+        created_at=row.created_at,
+        ended_at=row.ended_at,
+        expires_at=row.expires_at,
+        cancel_initiated_at=row.cancel_initiated_at,
+        archived_at=row.archived_at,
+        started_at=row.started_at,
+        metadata=dict(row.metadata or {}),
+        owner=row.owner,
+        extra=dict(row.extra or {}),
+    )
