@@ -191,13 +191,14 @@ def _list_of(item: Schema) -> Schema:
 
 
 USAGE_QUERY = {
-    "group_by": "Comma-separated groups: day, month, project, key, model, deployment, endpoint, status.",
+    "group_by": "Comma-separated groups: day, month, project, key, model, deployment, status, batch.",
     "project": "A project id or name (tenants: only their own).",
     "key": "An API key id.",
     "model": "The model name as clients sent it.",
     "since": "Unix seconds or an ISO 8601 date or time.",
     "until": "Unix seconds or an ISO 8601 date or time.",
     "trace_id": "A W3C trace id (32 hexadecimal digits): only the calls of that trace.",
+    "batch": "A batch id: only the calls of that batch's items.",
     "records": "Non-empty: the rows themselves, newest first, instead of a report.",
     "limit": "With records: how many rows, 1 to 10000.",
 }

@@ -300,6 +300,7 @@ def build_router(control: ControlPlane, guardrails: Guardrails) -> APIRouter:
             "since": timestamp(q.get("since"), "since"),
             "until": timestamp(q.get("until"), "until"),
             "trace_id": trace_id(q.get("trace_id")),
+            "batch_id": text(q.get("batch"), "batch"),
         }
         if not principal.admin:
             # A tenant sees its own project and nothing else, whatever it asks for.
