@@ -35,21 +35,35 @@ class ReadInput:
             self.errors.append({"code": code, "message": message, "param": param, "line": line})
 
 
-async def read_input(chunks: AsyncIterator[bytes], endpoint: str) -> ReadInput:
-    """The file's items, or (with `errors` non-empty) why it cannot run."""
+async def read_input(chunks: AsyncIterator[bytes], endpoint: str, max_line: int) -> ReadInput:
+    """The file's items, or (with `errors` non-empty) why it cannot run. A line longer than `max_line` bytes (the
+    single-call body limit) is an error of its own; it is never held whole, so a file that is one long line costs
+    no more memory than that limit."""
     read = ReadInput()
     seen: set[str] = set()
-    rest = b""
-    number = 0
+    pending: list[bytes] = []
+    size = number = 0
+    too_long = False
     async for chunk in chunks:
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
             number += 1
-            _line(read, seen, number, line, endpoint)
-    if rest:
-        number += 1
-        _line(read, seen, number, rest, endpoint)
+            piece = chunk[start:end]
+            if too_long or size + len(piece) > max_line:
+                _too_long(read, number, max_line)
+            else:
+                _line(read, seen, number, b"".join([*pending, piece]), endpoint)
+            pending, size, too_long, start = [], 0, False, end + 1
+        tail = chunk[start:]
+        if not too_long and size + len(tail) > max_line:
+            pending, size, too_long = [], 0, True
+        elif not too_long:
+            pending.append(tail)
+            size += len(tail)
+    if too_long:
+        _too_long(read, number + 1, max_line)
+    elif size:
+        _line(read, seen, number + 1, b"".join(pending), endpoint)
     if not read.lines and not read.errors:
         read.fail(None, "empty_file", "The input file has no requests.")
     if read.lines > MAX_LINES:
@@ -57,6 +71,11 @@ async def read_input(chunks: AsyncIterator[bytes], endpoint: str) -> ReadInput:
             None, "too_many_requests", f"The input file has {read.lines} requests; at most {MAX_LINES} are allowed."
         )
     return read
+
+
+def _too_long(read: ReadInput, number: int, max_line: int) -> None:
+    read.lines += 1
+    read.fail(number, "line_too_long", f"Line {number} is longer than {max_line} bytes, the limit of one request.")
 
 
 def _line(read: ReadInput, seen: set[str], number: int, raw: bytes, endpoint: str) -> None:

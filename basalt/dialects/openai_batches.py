@@ -133,7 +133,8 @@ def build_router(platform: Platform) -> APIRouter:
         source = await files.get(owner, asked.input_file_id)
         if source.purpose != "batch":
             raise InvalidRequest("The input file must be uploaded with purpose 'batch'.", param="input_file_id")
-        read = await read_input(files.content(owner, source.id), asked.endpoint)
+        limit = platform.settings.max_body_bytes
+        read = await read_input(files.content(owner, source.id), asked.endpoint, limit)
         extra: dict[str, Any] = {
             "input_file_id": source.id,
             "endpoint": asked.endpoint,
