@@ -197,6 +197,11 @@ def test_projects_see_only_their_own_batches_and_files(server: Server, keys: tup
     with pytest.raises(openai.NotFoundError):  # nor may they run a batch over our file
         theirs.batches.create(input_file_id=input_id, endpoint=URL, completion_window="24h")
     assert batch.id not in [b.id for b in theirs.batches.list()]
+    first = ours.batches.list(limit=2)  # newest first, in pages the SDK follows
+    assert first.data[0].id == batch.id and first.has_more
+    every = [b.id for b in ours.batches.list(limit=2)]
+    assert every[0] == batch.id and len(every) == len(set(every)) >= 4
+    assert [b.id for b in ours.batches.list(after=every[0], limit=1).data] == [every[1]]
     assert input_id not in [f.id for f in theirs.files.list()]
     wait_for(ours, batch.id, ("completed",))
     with pytest.raises(openai.NotFoundError):
