@@ -79,6 +79,11 @@ class RowWriter:
     async def write(self, new: list[dict[str, Any]], settled: list[dict[str, Any]]) -> None:
         """Every row is in the database or the dead-letter file when it returns; raises if the database cannot be
         reached (then some rows may be in and the rest not: reservations are checked before a retry)."""
+        if any(row.get("batch_id") for row in new):
+            # A batch item's call runs again with its fixed request id after a crash (or on another replica once
+            # its lease passed): its row is there already, and the rerun's settlement settles that one row.
+            present = await self.store.existing_requests([r["request_id"] for r in new if r.get("batch_id")])
+            new = [row for row in new if row.get("request_id") not in present]
         try:
             await write_rows(self.store, new, settled)
             return

@@ -62,7 +62,9 @@ def ledger(server: Server, batch_id: str) -> list[dict[str, Any]]:
 
 def test_a_batch_runs_to_the_end_with_what_single_calls_answer(client: anthropic.Anthropic, server: Server) -> None:
     prompts = ["Say hello.", "Name a colour.", "Count to three.", "What is 2+2?"]
-    requests = [{"custom_id": f"q-{i}", "params": params(p, temperature=0)} for i, p in enumerate(prompts)]
+    requests: list[dict[str, Any]] = [
+        {"custom_id": f"q-{i}", "params": params(p, temperature=0)} for i, p in enumerate(prompts)
+    ]
     requests.append({"custom_id": "no_max_tokens", "params": {"model": "smollm2", "messages": []}})
     requests.append({"custom_id": "too_hot", "params": params("Hi", temperature=2)})
     created = client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
@@ -77,11 +79,11 @@ def test_a_batch_runs_to_the_end_with_what_single_calls_answer(client: anthropic
     assert ended.ended_at is not None and ended.results_url == f"{server.url}/v1/messages/batches/{created.id}/results"
 
     results = {r.custom_id: r.result for r in client.messages.batches.results(created.id)}
-    assert sorted(results) == sorted(r["custom_id"] for r in requests)
+    assert sorted(results) == sorted(str(r["custom_id"]) for r in requests)
     for i, prompt in enumerate(prompts):
         result = results[f"q-{i}"]
         assert result.type == "succeeded"
-        single = client.messages.create(**params(prompt), extra_body={"temperature": 0})  # type: ignore[arg-type]
+        single = client.messages.create(**params(prompt), extra_body={"temperature": 0})
         assert [b.model_dump() for b in result.message.content] == [b.model_dump() for b in single.content]
         assert result.message.usage.output_tokens == single.usage.output_tokens
     # A bad request's error is the one the same request gets as a single call.
@@ -118,7 +120,7 @@ def test_cancel_mid_run_leaves_exact_counts(client: anthropic.Anthropic, server:
 
 
 def test_delete_only_once_ended_then_gone(client: anthropic.Anthropic) -> None:
-    batch = client.messages.batches.create(requests=[{"custom_id": "d", "params": params("Hi", 4)}])  # type: ignore[list-item]
+    batch = client.messages.batches.create(requests=[{"custom_id": "d", "params": params("Hi", 4)}])  # type: ignore[typeddict-item]
     if client.messages.batches.retrieve(batch.id).processing_status != "ended":
         with pytest.raises(anthropic.BadRequestError, match="cannot be deleted while it is processing"):
             client.messages.batches.delete(batch.id)
@@ -132,7 +134,7 @@ def test_delete_only_once_ended_then_gone(client: anthropic.Anthropic) -> None:
 
 def test_listing_pages_newest_first(client: anthropic.Anthropic) -> None:
     made = [
-        client.messages.batches.create(requests=[{"custom_id": "x", "params": params("Hi", 1)}]).id  # type: ignore[list-item]
+        client.messages.batches.create(requests=[{"custom_id": "x", "params": params("Hi", 1)}]).id  # type: ignore[typeddict-item]
         for _ in range(3)
     ]
     first = client.messages.batches.list(limit=2)
@@ -160,7 +162,7 @@ def test_the_envelope_is_checked_up_front_naming_the_request(client: anthropic.A
 def test_results_of_a_batch_still_running_and_unknown_batches(server: Server, client: anthropic.Anthropic) -> None:
     unknown = httpx.get(server.url + "/v1/messages/batches/msgbatch_nope/results", timeout=30)
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"
-    batch = client.messages.batches.create(requests=[{"custom_id": "r", "params": params("Hi", 8)}])  # type: ignore[list-item]
+    batch = client.messages.batches.create(requests=[{"custom_id": "r", "params": params("Hi", 8)}])  # type: ignore[typeddict-item]
     early = httpx.get(server.url + f"/v1/messages/batches/{batch.id}/results", timeout=30)
     if early.status_code != 200:  # it may have ended already on a fast machine
         assert early.status_code == 400 and "results are available once it has ended" in early.text
