@@ -1,8 +1,8 @@
 """OpenAI Files, as `client.files` uses them: upload (multipart, purpose batch), list, retrieve, content, delete.
 
 Files belong to the caller's project (`files.stores.owner_of`); another tenant's file id is a 404, never a 403, so
-ids cannot be probed. The keys' scope for these routes is `chat.completions`: files here exist for batches of chat
-completions (their items are admitted under that scope too).
+ids cannot be probed. The keys' scope for these routes is `batches`, as for every batch route: files here exist for
+batches (whose items are then admitted under `chat.completions`, like single calls).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .anthropic import json_response
 if TYPE_CHECKING:
     from ..wiring import Platform
 
-SCOPE = "chat.completions"
+SCOPE = "batches"
 MAX_LIST = 10_000  # OpenAI's own bound on files.list's limit
 UPLOAD_PURPOSES = ("batch",)
 

@@ -26,11 +26,12 @@ def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[In
         yield basalt, (tmp_path / "admin-key").read_text().strip()
 
 
-def key_for(basalt: InProcess, admin: str, project: str) -> str:
+def key_for(basalt: InProcess, admin: str, project: str, **fields: object) -> str:
     with basalt.http_client() as http:
         headers = {"x-api-key": admin}
-        assert http.post("/admin/projects", json={"name": project}, headers=headers).status_code == 201
-        made = http.post("/admin/keys", json={"name": "k", "project": project}, headers=headers)
+        if http.get(f"/admin/projects/{project}", headers=headers).status_code == 404:
+            assert http.post("/admin/projects", json={"name": project}, headers=headers).status_code == 201
+        made = http.post("/admin/keys", json={"name": "k", "project": project, **fields}, headers=headers)
     assert made.status_code == 201, made.text
     return str(made.json()["key"])
 
@@ -64,6 +65,18 @@ def test_the_file_lifecycle_and_isolation_between_projects(gateway: tuple[InProc
     with pytest.raises(openai.NotFoundError):
         ours.files.retrieve(made.id)
     assert [f.id for f in ours.files.list()] == [second.id]
+
+
+def test_the_routes_need_the_batches_scope(gateway: tuple[InProcess, str]) -> None:
+    basalt, admin = gateway
+    chat_only = client(basalt, key_for(basalt, admin, "a", endpoints=["chat.completions"]))
+    with pytest.raises(openai.PermissionDeniedError, match="may not call batches"):
+        chat_only.files.list()
+    with pytest.raises(openai.PermissionDeniedError):
+        chat_only.files.create(file=("x.jsonl", io.BytesIO(LINES)), purpose="batch")
+    batches = client(basalt, key_for(basalt, admin, "a", endpoints=["batches"]))
+    made = batches.files.create(file=("x.jsonl", io.BytesIO(LINES)), purpose="batch")
+    assert [f.id for f in batches.files.list()] == [made.id]
 
 
 def test_bad_uploads_are_openai_errors(gateway: tuple[InProcess, str]) -> None:
