@@ -12,6 +12,7 @@ import pytest
 
 from basalt import InProcess
 from basalt.config import ControlSettings, FileSettings, Settings
+from basalt.files import types
 from basalt.inprocess import BASE_URL
 
 LINES = b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}}\n'
@@ -102,6 +103,21 @@ def test_bad_uploads_are_openai_errors(gateway: tuple[InProcess, str]) -> None:
         assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "request_too_large"
 
 
+def test_a_file_past_the_limit_while_streaming_is_a_413_and_leaves_nothing(
+    gateway: tuple[InProcess, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a 1 MiB limit (the same path as 200 MB's): the file is counted as it is stored, whatever the body says."""
+    basalt, admin = gateway
+    monkeypatch.setattr(types, "MAX_FILE_BYTES", 2**20)
+    sdk = client(basalt, key_for(basalt, admin, "a"))
+    with pytest.raises(openai.APIStatusError) as refused:
+        sdk.files.create(file=("big.jsonl", io.BytesIO(b"x" * (2**20 + 1))), purpose="batch")
+    assert refused.value.status_code == 413 and refused.value.code == "request_too_large"
+    assert sdk.files.list().data == []
+    exact = sdk.files.create(file=("fits.jsonl", io.BytesIO(b"x" * 2**20)), purpose="batch")
+    assert exact.bytes == 2**20 and len(sdk.files.content(exact.id).content) == 2**20
+
+
 def test_a_web_page_cannot_upload_even_with_auth_off(tmp_path: Path) -> None:
     """A browser sends a cross-origin multipart POST without a preflight. It always names its origin, which must be
     allowed; and it cannot add a credential header without a preflight, so an upload without one is refused too."""
@@ -110,6 +126,8 @@ def test_a_web_page_cannot_upload_even_with_auth_off(tmp_path: Path) -> None:
     with InProcess(settings) as basalt, basalt.http_client() as http:
         page = http.post("/v1/files", headers={"origin": "http://evil.example"}, **form)  # type: ignore[arg-type]
         assert page.status_code == 403 and page.json()["error"]["type"] == "invalid_request_error"
+        with_key = {"origin": "http://evil.example", "authorization": "Bearer x"}  # a preflight would refuse it
+        assert http.post("/v1/files", headers=with_key, **form).status_code == 403  # type: ignore[arg-type]
         bare = http.post("/v1/files", **form)  # type: ignore[arg-type]
         assert bare.status_code == 415 and "application/json" in bare.json()["error"]["message"]
         elsewhere = http.post("/v1/chat/completions", headers={"authorization": "Bearer x"}, **form)  # type: ignore[arg-type]
