@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -71,3 +72,16 @@ def test_empty_files_and_too_many_lines_fail_as_a_whole(monkeypatch: pytest.Monk
 def test_errors_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     found = read(b"\n".join(b"nope" for _ in range(500)))
     assert len(found.errors) == openai_batch_input.MAX_ERRORS and found.errors[-1]["line"] == 100
+
+
+def test_requests_are_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: set[int] = set()
+    decode = openai_batch_input.decode_request
+
+    def watched(req: Any) -> Any:
+        threads.add(threading.get_ident())
+        return decode(req)
+
+    monkeypatch.setattr(openai_batch_input, "decode_request", watched)
+    found = read(request("a") + b"\n" + request("b"), piece=4096)
+    assert len(found.items) == 2 and threads and threading.get_ident() not in threads
