@@ -131,3 +131,14 @@ def test_local_files_are_the_owners_only(tmp_path: Path) -> None:
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in paths}
     assert modes == {p.name: 0o700 if p.is_dir() else 0o600 for p in paths}
     assert info.id in modes and f"{info.id}.json" in modes
+
+
+def test_small_pieces_are_gathered_into_chunks(run: tuple[str, asyncio.Runner, FileStore]) -> None:
+    """A batch's output arrives a line at a time; the stores keep it in CHUNK_BYTES pieces, not a row a line."""
+    _, runner, store = run
+    line = b'{"custom_id": "x"}\n'
+    count = CHUNK_BYTES // len(line) + 10
+    info = runner.run(store.put("proj_a", "batch_output", "out.jsonl", pieces(*[line] * count)))
+    chunks = runner.run(read(store, "proj_a", info.id))
+    assert [len(c) for c in chunks] == [CHUNK_BYTES, len(line) * count - CHUNK_BYTES]
+    assert b"".join(chunks) == line * count
