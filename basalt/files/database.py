@@ -2,8 +2,9 @@
 
 A file's row is written first, marked incomplete, then its chunks one transaction each (so an upload never holds
 SQLite's single writer lock for long, nor PostgreSQL's transaction open for 200 MB), then the row is completed with
-its size. Readers see complete rows only; a replica killed mid-upload leaves an incomplete row whose chunks can be
-found and swept. Content is read one chunk per query, so a file is never whole in memory.
+its size. Readers see complete rows only; a replica killed mid-upload leaves an incomplete row, and its chunks are
+swept by the owner's next upload once a day old. Content is read one chunk per query, so a file is never whole in
+memory.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .types import FileInfo, ListOrder, Purpose, bounded, new_file_id, no_such_file, valid_file_id
 
+STALE_SECONDS = 86_400.0
 # The tables migration 0006 creates, described here for the queries (the files room owns them).
 metadata = MetaData()
 files = Table(
@@ -62,6 +64,7 @@ class DatabaseFileStore:
 
     async def put(self, owner: str, purpose: Purpose, filename: str, chunks: AsyncIterable[bytes]) -> FileInfo:
         db = self._engine()
+        await self._sweep(owner)
         file_id, created = new_file_id(), int(time.time())
         row = {"id": file_id, "owner": owner, "purpose": purpose, "filename": filename, "created_at": created}
         async with db.begin() as conn:
@@ -129,6 +132,16 @@ class DatabaseFileStore:
         info = await self.get(owner, file_id)
         await self._remove(file_id)
         return info
+
+    async def _sweep(self, owner: str) -> None:
+        """Removes the owner's uploads that a killed replica left incomplete (a day old: no upload lasts that long)."""
+        stale = select(files.c.id).where(
+            files.c.owner == owner, files.c.complete.is_(False), files.c.created_at < time.time() - STALE_SECONDS
+        )
+        async with self._engine().connect() as conn:
+            found = (await conn.execute(stale)).scalars().all()
+        for file_id in found:
+            await self._remove(file_id)
 
     async def _remove(self, file_id: str) -> None:
         async with self._engine().begin() as conn:

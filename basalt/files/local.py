@@ -3,13 +3,15 @@
 Layout: files/<owner digest>/<file id> holds the bytes and <file id>.json what is known of it. The owner's directory
 is named by a digest of the owner, so no owner string can name a path; a file id is checked before it names one.
 A file appears only once whole: its bytes go to <id>.part, are renamed into place, and only then is its .json
-written (renamed into place too), so a killed upload leaves nothing a listing shows.
+written (renamed into place too), so a killed upload leaves nothing a listing shows; its piece is swept by the
+owner's next upload once a day old.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +32,8 @@ from .types import (
     valid_file_id,
 )
 
+STALE_SECONDS = 86_400.0
+
 
 class LocalFileStore:
     def __init__(self, root: Path) -> None:
@@ -41,6 +45,7 @@ class LocalFileStore:
 
     async def put(self, owner: str, purpose: Purpose, filename: str, chunks: AsyncIterable[bytes]) -> FileInfo:
         folder = await asyncio.to_thread(self._dir, owner, True)
+        await asyncio.to_thread(_sweep, folder)
         file_id = new_file_id()
         part = folder / f"{file_id}.part"
         out = await asyncio.to_thread(_create, part)
@@ -112,6 +117,15 @@ class LocalFileStore:
         await asyncio.to_thread((folder / f"{file_id}.json").unlink, True)
         await asyncio.to_thread((folder / file_id).unlink, True)
         return info
+
+
+def _sweep(folder: Path) -> None:
+    """Removes the pieces of uploads a killed process left (a day old: no upload lasts that long)."""
+    old = time.time() - STALE_SECONDS
+    for part in folder.glob("file-*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            if part.stat().st_mtime < old:
+                part.unlink()
 
 
 def _create(path: Path) -> BinaryIO:

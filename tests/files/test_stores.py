@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 
 from basalt.control.store import Store
 from basalt.errors import NotFound, RequestTooLarge
 from basalt.files import CHUNK_BYTES, MAX_FILE_BYTES, FileStore, types
-from basalt.files.database import DatabaseFileStore
+from basalt.files.database import DatabaseFileStore, file_chunks, files
 from basalt.files.local import LocalFileStore
 
 
@@ -142,3 +143,37 @@ def test_small_pieces_are_gathered_into_chunks(run: tuple[str, asyncio.Runner, F
     chunks = runner.run(read(store, "proj_a", info.id))
     assert [len(c) for c in chunks] == [CHUNK_BYTES, len(line) * count - CHUNK_BYTES]
     assert b"".join(chunks) == line * count
+
+
+def test_a_killed_uploads_leftovers_are_swept_once_a_day_old(
+    run: tuple[str, asyncio.Runner, FileStore], tmp_path: Path
+) -> None:
+    kind, runner, store = run
+    day = 86_400
+    if kind == "local":
+        assert isinstance(store, LocalFileStore)
+        runner.run(store.put("proj_a", "batch", "a.jsonl", pieces(b"{}")))
+        folder = next(p for p in (tmp_path / "files").iterdir() if p.is_dir())
+        old, recent = folder / "file-old.part", folder / "file-recent.json.part"
+        old.write_bytes(b"x")
+        recent.write_bytes(b"x")
+        os.utime(old, (time.time() - day - 60,) * 2)
+        runner.run(store.put("proj_a", "batch", "b.jsonl", pieces(b"{}")))
+        assert not old.exists() and recent.exists()
+        return
+    db = store._engine()  # type: ignore[attr-defined]
+
+    async def leave(file_id: str, age: float) -> None:
+        row = {"owner": "proj_a", "purpose": "batch", "filename": "x", "bytes": 0, "complete": False}
+        async with db.begin() as conn:
+            await conn.execute(insert(files).values(id=file_id, created_at=int(time.time() - age), **row))
+            await conn.execute(insert(file_chunks).values(file_id=file_id, seq=0, data=b"x"))
+
+    async def left() -> set[str]:
+        async with db.connect() as conn:
+            return set((await conn.execute(select(file_chunks.c.file_id))).scalars())
+
+    runner.run(leave("file-old", day + 60))
+    runner.run(leave("file-recent", 60))
+    made = runner.run(store.put("proj_a", "batch", "b.jsonl", pieces(b"{}")))
+    assert runner.run(left()) == {"file-recent", made.id}
