@@ -169,6 +169,7 @@ class InProcess:
         if not self._started:
             self.platform.start()
             self._thread.start()
+            self.loop.call_soon_threadsafe(self.platform.batches.start)  # its batch worker, as a server has one
             self._started = True
         return self
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,19 @@ def test_async_clients_on_the_callers_loop(basalt: InProcess) -> None:
 
     text, tokens = asyncio.run(run())
     assert text and tokens == 4
+
+
+def test_a_batch_runs_in_process(basalt: InProcess) -> None:
+    client = basalt.anthropic()
+    ask = {"model": "smollm2", "max_tokens": 3, "messages": [{"role": "user", "content": "Hi"}]}
+    batch = client.messages.batches.create(requests=[{"custom_id": "only", "params": ask}])
+    deadline = time.monotonic() + 60
+    while batch.processing_status != "ended":
+        assert time.monotonic() < deadline, batch
+        time.sleep(0.1)
+        batch = client.messages.batches.retrieve(batch.id)
+    [line] = list(client.messages.batches.results(batch.id))
+    assert line.custom_id == "only" and line.result.type == "succeeded"
 
 
 def test_leaving_a_stream_early_frees_its_sequence(basalt: InProcess) -> None:

@@ -116,25 +116,23 @@ class BatchStore:
     # Workers ----------------------------------------------------------------------------------------------------
 
     async def lease(self, n: int, lease_id: str, now: float, until: float, instance: str, run: str) -> list[Leased]:
-        """Takes up to n items of the oldest in-progress batches: their lease runs until `until`."""
+        """Takes up to n items, shared in turn among the oldest in-progress batches (so a small batch submitted
+        behind a large one is not starved by it); their lease runs until `until`."""
         c, b = batch_items.c, batches.c
-        candidates = (
-            select(c.batch_id, c.position)
-            .join(batches, b.id == c.batch_id)
-            .where(b.status == "in_progress", b.expires_at > now, _takeable(now))
-            .order_by(b.id, c.position)
-            .limit(n * 4)
-        )
         async with self.db.connect() as conn:
-            found = list((await conn.execute(candidates)).all())
-        if not found:
+            candidates = await _candidates(conn, n * 4, now)
+        if not candidates:
             return []
-        # A random pick among the first few, kept in order: replicas leasing at once mostly take different items
-        # instead of all racing for the same ones (the UPDATE below settles any race anyway).
-        picked = sorted(random.sample(found, min(n, len(found)))) if len(found) > n else found
+        # In turn across batches; within one, a random pick among its first few, kept in order: replicas leasing at
+        # once mostly take different items instead of racing for the same ones (the UPDATE settles any race).
+        share = {batch_id: list(found) for batch_id, found in candidates.items()}
         by_batch: dict[str, list[int]] = {}
-        for batch_id, position in picked:
-            by_batch.setdefault(batch_id, []).append(position)
+        picked = 0
+        while picked < n and any(share.values()):
+            for batch_id, found in share.items():
+                if found and picked < n:
+                    by_batch.setdefault(batch_id, []).append(found.pop(random.randrange(min(len(found), 4))))
+                    picked += 1
         async with self.db.begin() as conn:
             for batch_id, positions in by_batch.items():
                 taken = await conn.execute(
@@ -279,6 +277,26 @@ class BatchStore:
         )
         async with self.db.connect() as conn:
             return [dict(r._mapping) for r in (await conn.execute(query.order_by(c.position))).all()]
+
+
+async def _candidates(conn: AsyncConnection, want: int, now: float) -> dict[str, list[int]]:
+    """Takeable positions of the oldest in-progress batches (up to 8 of them), at most `want` a batch. Queued and
+    stale items are looked up apart, each an index range scan (batch, state, position): one OR over both states
+    would scan the finished items before them, a cost that grows with every item done."""
+    c, b = batch_items.c, batches.c
+    open_batches = select(b.id).where(b.status == "in_progress", b.expires_at > now).order_by(b.id).limit(8)
+    found: dict[str, list[int]] = {}
+    for batch_id in (await conn.execute(open_batches)).scalars():
+        stale = select(c.position).where(c.batch_id == batch_id, c.state == "running", c.lease_expires < now)
+        queued = select(c.position).where(c.batch_id == batch_id, c.state == "queued")
+        positions: list[int] = []
+        for query in (stale, queued):
+            if len(positions) < want:
+                rows = await conn.execute(query.order_by(c.position).limit(want - len(positions)))
+                positions += rows.scalars()
+        if positions:
+            found[batch_id] = positions
+    return found
 
 
 async def _end_unheld(conn: AsyncConnection, batch_id: str, state: str, now: float) -> None:

@@ -136,3 +136,20 @@ def test_two_replicas_share_one_batch(tmp_path: Path, pg_url: str, upstream: tup
     host = socket.gethostname()
     assert instances == {f"{host}:{a.port}", f"{host}:{b.port}"}, instances  # both replicas worked
     assert {i["attempts"] for i in items} == {1} and len(script.requests) == 120  # no item ran twice
+
+
+def test_a_rate_limited_item_waits_and_runs_again_on_its_one_ledger_row(
+    tmp_path: Path, upstream: tuple[str, Script]
+) -> None:
+    url, script = upstream
+    script.actions = ["429"]  # the first call is told to come back in a second; the rest answer at once
+    database = f"sqlite+aiosqlite:///{tmp_path / 'basalt.db'}"
+    server = Server(tmp_path, {**config(url, database), "router": {"retries": 0}}).start()
+    try:
+        batch_id = submit(server, 1)
+        assert wait_ended(server, batch_id).request_counts.succeeded == 1  # it waited; it did not fail
+    finally:
+        server.stop()
+    items, rows = stored(database, batch_id)
+    exactly_once(items, rows, 1)
+    assert items[0]["attempts"] == 2 and len(script.requests) == 2

@@ -112,3 +112,16 @@ async def test_expiry_then_retention(store: BatchStore) -> None:
     assert await store.get("msgbatch_e") is not None
     await store.sweep(now + 102 + 1001, retention_seconds=1000)
     assert await store.get("msgbatch_e") is None and await store.results("msgbatch_e", -1, 10) == []
+
+
+async def test_slots_are_shared_in_turn_so_a_small_batch_is_not_starved(store: BatchStore) -> None:
+    now = time.time()
+    await new_batch(store, "msgbatch_1big", 50, now)
+    await new_batch(store, "msgbatch_2small", 2, now)
+    taken = await store.lease(6, "l", now, now + 60, "i", "r")
+    by_batch = sorted(i.batch_id for i in taken)
+    assert by_batch.count("msgbatch_2small") == 2 and by_batch.count("msgbatch_1big") == 4
+    for item in taken:  # finished items in front of the queued ones do not stop the next lease finding them
+        assert await store.finish(item, "succeeded", {}, now)
+    more = await store.lease(50, "l2", now, now + 60, "i", "r")
+    assert len(more) == 46 and {i.batch_id for i in more} == {"msgbatch_1big"}
