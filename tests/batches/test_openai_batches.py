@@ -124,7 +124,7 @@ def test_a_batch_runs_to_completed_with_what_single_calls_answer(client: openai.
 
 
 def test_cancel_mid_run_leaves_exact_counts(client: openai.OpenAI) -> None:
-    total = 16
+    total = 24
     lines = [line(f"c{i}", body(f"Write a story number {i}.", 10)) for i in range(total)]
     batch = client.batches.create(input_file_id=upload(client, jsonl(lines)), endpoint=URL, completion_window="24h")
     deadline = time.monotonic() + 60
