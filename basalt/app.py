@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from . import guard
 from .config import Settings
 from .control import admin as control_admin
-from .dialects import anthropic, anthropic_batches, bedrock, openai
+from .dialects import anthropic, anthropic_batches, bedrock, openai, openai_batches, openai_files
 from .dialects.anthropic import json_response
 from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
@@ -152,7 +152,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     dialects = [anthropic.build_router(platform_), openai.build_router(platform_), bedrock.build_router(platform_)]
     for router in dialects:
         app.include_router(router)
+    app.include_router(openai_files.build_router(platform_))
     app.include_router(anthropic_batches.build_router(platform_))
+    app.include_router(openai_batches.build_router(platform_))
     app.include_router(control_admin.build_router(platform_.control, platform_.guardrails))
 
     async def may_apply_guardrails(request: Request) -> None:

@@ -134,6 +134,15 @@ class ObservabilitySettings(BaseModel):
     logging: LogSettings = Field(default_factory=lambda: LogSettings())
 
 
+class FileSettings(BaseModel):
+    """Where uploaded and produced files (OpenAI Files: batch inputs and outputs) are kept."""
+
+    model_config = ConfigDict(extra="forbid")
+    # local: a directory under the home (one machine); database: the control database, in chunks (replicas sharing
+    # it). Unset: database when the control database is PostgreSQL, local otherwise.
+    store: Literal["local", "database"] | None = None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
@@ -160,6 +169,7 @@ class Settings(BaseModel):
     guardrails: list[GuardrailConfig] = Field(default_factory=list)  # see docs/guardrails.md
     model_guardrails: dict[str, str] = Field(default_factory=dict)  # model name -> "guardrail:version" always applied
     observability: ObservabilitySettings = Field(default_factory=lambda: ObservabilitySettings())
+    files: FileSettings = Field(default_factory=lambda: FileSettings())
     batches: BatchSettings = Field(default_factory=lambda: BatchSettings())
 
     @classmethod

@@ -108,6 +108,61 @@ ANTHROPIC_EVENT = _object(
     }
 )  # fmt: skip
 OPENAI_EVENT = _object({"event": {"const": "message"}, "data": _STRING})  # data: a chunk's JSON, or [DONE]
+FILE_OBJECT = _object(
+    {
+        "id": _STRING,
+        "object": {"const": "file"},
+        "bytes": _INT,
+        "created_at": _INT,
+        "filename": _STRING,
+        "purpose": {"enum": ["batch", "batch_output"]},
+    },
+    {"status": _STRING},
+)
+FILE_LIST = _object(
+    {"object": {"const": "list"}, "data": {"type": "array", "items": FILE_OBJECT}, "has_more": {"type": "boolean"}},
+    {"first_id": _NULLABLE_STRING, "last_id": _NULLABLE_STRING},
+)
+FILE_DELETED = _object({"id": _STRING, "object": {"const": "file"}, "deleted": {"type": "boolean"}})
+FILE_UPLOAD = _object(
+    {"file": {"type": "string", "contentMediaType": "application/octet-stream"}, "purpose": {"enum": ["batch"]}}
+)
+_NULLABLE_INT = {"type": ["integer", "null"]}
+BATCH = _object(
+    {
+        "id": _STRING,
+        "object": {"const": "batch"},
+        "endpoint": _STRING,
+        "input_file_id": _STRING,
+        "completion_window": _STRING,
+        "status": {
+            "enum": [
+                "validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling", "cancelled",
+            ]
+        },
+        "created_at": _INT,
+        "request_counts": _object({"total": _INT, "completed": _INT, "failed": _INT}),
+    },
+    {
+        "output_file_id": _NULLABLE_STRING,
+        "error_file_id": _NULLABLE_STRING,
+        "errors": {"type": ["object", "null"]},
+        "metadata": {"type": ["object", "null"]},
+        **{f"{name}_at": _NULLABLE_INT for name in (
+            "in_progress", "expires", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled",
+        )},
+    },
+)  # fmt: skip
+BATCH_LIST = _object(
+    {"object": {"const": "list"}, "data": {"type": "array", "items": BATCH}, "has_more": {"type": "boolean"}},
+    {"first_id": _NULLABLE_STRING, "last_id": _NULLABLE_STRING},
+)
+FILES_QUERY = {
+    "purpose": "Only files of this purpose (batch, batch_output).",
+    "limit": "How many files, 1 to 10000 (default 10000).",
+    "after": "A file id: the files after it in this order.",
+    "order": "asc or desc (default) by creation time.",
+}
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 MESSAGE_BATCH = _object(
@@ -173,12 +228,14 @@ class Operation:
     streams: bool = False  # also answers text/event-stream, when the body asks for a stream
     example: Schema | None = None
     media: str = "application/json"  # the success answer's content type
+    body_media: str = "application/json"  # the request body's
 
 
 def operations() -> dict[tuple[str, str], Operation]:
     """Every route's declaration, by (method, path template)."""
     from .canonical.types import MessagesRequest
     from .control.admin import LimitFields, NewKey, NewProject
+    from .dialects.openai_batches import NewBatch
     from .guard.api import ApplyBody
     from .wire.bedrock_types import ConverseBody
     from .wire.chat import ChatCompletionRequest
@@ -200,6 +257,26 @@ def operations() -> dict[tuple[str, str], Operation]:
             "openai", CHAT_COMPLETION, body=ChatCompletionRequest, errors=GENERATION, streams=True,
             example={"model": "smollm2", "max_tokens": 8, "messages": hello},
         ),
+        ("post", "/v1/files"): Operation(
+            "openai", FILE_OBJECT, body=FILE_UPLOAD, body_media="multipart/form-data",
+            example={"purpose": "batch", "file": "{}"},
+        ),
+        ("get", "/v1/files"): Operation("openai", FILE_LIST, query=FILES_QUERY),
+        ("get", "/v1/files/{file_id}"): Operation("openai", FILE_OBJECT),
+        ("get", "/v1/files/{file_id}/content"): Operation(
+            "openai", {"type": "string"}, media="application/octet-stream"
+        ),
+        ("delete", "/v1/files/{file_id}"): Operation("openai", FILE_DELETED),
+        ("post", "/v1/batches"): Operation(
+            "openai", BATCH, body=NewBatch,
+            example={"input_file_id": "file-0123456789abcdef01234567", "endpoint": "/v1/chat/completions",
+                     "completion_window": "24h"},
+        ),
+        ("get", "/v1/batches"): Operation(
+            "openai", BATCH_LIST, query={"after": "A batch id: the batches before it.", "limit": "1 to 100 (20)."}
+        ),
+        ("get", "/v1/batches/{batch_id}"): Operation("openai", BATCH),
+        ("post", "/v1/batches/{batch_id}/cancel"): Operation("openai", BATCH),
         ("post", "/v1/messages/batches"): Operation(
             "anthropic", MESSAGE_BATCH, body=_batch_body(MessagesRequest), errors=COMMON,
             example={"requests": [{"custom_id": "q1", "params": {"model": "smollm2", "max_tokens": 8,
@@ -314,7 +391,7 @@ def complete(document: Schema) -> Schema:
             media: Schema = {"schema": body}
             if op.example is not None:
                 media["example"] = op.example
-            entry["requestBody"] = {"required": True, "content": {"application/json": media}}
+            entry["requestBody"] = {"required": True, "content": {op.body_media: media}}
         parameters = [p for p in entry.get("parameters", []) if p.get("in") != "query" or p["name"] not in op.query]
         # A path parameter the route reads from the raw path itself (Bedrock's model id) is not in its signature.
         named = {p["name"] for p in parameters if p.get("in") == "path"}

@@ -13,6 +13,7 @@ from .config import Settings
 from .control import ControlPlane
 from .engine import BUNDLED, EngineConfig, EngineStats, LocalEngine, ModelStore, StoreError
 from .errors import BasaltError
+from .files.stores import open_store
 from .flow import Flow, Observers
 from .guard import GuardrailConfig, Guardrails
 from .observe.metrics import Metrics
@@ -47,6 +48,10 @@ class Platform:
         self.tracing = _tracing(settings)
         if self.tracing is not None:
             self.observers.add(self.tracing)
+        # Uploaded and produced files (OpenAI Files, batch inputs and outputs): the home's directory or the database.
+        self.files = open_store(
+            settings.files.store, settings.database_url(), settings.home, lambda: self.control.store().db
+        )
         self.batches = BatchEngine(settings.batches, self.control, self.flow, self._batch_concurrency(), self._slots)
 
     def _batch_concurrency(self) -> int:

@@ -44,7 +44,8 @@ def _both_headers(limits: Mapping[str, RateState]) -> dict[str, str]:
 
 
 # The first path segment under /v1/ of each API family's routes, served or not: an unserved path answers 404 in the
-# shape its family's SDK reads. /v1/models and /v1/files belong to both; every other path is Anthropic's.
+# shape its family's SDK reads. /v1/models belongs to both; every other path is Anthropic's. /v1/files is OpenAI's:
+# Basalt serves OpenAI Files there (the Anthropic Files API, at the same path, it does not serve).
 OPENAI_SEGMENTS = frozenset(
     [
         "chat",
@@ -57,6 +58,7 @@ OPENAI_SEGMENTS = frozenset(
         "fine_tuning",
         "fine-tunes",
         "batches",
+        "files",
         "assistants",
         "threads",
         "vector_stores",
@@ -71,11 +73,11 @@ OPENAI_SEGMENTS = frozenset(
         "edits",
     ]
 )
-SHARED_SEGMENTS = frozenset(("models", "files"))
+SHARED_SEGMENTS = frozenset(("models",))
 
 
 OPENAI = Dialect("openai", OPENAI_SEGMENTS, lambda e, _: openai_error(e), openai_status, openai_headers)
-# GET /v1/models (and Files) are called by both SDKs: a body each reads as its own, and both header sets.
+# GET /v1/models is called by both SDKs: a body each reads as its own, and both header sets.
 SHARED = Dialect("shared", SHARED_SEGMENTS, either_error, _status, _both_headers)
 ANTHROPIC = Dialect("anthropic", frozenset(), anthropic_error, _status, anthropic_headers)  # everything else
 # Bedrock sends no rate-limit headers; its exceptions are named by `x-amzn-ErrorType`.

@@ -3,7 +3,10 @@
 - Host allow-list: a page that rebinds its own DNS name to 127.0.0.1 reaches the server with its own name in `Host`;
   answering only the names the server is known by (the loopback names, when bound to loopback) defeats DNS rebinding.
 - Content-Type: a browser sends a cross-origin `text/plain`, form or untyped POST without asking first (no CORS
-  preflight); every body Basalt reads is JSON, so any other body is refused (415) before a route runs.
+  preflight); every body Basalt reads is JSON, so any other body is refused (415) before a route runs. The one
+  exception, a multipart upload to POST /v1/files (OpenAI Files), is taken only from a request that a page cannot
+  send without a preflight: one with a credential header (Authorization or x-api-key, which no simple request
+  carries) or from an allowed origin.
 - Origin: a browser names the page behind every cross-origin state-changing request; one not in `cors_origins` is
   refused (403). CORS is off unless `cors_origins` lists origins; then their preflights are answered and their
   responses readable.
@@ -26,6 +29,8 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _METHODS = "GET, POST, PATCH, DELETE"
+# Routes that take a multipart/form-data body (with a credential header or from an allowed origin).
+MULTIPART_PATHS = frozenset({"/v1/files"})
 
 
 class MisdirectedRequest(InvalidRequest):
@@ -65,7 +70,7 @@ class BrowserGuard:
     def screen(self, scope: Scope) -> BasaltError | Response | None:
         """None to go on; an error to refuse the request with; the answer to a CORS preflight."""
         host = origin = content_type = None
-        body = signed = False
+        body = signed = credential = False
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
@@ -77,8 +82,12 @@ class BrowserGuard:
                 body = value != b"0"
             elif name == b"transfer-encoding":
                 body = True
-            elif name in (b"authorization", b"x-amz-date"):
+            elif name == b"authorization":
+                signed = credential = True
+            elif name == b"x-amz-date":
                 signed = True
+            elif name == b"x-api-key":
+                credential = True
         if host is not None and not self.any_host and _hostname(host) not in self.hosts:
             return MisdirectedRequest(
                 f"This server does not answer for the host {host.decode('latin-1')!r}; it answers for "
@@ -98,6 +107,10 @@ class BrowserGuard:
         # or keyed Bedrock request without a type is no drive-by.
         untyped_aws = content_type is None and signed and scope["path"].startswith("/model/")
         if body and method in _WITH_BODY and not _is_json(content_type) and not untyped_aws:
+            # Past the Origin check above, an origin here is an allowed one; without one, only a credential header
+            # shows that no web page sent the upload on its own.
+            if _is_multipart(content_type) and scope["path"] in MULTIPART_PATHS and (credential or origin):
+                return None
             given = content_type.decode("latin-1") if content_type is not None else "none"
             return UnsupportedMediaType(
                 f"The request body must be JSON, sent with Content-Type: application/json (got {given!r})."
@@ -143,6 +156,10 @@ def _hostname(host: bytes) -> bytes:
     if host.startswith(b"["):
         return host[: host.find(b"]") + 1]
     return host.partition(b":")[0].rstrip(b".")
+
+
+def _is_multipart(content_type: bytes | None) -> bool:
+    return content_type is not None and content_type.partition(b";")[0].strip().lower() == b"multipart/form-data"
 
 
 def _is_json(content_type: bytes | None) -> bool:

@@ -46,13 +46,8 @@ def test_anthropic_paths_keep_anthropic_shape(basalt: InProcess, path: str) -> N
 
 
 def test_the_dialect_of_a_path_goes_by_its_first_segment() -> None:
-    assert [dialect_for(p).name for p in ("/v1/completions", "/v1/complete", "/v1/files/f", "/v1/chat/x", "/v1")] == [
-        "openai",
-        "anthropic",
-        "shared",
-        "openai",
-        "anthropic",
-    ]
+    paths = ("/v1/completions", "/v1/complete", "/v1/files/f", "/v1/models/m", "/v1/chat/x", "/v1")
+    assert [dialect_for(p).name for p in paths] == ["openai", "anthropic", "openai", "shared", "openai", "anthropic"]
 
 
 def test_an_empty_model_cursor_is_no_cursor(basalt: InProcess) -> None:
