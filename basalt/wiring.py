@@ -82,6 +82,8 @@ class Platform:
                 n_threads=e.n_threads,
                 poll=e.poll,
                 max_waiting=e.max_waiting,
+                batch_reserve=e.batch_reserve,
+                batch_prefill=e.batch_prefill,
             ),
         )
         self.engine.start()

@@ -31,6 +31,8 @@ class EngineConfig:
     n_threads: int = 0  # 0: one per core
     poll: int | None = 0  # llama.cpp thread pool polling, 0-100; None: no persistent pool
     max_waiting: int = 256  # queued requests beyond which new ones are refused as overloaded
+    batch_reserve: int = 2  # slots batch sequences never take: interactive requests find them free
+    batch_prefill: int = 64  # batch prompt tokens per step at most (bounds the step an interactive request waits on)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class EngineRequest:
     on_output: Callable[[Output], None]
     stop: tuple[str, ...] = ()
     ignore_eos: bool = False
+    batch: bool = False  # batch work: scheduled into capacity interactive requests leave
 
 
 @dataclass
@@ -66,6 +69,8 @@ class EngineStats:
     steps: int
     tokens_generated: int
     aborted: int
+    batch_running: int = 0
+    preemptions: int = 0  # batch sequences that gave their slot to an interactive one
 
 
 @dataclass(eq=False)
@@ -115,6 +120,8 @@ class EngineCore:
             seq_capacity=min(config.context_window, model.n_ctx_train),
             token_budget=config.n_batch,
             prefill_chunk=config.prefill_chunk,
+            batch_reserve=config.batch_reserve,
+            batch_prefill=config.batch_prefill,
         )
         self._inbox: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
         self._live: dict[str, _Live] = {}
@@ -143,7 +150,7 @@ class EngineCore:
         s = self.scheduler
         return EngineStats(
             running=len(s.running),
-            waiting=len(s.waiting) + self._inbox.qsize(),
+            waiting=s.n_waiting + self._inbox.qsize(),
             kv_cells_used=s.cells_used,
             kv_cells_cached=s.cells_cached,
             kv_cells=s.seq_capacity * s.max_seqs,
@@ -151,6 +158,8 @@ class EngineCore:
             steps=self._steps,
             tokens_generated=self._generated,
             aborted=self._aborted,
+            batch_running=sum(seq.batch for seq in s.running),
+            preemptions=s.preemptions,
         )
 
     def start(self) -> None:
@@ -214,7 +223,7 @@ class EngineCore:
                 self._end(live, "aborted")
 
     def _admit(self, request: EngineRequest) -> None:
-        seq = Sequence(request.request_id, request.prompt, request.max_tokens)
+        seq = Sequence(request.request_id, request.prompt, request.max_tokens, batch=request.batch)
         try:
             self.scheduler.add(seq)
         except ValueError as exc:

@@ -111,9 +111,12 @@ class LocalEngine:
         except ValueError as exc:
             raise InvalidRequest(f"the requested output format cannot be enforced: {exc}") from exc
 
-    def submit(self, prompt: list[int], params: GenerationParams, sampler: Sampler | None = None) -> Generation:
+    def submit(
+        self, prompt: list[int], params: GenerationParams, sampler: Sampler | None = None, *, batch: bool = False
+    ) -> Generation:
         """Queue a sequence now (raising Overloaded if the queue is full) and return its stream of outputs. The
-        sampler, made by `sampler(params)` when not given, belongs to the engine from here on."""
+        sampler, made by `sampler(params)` when not given, belongs to the engine from here on. A `batch` sequence
+        runs only in capacity interactive ones leave (see engine/scheduler.py)."""
         if sampler is None:
             sampler = self.sampler(params)
         generation = Generation(self.core, f"seq-{next(self._ids)}", self._mailbox())
@@ -125,6 +128,7 @@ class LocalEngine:
             generation.deliver,
             params.stop,
             params.ignore_eos,
+            batch,
         )
         if not self.core.submit(request):
             sampler.free()

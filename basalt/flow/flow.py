@@ -18,7 +18,7 @@ from ..control import ControlPlane, Ticket
 from ..errors import BasaltError
 from ..guard import Guardrails
 from ..guarding import GuardedAnswer, attached, replay
-from ..providers.base import EventBatch
+from ..providers.base import EventBatch, open_stream
 from ..router import Attempt, Router
 from .call import Call, Target
 from .meter import metered
@@ -97,7 +97,8 @@ class Flow:
     def _route(self, call: Call) -> AsyncIterator[EventBatch]:
         target = call.target
         assert target is not None and call.sent is not None
+        priority = call.options.priority
         if isinstance(target.provider, Router):  # several deployments: the router records each of its attempts
-            return target.provider.stream(call.sent, call.request.model, call.attempts)
+            return target.provider.stream(call.sent, call.request.model, call.attempts, priority)
         call.attempts.append(Attempt(f"local:{target.model_id}"))
-        return target.provider.stream(call.sent, call.request.model)
+        return open_stream(target.provider, call.sent, call.request.model, priority)

@@ -22,7 +22,7 @@ from ..engine import GenerationParams, LocalEngine
 from ..engine.json_grammar import SchemaError, choice_to_gbnf, pointer, schema_to_gbnf
 from ..engine.llama import Sampler
 from ..errors import InternalError, InvalidRequest
-from .base import Event, EventBatch, ModelInfo
+from .base import Event, EventBatch, ModelInfo, Priority
 from .local_prompt import PromptPlan, plan_prompt, prompt_size, refuse_thinking
 
 STOP_REASONS = {
@@ -102,11 +102,16 @@ class LocalProvider:
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         return len((await self._prepare(request, model, generate=False)).tokens)
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+    def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+        return self.stream_at("interactive", request, model)
+
+    async def stream_at(self, priority: Priority, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+        """The answer, scheduled by the engine at `priority` (the `Prioritized` capability)."""
         prepared = await self._prepare(request, model, generate=True)
         plan, tokens = prepared.plan, prepared.tokens
         assert prepared.params is not None
-        generation = self.engine.submit(tokens, prepared.params, prepared.sampler)  # raises Overloaded first
+        is_batch = priority == "batch"
+        generation = self.engine.submit(tokens, prepared.params, prepared.sampler, batch=is_batch)  # may overload
         usage: dict[str, Any] = {
             "input_tokens": len(tokens),
             "output_tokens": 0,
