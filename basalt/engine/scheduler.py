@@ -249,7 +249,7 @@ class Scheduler:
         seq = min(victims, key=lambda s: s.n_cached)
         self.running.remove(seq)
         self._occupant[seq.seq_id] = None
-        self._cached[seq.seq_id] = seq.tokens(seq.n_cached)  # kept, in case the slot is not the one overwritten
+        self._cached[seq.seq_id] = seq.tokens(seq.n_cached)  # its cells stay until a sequence takes the slot
         self._moved = True
         seq.status, seq.n_cached, seq.seq_id = Status.WAITING, 0, -1
         seq.preempted += 1
