@@ -22,7 +22,8 @@ class EngineSettings(BaseModel):
     poll: int | None = Field(default=0, ge=0, le=100)  # llama.cpp worker polling between steps; null: no pool
     max_waiting: int = Field(default=256, ge=0)
     batch_reserve: int = Field(default=2, ge=0)  # slots batch work never takes, kept for interactive requests
-    batch_prefill: int = Field(default=64, ge=1)  # batch prompt tokens per decode step at most
+    batch_prefill: int = Field(default=16, ge=1)  # batch prompt tokens per decode step at most
+    batch_busy_decode: int | None = Field(default=4, ge=1)  # batch sequences a step while interactive ones run
 
 
 class Deployment(BaseModel):

@@ -84,6 +84,7 @@ class Platform:
                 max_waiting=e.max_waiting,
                 batch_reserve=e.batch_reserve,
                 batch_prefill=e.batch_prefill,
+                batch_busy_decode=e.batch_busy_decode,
             ),
         )
         self.engine.start()

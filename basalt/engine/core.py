@@ -32,7 +32,10 @@ class EngineConfig:
     poll: int | None = 0  # llama.cpp thread pool polling, 0-100; None: no persistent pool
     max_waiting: int = 256  # queued requests beyond which new ones are refused as overloaded
     batch_reserve: int = 2  # slots batch sequences never take: interactive requests find them free
-    batch_prefill: int = 64  # batch prompt tokens per step at most (bounds the step an interactive request waits on)
+    # Measured on a 2-core VM (docs/benchmarks.md, batches): these keep an interactive request's wait for the step in
+    # flight short; a GPU, whose steps cost little more for more tokens, can raise both.
+    batch_prefill: int = 16  # batch prompt tokens per step at most (bounds the step an interactive request waits on)
+    batch_busy_decode: int | None = 4  # batch sequences decoding per step while interactive ones run (None: all)
 
 
 @dataclass
@@ -122,6 +125,7 @@ class EngineCore:
             prefill_chunk=config.prefill_chunk,
             batch_reserve=config.batch_reserve,
             batch_prefill=config.batch_prefill,
+            batch_busy_decode=config.batch_busy_decode,
         )
         self._inbox: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
         self._live: dict[str, _Live] = {}

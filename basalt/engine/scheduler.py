@@ -22,8 +22,9 @@ placed first, and batch ones never take the last `batch_reserve` slots. An inter
 taken preempts the batch sequence with the fewest cached tokens: it goes back to the front of the batch queue with its
 output kept, and resumes later from whatever prefix cache is left of it. A step that runs an interactive prompt runs no
 batch work at all (batch sequences lose that one step), so the prompt's step costs what it costs with no batch running;
-and a step carries at most `batch_prefill` tokens of batch prompts, so an interactive request arriving mid-step waits
-for a short step, not a long one. See docs/benchmarks.md (batches) for what these bounds cost and buy.
+and a step carries at most `batch_prefill` tokens of batch prompts, and while interactive sequences run, at most
+`batch_busy_decode` batch sequences decode (taking turns), so an interactive request arriving mid-step waits for a
+short step, not a long one. See docs/benchmarks.md (batches) for what these bounds cost and buy.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Sequence:
     status: Status = Status.WAITING
     batch: bool = False  # batch work: runs only in capacity interactive sequences leave
     preempted: int = 0  # times an interactive sequence took its slot
+    decoded_at: int = 0  # the step it last decoded in (batch sequences take turns while interactive ones run)
 
     @property
     def length(self) -> int:
@@ -122,6 +124,7 @@ class Scheduler:
         prefill_chunk: int,
         batch_reserve: int = 0,
         batch_prefill: int | None = None,
+        batch_busy_decode: int | None = None,
     ) -> None:
         self.max_seqs = max_seqs
         self.seq_capacity = seq_capacity
@@ -129,6 +132,9 @@ class Scheduler:
         self.prefill_chunk = max(1, min(prefill_chunk, token_budget))
         self.batch_slots = max(1, max_seqs - batch_reserve)  # slots batch sequences may hold at once
         self.batch_prefill = max(1, min(batch_prefill or token_budget, token_budget))  # batch prompt tokens a step
+        # Batch sequences decoding in one step while interactive ones run (None: all); they take turns.
+        self.batch_busy_decode = batch_busy_decode
+        self._steps = 0
         self.waiting: deque[Sequence] = deque()  # interactive sequences, first come first served
         self.batch_waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
@@ -203,8 +209,16 @@ class Scheduler:
         return out
 
     def _schedule_batch(self, decoding: list[Sequence], budget: int, out: SchedulerOutput) -> None:
-        for seq in decoding:
-            if seq.batch and budget > 0:
+        self._steps += 1
+        batch = [seq for seq in decoding if seq.batch]
+        cap = self.batch_busy_decode
+        if cap is not None and len(batch) > cap and (self.waiting or any(not s.batch for s in self.running)):
+            # A short step: an interactive request arriving now waits for this step to end. On a CPU a step costs
+            # about its token count, so taking turns costs batch work little, and a GPU step is cheap anyway.
+            batch = sorted(batch, key=lambda s: s.decoded_at)[:cap]
+        for seq in batch:
+            if budget > 0:
+                seq.decoded_at = self._steps
                 budget = self._schedule_token(seq, budget, out)
         chunk_cap = self.prefill_chunk if out.chunks else self.token_budget
         batch_budget = min(budget, self.batch_prefill)

@@ -323,3 +323,19 @@ def test_an_interactive_prompt_waiting_on_a_prefix_a_batch_sequence_computes_doe
             break
     i = s.get("i")
     assert i is not None and i.output and i.n_reused > 100
+
+
+def test_while_interactive_sequences_run_batch_ones_decode_a_few_a_step_taking_turns() -> None:
+    s = Scheduler(max_seqs=6, seq_capacity=512, token_budget=64, prefill_chunk=16, batch_busy_decode=2)
+    for n in range(4):
+        s.add(batch_seq(f"b{n}", [n, n + 10]))
+    run_step(s)
+    assert len(run_step(s)) == 4  # alone, every batch sequence decodes
+    s.add(Sequence("i", [50, 51], max_tokens=20))
+    run_step(s)  # i's prompt: no batch work
+    decoded: list[str] = []
+    for _ in range(4):
+        step = run_step(s)
+        assert "i" in step and len(step) == 3
+        decoded += [name for name in step if name != "i"]
+    assert sorted(decoded) == ["b0", "b0", "b1", "b1", "b2", "b2", "b3", "b3"]  # each its turn
