@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from .canonical import MessagesRequest
-from .errors import BadGateway, BasaltError
+from .errors import BadGateway, BasaltError, Overloaded
 from .providers.base import EventBatch, ModelInfo, Priority, Provider, open_stream
 
 log = logging.getLogger("basalt.router")
@@ -172,13 +172,17 @@ class Router:
         raise last_error
 
     async def _batch_order(self) -> list[Target]:
-        """The deployments open to one more batch call, once there is one. Polled, not signalled: a batch call can
-        afford a 50 ms wake-up, and polling binds nothing to one event loop (the router outlives loops)."""
+        """The deployments open to one more batch call, once there is one (overloaded after `batch_max_wait`, so
+        the batch can retry the item later). Polled, not signalled: a batch call can afford a 50 ms wake-up, and
+        polling binds nothing to one event loop (the router outlives loops)."""
+        deadline = time.monotonic() + self.policy.batch_max_wait
         while True:
             now = time.monotonic()
             ready = [t for t in self.order() if t.open_to_batch(now, self.policy)]
             if ready:
                 return ready
+            if now >= deadline:
+                raise Overloaded(f"no deployment of {self.name} had room for a batch call", retry_after=1)
             await asyncio.sleep(BATCH_POLL)
 
     def _retry_delay(self, error: BasaltError, attempt: int, is_batch: bool = False) -> float | None:

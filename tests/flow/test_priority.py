@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from basalt.canonical import MessagesRequest
-from basalt.errors import RateLimited
+from basalt.errors import Overloaded, RateLimited
 from basalt.flow import Call
 from basalt.providers.base import EventBatch, ModelInfo, Priority, open_stream
 from basalt.providers.mock import MockProvider, text_answer
@@ -175,4 +175,26 @@ def test_an_interactive_call_does_not_wait_a_retry_after_beyond_max_delay() -> N
         pass
     else:
         raise AssertionError("expected the rate limit to reach the caller")
+    assert upstream.calls == 1
+
+
+def test_a_batch_call_that_finds_no_room_for_batch_max_wait_is_refused_as_overloaded() -> None:
+    upstream = Gated()
+    r = router(upstream, max_concurrency=2, batch_share=0.5, batch_max_wait=0.2)
+    request = call("m").request
+
+    async def go() -> None:
+        holder = asyncio.create_task(drain(r.stream(request, "m", priority="batch")))
+        await asyncio.sleep(0.05)
+        began = time.monotonic()
+        try:
+            await drain(r.stream(request, "m", priority="batch"))
+        except Overloaded:
+            assert 0.15 <= time.monotonic() - began < 1.0
+        else:
+            raise AssertionError("expected the second batch call to be refused")
+        upstream.release.set()
+        await holder
+
+    asyncio.run(go())
     assert upstream.calls == 1
