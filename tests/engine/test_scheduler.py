@@ -205,12 +205,14 @@ def test_with_nothing_running_a_prompt_starts_where_its_prefix_is_cached() -> No
 
 
 # -- priorities: batch sequences fill only what interactive ones leave ---------------------------------------------
-def make_mixed(max_seqs: int = 4, reserve: int = 1, batch_prefill: int | None = None, budget: int = 64) -> Scheduler:
+def make_mixed(
+    max_seqs: int = 4, reserve: int = 1, batch_prefill: int | None = None, budget: int = 64, chunk: int = 16
+) -> Scheduler:
     return Scheduler(
         max_seqs=max_seqs,
         seq_capacity=512,
         token_budget=budget,
-        prefill_chunk=16,
+        prefill_chunk=chunk,
         batch_reserve=reserve,
         batch_prefill=batch_prefill,
     )
@@ -246,7 +248,7 @@ def test_batch_sequences_never_take_the_reserved_slots() -> None:
 
 def test_an_interactive_prompt_preempts_a_batch_sequence_that_resumes_with_its_output() -> None:
     s = make_mixed(max_seqs=2, reserve=0)
-    s.add(batch_seq("long", list(range(40)), max_tokens=20))
+    s.add(batch_seq("long", list(range(10)), max_tokens=20))
     s.add(batch_seq("short", [1, 2], max_tokens=20))
     for _ in range(3):
         run_step(s)
@@ -266,12 +268,12 @@ def test_an_interactive_prompt_preempts_a_batch_sequence_that_resumes_with_its_o
 
 def test_the_batch_sequence_with_the_fewest_cached_tokens_is_the_one_preempted() -> None:
     s = make_mixed(max_seqs=3, reserve=0, budget=256)
-    s.add(batch_seq("a", list(range(100, 140)), max_tokens=20))
-    s.add(batch_seq("b", list(range(200, 210)), max_tokens=20))
-    s.add(batch_seq("c", list(range(300, 330)), max_tokens=20))
+    s.add(batch_seq("a", list(range(100, 108)), max_tokens=20))
+    s.add(batch_seq("b", list(range(200, 202)), max_tokens=20))
+    s.add(batch_seq("c", list(range(300, 306)), max_tokens=20))
     run_step(s)
     b = s.get("b")
-    assert b is not None
+    assert b is not None and len(s.running) == 3
     slot = b.seq_id
     s.add(Sequence("i", [5, 6], max_tokens=1))
     run_step(s)
@@ -280,12 +282,20 @@ def test_the_batch_sequence_with_the_fewest_cached_tokens_is_the_one_preempted()
     assert {q.request_id for q in s.running} == {"a", "c", "i"}
 
 
-def test_a_step_carries_at_most_batch_prefill_tokens_of_batch_prompts() -> None:
-    s = make_mixed(max_seqs=4, reserve=0, batch_prefill=24, budget=256)
+def test_beside_interactive_sequences_a_step_carries_at_most_batch_prefill_tokens_of_batch_prompts() -> None:
+    s = make_mixed(max_seqs=5, reserve=0, batch_prefill=24, budget=256)
+    s.add(Sequence("i", [1, 2], max_tokens=50))
+    run_step(s)
     for n in range(3):
         s.add(batch_seq(f"b{n}", list(range(n * 100, n * 100 + 60))))
     step = run_step(s)
+    assert step.pop("i") == (2, 1, True)
     assert sum(n for _, n, _ in step.values()) == 24
+    i = s.get("i")
+    assert i is not None
+    s.finish(i)
+    step = run_step(s)  # alone, batch prompts get the usual chunk
+    assert sum(n for _, n, _ in step.values()) == 16
 
 
 def test_interactive_prompts_still_get_the_whole_budget_beside_batch_work() -> None:
@@ -298,7 +308,7 @@ def test_interactive_prompts_still_get_the_whole_budget_beside_batch_work() -> N
 
 
 def test_batch_items_that_share_a_prefix_compute_it_once() -> None:
-    s = make_mixed(max_seqs=4, reserve=0, budget=512)
+    s = make_mixed(max_seqs=4, reserve=0, budget=512, chunk=512)
     prefix = list(range(1000, 1300))
     for n in range(4):
         s.add(batch_seq(f"b{n}", [*prefix, n]))
@@ -315,7 +325,7 @@ def test_an_interactive_prompt_waiting_on_a_prefix_a_batch_sequence_computes_doe
     run_step(s)
     s.add(Sequence("i", [*prefix, 2], max_tokens=2))
     step = run_step(s)
-    assert step == {"b": (32, 32, False)}  # i waits for b's prefix, and b's prompt goes on meanwhile
+    assert step == {"b": (16, 32, False)}  # i waits for b's prefix, and b's prompt goes on meanwhile
     for _ in range(8):
         run_step(s)
         i = s.get("i")
