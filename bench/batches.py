@@ -147,7 +147,16 @@ async def ttft_under(
     if task is not None:
         task.cancel()  # the rest of the batch is not needed for the measure
         await asyncio.gather(task, return_exceptions=True)
+        await settle(provider)
     return {"ttfts": ttfts, "done": background.done, "tokens": generated - 8 * len(ttfts), "seconds": seconds}
+
+
+async def settle(provider: LocalProvider) -> None:
+    """Wait until the engine is idle: cancelled items still finish their preparation (engine.offload shields it) and
+    their aborts reach the engine thread, which would otherwise land on the next case's first calls."""
+    while (stats := provider.engine.stats()).running or stats.waiting:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
 
 
 def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
