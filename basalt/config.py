@@ -21,6 +21,9 @@ class EngineSettings(BaseModel):
     n_threads: int = Field(default=0, ge=0)
     poll: int | None = Field(default=0, ge=0, le=100)  # llama.cpp worker polling between steps; null: no pool
     max_waiting: int = Field(default=256, ge=0)
+    batch_reserve: int = Field(default=2, ge=0)  # slots batch work never takes, kept for interactive requests
+    batch_prefill: int = Field(default=16, ge=1)  # batch prompt tokens per decode step at most
+    batch_busy_decode: int | None = Field(default=4, ge=1)  # batch sequences a step while interactive ones run
 
 
 class Deployment(BaseModel):
@@ -52,6 +55,9 @@ class RouterSettings(BaseModel):
     backoff: float = Field(default=0.5, ge=0)
     max_delay: float = Field(default=8.0, ge=0)
     cooldown: float = Field(default=30.0, ge=0)
+    batch_share: float = Field(default=0.5, gt=0, le=1)  # of a deployment's max_concurrency open to batch calls
+    batch_concurrency: int = Field(default=8, ge=1)  # batch calls per deployment without max_concurrency
+    batch_max_wait: float = Field(default=60.0, ge=0)  # the longest retry-after a batch call waits out
 
 
 class Price(BaseModel):

@@ -119,6 +119,9 @@ class Platform:
                 n_threads=e.n_threads,
                 poll=e.poll,
                 max_waiting=e.max_waiting,
+                batch_reserve=e.batch_reserve,
+                batch_prefill=e.batch_prefill,
+                batch_busy_decode=e.batch_busy_decode,
             ),
         )
         self.engine.start()

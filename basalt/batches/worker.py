@@ -27,6 +27,10 @@ from .store import BatchStore, Leased
 log = logging.getLogger("basalt.batches")
 MAX_RETRY_SECONDS = 60.0  # the longest a rate-limited item waits before it is tried again
 
+# Items run as batch work: in the capacity interactive calls leave (the local engine) and within each deployment's
+# batch share (the router).
+BATCH = CallOptions(priority="batch")
+
 
 def error_result(error: BasaltError) -> dict[str, Any]:
     """An errored item's result: what a single call with the same request would have answered."""
@@ -151,7 +155,7 @@ class Worker:
             slots = self.model_slots(request.model)
             semaphore = self._slots.setdefault(request.model, asyncio.Semaphore(slots or self.concurrency))
             async with semaphore:
-                call = Call(principal, request, item.endpoint, item.request_id, CallOptions(), dialect="batch",
+                call = Call(principal, request, item.endpoint, item.request_id, BATCH, dialect="batch",
                             batch_id=item.batch_id)  # fmt: skip
                 return "succeeded", await fold_events(await self.flow.answer(call))
         except (RateLimited, Overloaded) as exc:

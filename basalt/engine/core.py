@@ -32,6 +32,11 @@ class EngineConfig:
     n_threads: int = 0  # 0: one per core
     poll: int | None = 0  # llama.cpp thread pool polling, 0-100; None: no persistent pool
     max_waiting: int = 256  # queued requests beyond which new ones are refused as overloaded
+    batch_reserve: int = 2  # slots batch sequences never take: interactive requests find them free
+    # Measured on a 2-core VM (docs/benchmarks.md, batches): these keep an interactive request's wait for the step in
+    # flight short; a GPU, whose steps cost little more for more tokens, can raise both.
+    batch_prefill: int = 16  # batch prompt tokens per step at most (bounds the step an interactive request waits on)
+    batch_busy_decode: int | None = 4  # batch sequences decoding per step while interactive ones run (None: all)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class EngineRequest:
     stop: tuple[str, ...] = ()
     ignore_eos: bool = False
     submitted: float = field(default_factory=time.monotonic)
+    batch: bool = False  # batch work: scheduled into capacity interactive requests leave
 
 
 @dataclass
@@ -80,6 +86,8 @@ class EngineStats:
     steps: int
     tokens_generated: int
     aborted: int
+    batch_running: int = 0
+    preemptions: int = 0  # batch sequences that gave their slot to an interactive one
 
 
 @dataclass(eq=False)
@@ -131,6 +139,9 @@ class EngineCore:
             seq_capacity=min(config.context_window, model.n_ctx_train),
             token_budget=config.n_batch,
             prefill_chunk=config.prefill_chunk,
+            batch_reserve=config.batch_reserve,
+            batch_prefill=config.batch_prefill,
+            batch_busy_decode=config.batch_busy_decode,
         )
         self._inbox: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
         self._live: dict[str, _Live] = {}
@@ -159,7 +170,7 @@ class EngineCore:
         s = self.scheduler
         return EngineStats(
             running=len(s.running),
-            waiting=len(s.waiting) + self._inbox.qsize(),
+            waiting=s.n_waiting + self._inbox.qsize(),
             kv_cells_used=s.cells_used,
             kv_cells_cached=s.cells_cached,
             kv_cells=s.seq_capacity * s.max_seqs,
@@ -167,6 +178,8 @@ class EngineCore:
             steps=self._steps,
             tokens_generated=self._generated,
             aborted=self._aborted,
+            batch_running=sum(seq.batch for seq in s.running),
+            preemptions=s.preemptions,
         )
 
     def start(self) -> None:
@@ -230,7 +243,7 @@ class EngineCore:
                 self._end(live, "aborted")
 
     def _admit(self, request: EngineRequest) -> None:
-        seq = Sequence(request.request_id, request.prompt, request.max_tokens)
+        seq = Sequence(request.request_id, request.prompt, request.max_tokens, batch=request.batch)
         try:
             self.scheduler.add(seq)
         except ValueError as exc:

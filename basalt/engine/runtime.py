@@ -55,6 +55,9 @@ class LocalEngine:
         # workers: one long preparation does not hold up the next, and few threads compete with the engine thread
         # for the GIL (templating is Python; tokenizing and grammar parsing are C that releases it).
         self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="basalt-prepare")
+        # Batch items are prepared on a worker of their own, so an interactive request's preparation never queues
+        # behind a batch's (a batch worker keeps dozens of items in flight).
+        self._batch_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="basalt-prepare-batch")
         self.turn_tokens = _turn_tokens(self.template, self.tokenize)
 
     def start(self) -> None:
@@ -62,13 +65,16 @@ class LocalEngine:
 
     def stop(self) -> None:
         self._workers.shutdown(wait=True, cancel_futures=True)
+        self._batch_worker.shutdown(wait=True, cancel_futures=True)
         self.core.stop()
         self.model.close()
 
-    async def offload(self, work: Callable[[], T], discard: Callable[[T], None]) -> T:
-        """Run `work` on a preparation worker. If the caller is cancelled (its client left) before the work ends,
-        the work still ends, and its result goes to `discard`, which frees what it holds (a sampler)."""
-        future = asyncio.get_running_loop().run_in_executor(self._workers, work)
+    async def offload(self, work: Callable[[], T], discard: Callable[[T], None], *, batch: bool = False) -> T:
+        """Run `work` on a preparation worker (the batch one for batch work). If the caller is cancelled (its client
+        left) before the work ends, the work still ends, and its result goes to `discard`, which frees what it holds
+        (a sampler)."""
+        workers = self._batch_worker if batch else self._workers
+        future = asyncio.get_running_loop().run_in_executor(workers, work)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -111,9 +117,12 @@ class LocalEngine:
         except ValueError as exc:
             raise InvalidRequest(f"the requested output format cannot be enforced: {exc}") from exc
 
-    def submit(self, prompt: list[int], params: GenerationParams, sampler: Sampler | None = None) -> Generation:
+    def submit(
+        self, prompt: list[int], params: GenerationParams, sampler: Sampler | None = None, *, batch: bool = False
+    ) -> Generation:
         """Queue a sequence now (raising Overloaded if the queue is full) and return its stream of outputs. The
-        sampler, made by `sampler(params)` when not given, belongs to the engine from here on."""
+        sampler, made by `sampler(params)` when not given, belongs to the engine from here on. A `batch` sequence
+        runs only in capacity interactive ones leave (see engine/scheduler.py)."""
         if sampler is None:
             sampler = self.sampler(params)
         generation = Generation(self.core, f"seq-{next(self._ids)}", self._mailbox())
@@ -125,6 +134,7 @@ class LocalEngine:
             generation.deliver,
             params.stop,
             params.ignore_eos,
+            batch,
         )
         if not self.core.submit(request):
             sampler.free()

@@ -16,6 +16,16 @@ one graph per run of consecutive sequence ids, and each extra graph costs nearly
 sequences in slots 0, 2, 4, 6 take 2x as long as in slots 0-3). So a new sequence goes where it keeps the run
 whole, and a sequence that finishes inside the run leaves a hole that the last one is moved into (a stream copy,
 about as long as a third of a step, paid once).
+
+Batch sequences (`batch=True`) fill only the capacity interactive ones leave. Interactive waiting sequences are
+placed first, and batch ones never take the last `batch_reserve` slots. An interactive prompt that finds every slot
+taken preempts the batch sequence with the fewest cached tokens: it goes back to the front of the batch queue with its
+output kept, and resumes later from whatever prefix cache is left of it. A step that runs an interactive prompt runs no
+batch work at all (batch sequences lose that one step), so the prompt's step costs what it costs with no batch running;
+and while interactive sequences are here, a step carries at most `batch_prefill` tokens of batch prompts (else a
+prefill chunk) and at most `batch_busy_decode` batch sequences decode (taking turns), so an interactive request
+arriving mid-step waits for a short step, not a long one. See docs/benchmarks.md (batches) for what these bounds
+cost and buy.
 """
 
 from __future__ import annotations
@@ -47,6 +57,9 @@ class Sequence:
     n_cached: int = 0  # tokens whose keys and values are in the KV cache
     n_reused: int = 0  # prompt tokens that came from the prefix cache
     status: Status = Status.WAITING
+    batch: bool = False  # batch work: runs only in capacity interactive sequences leave
+    preempted: int = 0  # times an interactive sequence took its slot
+    decoded_at: int = 0  # the step it last decoded in (batch sequences take turns while interactive ones run)
 
     @property
     def length(self) -> int:
@@ -103,12 +116,28 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 
 class Scheduler:
-    def __init__(self, *, max_seqs: int, seq_capacity: int, token_budget: int, prefill_chunk: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_seqs: int,
+        seq_capacity: int,
+        token_budget: int,
+        prefill_chunk: int,
+        batch_reserve: int = 0,
+        batch_prefill: int | None = None,
+        batch_busy_decode: int | None = None,
+    ) -> None:
         self.max_seqs = max_seqs
         self.seq_capacity = seq_capacity
         self.token_budget = token_budget
         self.prefill_chunk = max(1, min(prefill_chunk, token_budget))
-        self.waiting: deque[Sequence] = deque()
+        self.batch_slots = max(1, max_seqs - batch_reserve)  # slots batch sequences may hold at once
+        self.batch_prefill = max(1, min(batch_prefill or token_budget, token_budget))  # batch prompt tokens a step
+        # Batch sequences decoding in one step while interactive ones run (None: all); they take turns.
+        self.batch_busy_decode = batch_busy_decode
+        self._steps = 0
+        self.waiting: deque[Sequence] = deque()  # interactive sequences, first come first served
+        self.batch_waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
         self._occupant: list[Sequence | None] = [None] * max_seqs
         self._cached: list[list[int]] = [[] for _ in range(max_seqs)]  # what a free slot's stream still holds
@@ -117,13 +146,14 @@ class Scheduler:
         self._by_id: dict[str, Sequence] = {}
         self._moved = False  # a slot was taken or freed since the last look for holes in the run
         self.reused_tokens = 0
+        self.preemptions = 0
 
     # -- requests in and out -------------------------------------------------------------------------------------
     def add(self, seq: Sequence) -> None:
         if seq.length + 1 > self.seq_capacity:
             raise ValueError(f"a sequence of {seq.length} tokens cannot fit a context of {self.seq_capacity} tokens")
         self._by_id[seq.request_id] = seq
-        self.waiting.append(seq)
+        (self.batch_waiting if seq.batch else self.waiting).append(seq)
 
     def get(self, request_id: str) -> Sequence | None:
         return self._by_id.get(request_id)
@@ -137,7 +167,7 @@ class Scheduler:
             self._moved = True
             self._cached[seq.seq_id] = seq.tokens(seq.n_cached) if keep_cache else []
         elif seq.status is Status.WAITING:
-            self.waiting.remove(seq)
+            (self.batch_waiting if seq.batch else self.waiting).remove(seq)
         seq.status = Status.FINISHED
         self._by_id.pop(seq.request_id, None)
 
@@ -151,36 +181,99 @@ class Scheduler:
         """Cells kept by free slots for future prompts."""
         return sum(len(c) for i, c in enumerate(self._cached) if self._occupant[i] is None)
 
+    @property
+    def n_waiting(self) -> int:
+        return len(self.waiting) + len(self.batch_waiting)
+
     def has_work(self) -> bool:
-        return bool(self.running or self.waiting)
+        return bool(self.running or self.waiting or self.batch_waiting)
 
     # -- one step ------------------------------------------------------------------------------------------------
     def schedule(self) -> SchedulerOutput:
         out = SchedulerOutput([])
         budget = self.token_budget
+        decoding = [seq for seq in self.running if seq.generating]
         # Generating sequences first: one token each keeps every stream moving.
+        for seq in decoding:
+            if not seq.batch and budget > 0:
+                budget = self._schedule_token(seq, budget, out)
+        # A prompt may take the whole budget only when no interactive stream is waiting on this step.
+        chunk_cap = self.prefill_chunk if len(out.chunks) else self.token_budget
+        n_decoding = len(out.chunks)
         for seq in self.running:
-            if seq.generating and budget > 0:
-                out.chunks.append(ScheduledChunk(seq, seq.n_cached, seq.pending(), True))
-                budget -= 1
-        # A prompt may take the whole budget only when no stream is waiting on this step.
-        chunk_cap = self.prefill_chunk if out.chunks else self.token_budget
-        for seq in self.running:
-            if not seq.generating and budget > 0:
+            if not seq.batch and not seq.generating and budget > 0:
                 budget = self._schedule_prefill(seq, budget, chunk_cap, out)
-        for seq in list(self.waiting):
-            if budget <= 0 or all(o is not None for o in self._occupant):
+        budget = self._admit(self.waiting, budget, chunk_cap, out)
+        if len(out.chunks) == n_decoding:  # no interactive prompt runs: batch work may share the step
+            self._schedule_batch(decoding, budget, out)
+        self._close_holes(out)
+        return out
+
+    def _schedule_batch(self, decoding: list[Sequence], budget: int, out: SchedulerOutput) -> None:
+        self._steps += 1
+        batch = [seq for seq in decoding if seq.batch]
+        cap = self.batch_busy_decode
+        busy = bool(self.waiting) or any(not s.batch for s in self.running)  # interactive sequences are here
+        if cap is not None and len(batch) > cap and busy:
+            # A short step: an interactive request arriving now waits for this step to end. On a CPU a step costs
+            # about its token count, so taking turns costs batch work little, and a GPU step is cheap anyway.
+            batch = sorted(batch, key=lambda s: s.decoded_at)[:cap]
+        for seq in batch:
+            if budget > 0:
+                seq.decoded_at = self._steps
+                budget = self._schedule_token(seq, budget, out)
+        chunk_cap = self.prefill_chunk if out.chunks else self.token_budget
+        # With no interactive sequence here, batch prompts get a chunk: capped at `batch_prefill` always, they fell
+        # behind the items' turnover (measured: 72 tok/s against 105 for a client loop).
+        batch_budget = min(budget, self.batch_prefill if busy else self.prefill_chunk)
+        for seq in self.running:
+            if seq.batch and not seq.generating and batch_budget > 0:
+                batch_budget = self._schedule_prefill(seq, batch_budget, chunk_cap, out)
+        if not self.waiting:  # interactive sequences waiting (for a shared prefix) keep new batch ones out
+            self._admit(self.batch_waiting, batch_budget, chunk_cap, out)
+
+    def _schedule_token(self, seq: Sequence, budget: int, out: SchedulerOutput) -> int:
+        out.chunks.append(ScheduledChunk(seq, seq.n_cached, seq.pending(), True))
+        return budget - 1
+
+    def _admit(self, queue: deque[Sequence], budget: int, cap: int, out: SchedulerOutput) -> int:
+        """Start waiting sequences from `queue` while the budget and the slots they may use last."""
+        for seq in list(queue):
+            if budget <= 0 or not self._room_for(seq):
                 break
             op = self._place(seq)
             if op is None:
                 continue  # it waits for a running sequence to compute the prefix they share
-            self.waiting.remove(seq)
+            queue.remove(seq)
             out.cache_ops.append(op)
             seq.status = Status.RUNNING
             self.running.append(seq)
-            budget = self._schedule_prefill(seq, budget, chunk_cap, out)
-        self._close_holes(out)
-        return out
+            budget = self._schedule_prefill(seq, budget, cap, out)
+        return budget
+
+    def _room_for(self, seq: Sequence) -> bool:
+        """Whether a slot is free for `seq`; an interactive one frees a batch sequence's slot when none is."""
+        free = any(o is None for o in self._occupant)
+        if seq.batch:
+            return free and sum(s.batch for s in self.running) < self.batch_slots
+        return free or self._preempt()
+
+    def _preempt(self) -> bool:
+        """Send the batch sequence with the fewest cached tokens (the cheapest to compute again) back to the front
+        of the batch queue, output kept; False when no batch sequence runs."""
+        victims = [s for s in self.running if s.batch]
+        if not victims:
+            return False
+        seq = min(victims, key=lambda s: s.n_cached)
+        self.running.remove(seq)
+        self._occupant[seq.seq_id] = None
+        self._cached[seq.seq_id] = seq.tokens(seq.n_cached)  # its cells stay until a sequence takes the slot
+        self._moved = True
+        seq.status, seq.n_cached, seq.seq_id = Status.WAITING, 0, -1
+        seq.preempted += 1
+        self.preemptions += 1
+        self.batch_waiting.appendleft(seq)
+        return True
 
     def _schedule_prefill(self, seq: Sequence, budget: int, cap: int, out: SchedulerOutput) -> int:
         pending = seq.pending()
@@ -190,7 +283,8 @@ class Scheduler:
 
     def _place(self, seq: Sequence) -> CacheOp | None:
         """Pick a slot for a new sequence and the cache operation that seeds it; None to make it wait."""
-        shared = [common_prefix(self._slot_tokens(slot), seq.prompt) for slot in range(self.max_seqs)]
+        tokens = seq.tokens(seq.length)  # the prompt, and the output of a preempted sequence that resumes
+        shared = [common_prefix(self._slot_tokens(slot), tokens) for slot in range(self.max_seqs)]
         best = max(range(self.max_seqs), key=shared.__getitem__)
         for other in self.running:
             prefix = common_prefix(other.prompt, seq.prompt)
@@ -202,7 +296,7 @@ class Scheduler:
             key=lambda s: (self._runs_with(s), -shared[s], len(self._cached[s]) > 0, self._last_used[s]),
         )
         source = best if shared[best] - shared[target] >= MIN_COPY_PREFIX else target
-        keep = min(shared[source], len(seq.prompt) - 1)  # the last prompt token runs again, for its logits
+        keep = min(shared[source], seq.length - 1)  # the last token runs again, for its logits
         self._clock += 1
         self._last_used[target] = self._clock
         self._occupant[target] = seq

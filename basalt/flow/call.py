@@ -16,7 +16,7 @@ from ..canonical import MessagesRequest
 from ..control import Principal, Ticket
 from ..errors import BasaltError
 from ..guarding import GuardedAnswer
-from ..providers.base import ModelInfo, Provider
+from ..providers.base import ModelInfo, Priority, Provider
 from ..router import Attempt
 
 _TRACEPARENT = re.compile(r"[0-9a-e][0-9a-f]-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(?:-.*)?")
@@ -25,12 +25,15 @@ _TRACEPARENT = re.compile(r"[0-9a-e][0-9a-f]-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a
 @dataclass(frozen=True)
 class CallOptions:
     """What a dialect decoded beside the request: guardrails the caller added (`name:version` references, which
-    can only add to those an admin attached) and whether to return the guardrail trace."""
+    can only add to those an admin attached) and whether to return the guardrail trace. `priority` is how the call
+    is scheduled where capacity is shared: "batch" work (a batch worker sets it on each item) only fills what
+    "interactive" calls leave."""
 
     guardrails: tuple[str, ...] = ()
     trace: bool = False
     traceparent: str | None = None  # the caller's W3C trace context, continued by the call's spans
     tracestate: str | None = None
+    priority: Priority = "interactive"
 
     @property
     def caller_trace_id(self) -> str | None:

@@ -18,7 +18,7 @@ from ..control import ControlPlane, Ticket
 from ..errors import BasaltError
 from ..guard import Guardrails
 from ..guarding import GuardedAnswer, attached, replay
-from ..providers.base import CURRENT_ATTEMPT, EventBatch
+from ..providers.base import CURRENT_ATTEMPT, EventBatch, open_stream
 from ..router import Attempt, Router
 from .call import Call, Target
 from .meter import metered
@@ -99,13 +99,14 @@ class Flow:
         target = call.target
         assert target is not None and call.sent is not None
         begin = self.observers.attempt_hook(call)
+        priority = call.options.priority
         if isinstance(target.provider, Router):  # several deployments: the router records each of its attempts
-            return target.provider.stream(call.sent, call.request.model, call.attempts, begin)
+            return target.provider.stream(call.sent, call.request.model, call.attempts, begin, priority)
         attempt = Attempt(f"local:{target.model_id}")
         call.attempts.append(attempt)
         if begin is not None:
             begin(attempt)
-        return tried(attempt, target.provider.stream(call.sent, call.request.model))
+        return tried(attempt, open_stream(target.provider, call.sent, call.request.model, priority))
 
 
 async def tried(attempt: Attempt, events: AsyncIterator[EventBatch]) -> AsyncIterator[EventBatch]:

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from ..canonical import MessagesRequest
 from ..canonical.events import Event, EventBatch
@@ -19,11 +19,17 @@ __all__ = [
     "EventBatch",
     "ModelInfo",
     "Phase",
+    "Prioritized",
+    "Priority",
     "Provider",
     "UpstreamFactory",
+    "open_stream",
     "refuse_penalties",
     "refuse_unknown_fields",
 ]
+
+# How a call is scheduled where capacity is shared: batch work fills only what interactive calls leave.
+Priority = Literal["interactive", "batch"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,26 @@ class Provider(Protocol):
         """Release what the current event loop holds (upstream connections); the provider may be used again on
         another loop."""
         ...
+
+
+@runtime_checkable
+class Prioritized(Protocol):
+    """A provider that schedules its own capacity (the local engine) and so takes the call's priority. A capability
+    beside `Provider` rather than a new argument of every provider's `stream`: upstreams never see the priority (the
+    router bounds batch calls to them), so their signatures, and the seam between the flow and them, stay as they are.
+    """
+
+    def stream_at(self, priority: Priority, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]: ...
+
+
+def open_stream(
+    provider: Provider, request: MessagesRequest, model: str, priority: Priority = "interactive"
+) -> AsyncIterator[EventBatch]:
+    """`provider.stream`, at `priority` where the provider schedules by it. Interactive calls, the usual case, skip
+    the protocol check (a runtime-checkable isinstance costs microseconds)."""
+    if priority != "interactive" and isinstance(provider, Prioritized):
+        return provider.stream_at(priority, request, model)
+    return provider.stream(request, model)
 
 
 class UpstreamFactory(Protocol):

@@ -22,7 +22,7 @@ from ..engine import GenerationParams, LocalEngine, SequenceTimings
 from ..engine.json_grammar import SchemaError, choice_to_gbnf, pointer, schema_to_gbnf
 from ..engine.llama import Sampler
 from ..errors import InternalError, InvalidRequest
-from .base import CURRENT_ATTEMPT, Event, EventBatch, ModelInfo, Phase
+from .base import CURRENT_ATTEMPT, Event, EventBatch, ModelInfo, Phase, Priority
 from .local_prompt import PromptPlan, plan_prompt, prompt_size, refuse_thinking
 
 STOP_REASONS = {
@@ -56,7 +56,7 @@ class LocalProvider:
     async def aclose(self) -> None:
         """Nothing to release: the engine belongs to whoever started it (the wiring), and outlives event loops."""
 
-    async def _prepare(self, request: MessagesRequest, model: str, *, generate: bool) -> _Prepared:
+    async def _prepare(self, request: MessagesRequest, model: str, *, generate: bool, batch: bool = False) -> _Prepared:
         """The prompt's tokens (and, to generate, the sampler), refusing a prompt that cannot fit the context window
         before anything costly: a glance at the request bounds its length from below, so a prompt far too long
         (40,000 messages, megabytes of text) is refused without rendering or tokenizing it."""
@@ -70,7 +70,7 @@ class LocalProvider:
         # the event loop ~190 us of CPU inline and ~45 us through a worker, for ~80 us more latency (measured on
         # 2 vCPUs), and a larger one costs ~0.25 us a character more, all of it off the loop.
         work = functools.partial(self._build, request, model, generate)
-        return await self.engine.offload(work, _Prepared.discard)
+        return await self.engine.offload(work, _Prepared.discard, batch=batch)
 
     def _build(self, request: MessagesRequest, model: str, generate: bool) -> _Prepared:
         """On a preparation worker: nothing here may touch the event loop."""
@@ -102,12 +102,17 @@ class LocalProvider:
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         return len((await self._prepare(request, model, generate=False)).tokens)
 
-    async def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+    def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+        return self.stream_at("interactive", request, model)
+
+    async def stream_at(self, priority: Priority, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
+        """The answer, scheduled by the engine at `priority` (the `Prioritized` capability)."""
         attempt = CURRENT_ATTEMPT.get()  # the try this is, to report the sequence's phases on
-        prepared = await self._prepare(request, model, generate=True)
+        is_batch = priority == "batch"
+        prepared = await self._prepare(request, model, generate=True, batch=is_batch)
         plan, tokens = prepared.plan, prepared.tokens
         assert prepared.params is not None
-        generation = self.engine.submit(tokens, prepared.params, prepared.sampler)  # raises Overloaded first
+        generation = self.engine.submit(tokens, prepared.params, prepared.sampler, batch=is_batch)  # may overload
         usage: dict[str, Any] = {
             "input_tokens": len(tokens),
             "output_tokens": 0,

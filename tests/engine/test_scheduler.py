@@ -202,3 +202,150 @@ def test_with_nothing_running_a_prompt_starts_where_its_prefix_is_cached() -> No
     s.add(Sequence("c", [*range(100, 130), 5], max_tokens=1))
     out = s.schedule()
     assert out.cache_ops[0].src == out.cache_ops[0].dst == b.seq_id and out.cache_ops[0].keep == 30
+
+
+# -- priorities: batch sequences fill only what interactive ones leave ---------------------------------------------
+def make_mixed(
+    max_seqs: int = 4, reserve: int = 1, batch_prefill: int | None = None, budget: int = 64, chunk: int = 16
+) -> Scheduler:
+    return Scheduler(
+        max_seqs=max_seqs,
+        seq_capacity=512,
+        token_budget=budget,
+        prefill_chunk=chunk,
+        batch_reserve=reserve,
+        batch_prefill=batch_prefill,
+    )
+
+
+def batch_seq(name: str, prompt: list[int], max_tokens: int = 50) -> Sequence:
+    return Sequence(name, prompt, max_tokens, batch=True)
+
+
+def test_an_interactive_sequence_starts_before_batch_ones_queued_earlier() -> None:
+    s = make_mixed(max_seqs=2, reserve=0)
+    s.add(batch_seq("b1", [1, 2]))
+    s.add(batch_seq("b2", [3, 4]))
+    s.add(Sequence("i", [5, 6], max_tokens=5))
+    step = run_step(s)
+    assert set(step) == {"i"}  # the interactive prompt's step runs no batch work
+    step = run_step(s)
+    assert set(step) == {"i", "b1"} and [q.request_id for q in s.batch_waiting] == ["b2"]
+
+
+def test_batch_sequences_never_take_the_reserved_slots() -> None:
+    s = make_mixed(max_seqs=4, reserve=1)
+    for n in range(6):
+        s.add(batch_seq(f"b{n}", [n, n + 1]))
+    run_step(s)
+    assert sum(q.batch for q in s.running) == 3 and s.n_waiting == 3
+    s.add(Sequence("i", [9, 9], max_tokens=5))
+    step = run_step(s)
+    i = s.get("i")
+    assert i is not None and i.status.value == "running" and s.preemptions == 0
+    assert set(step) == {"i"}
+
+
+def test_an_interactive_prompt_preempts_a_batch_sequence_that_resumes_with_its_output() -> None:
+    s = make_mixed(max_seqs=2, reserve=0)
+    s.add(batch_seq("long", list(range(10)), max_tokens=20))
+    s.add(batch_seq("short", [1, 2], max_tokens=20))
+    for _ in range(3):
+        run_step(s)
+    short = s.get("short")
+    assert short is not None and short.output == [7, 7, 7]
+    s.add(Sequence("i", [50, 51, 52], max_tokens=2))
+    step = run_step(s)
+    i = s.get("i")
+    assert set(step) == {"i"} and i is not None and i.seq_id in (0, 1)
+    assert short.status.value == "waiting" and short.preempted == 1 and list(s.batch_waiting) == [short]
+    assert short.output == [7, 7, 7]  # kept: it resumes, it does not start again
+    finish_after(s, "i", 1)
+    step = run_step(s)
+    # Back in the slot i left: its prompt and output are computed again (i overwrote them), then it samples on.
+    assert step["short"] == (0, 5, True) and short.output == [7, 7, 7, 7]
+
+
+def test_the_batch_sequence_with_the_fewest_cached_tokens_is_the_one_preempted() -> None:
+    s = make_mixed(max_seqs=3, reserve=0, budget=256)
+    s.add(batch_seq("a", list(range(100, 108)), max_tokens=20))
+    s.add(batch_seq("b", list(range(200, 202)), max_tokens=20))
+    s.add(batch_seq("c", list(range(300, 306)), max_tokens=20))
+    run_step(s)
+    b = s.get("b")
+    assert b is not None and len(s.running) == 3
+    slot = b.seq_id
+    s.add(Sequence("i", [5, 6], max_tokens=1))
+    run_step(s)
+    i = s.get("i")
+    assert b.status.value == "waiting" and i is not None and i.seq_id == slot
+    assert {q.request_id for q in s.running} == {"a", "c", "i"}
+
+
+def test_beside_interactive_sequences_a_step_carries_at_most_batch_prefill_tokens_of_batch_prompts() -> None:
+    s = make_mixed(max_seqs=5, reserve=0, batch_prefill=24, budget=256)
+    s.add(Sequence("i", [1, 2], max_tokens=50))
+    run_step(s)
+    for n in range(3):
+        s.add(batch_seq(f"b{n}", list(range(n * 100, n * 100 + 60))))
+    step = run_step(s)
+    assert step.pop("i") == (2, 1, True)
+    assert sum(n for _, n, _ in step.values()) == 24
+    i = s.get("i")
+    assert i is not None
+    s.finish(i)
+    step = run_step(s)  # alone, batch prompts get the usual chunk
+    assert sum(n for _, n, _ in step.values()) == 16
+
+
+def test_interactive_prompts_still_get_the_whole_budget_beside_batch_work() -> None:
+    s = make_mixed(max_seqs=4, reserve=0, batch_prefill=8, budget=256)
+    s.add(batch_seq("b", [1, 2, 3]))
+    run_step(s)
+    s.add(Sequence("i", list(range(100, 300)), max_tokens=2))
+    step = run_step(s)
+    assert step == {"i": (0, 200, True)}  # the batch stream pauses for that one step
+
+
+def test_batch_items_that_share_a_prefix_compute_it_once() -> None:
+    s = make_mixed(max_seqs=4, reserve=0, budget=512, chunk=512)
+    prefix = list(range(1000, 1300))
+    for n in range(4):
+        s.add(batch_seq(f"b{n}", [*prefix, n]))
+    run_step(s)
+    assert [q.request_id for q in s.running] == ["b0"]  # the others wait for b0's prefix instead of computing it
+    run_step(s)
+    assert len(s.running) == 4 and s.reused_tokens == 3 * 300
+
+
+def test_an_interactive_prompt_waiting_on_a_prefix_a_batch_sequence_computes_does_not_stall_it() -> None:
+    s = make_mixed(max_seqs=4, reserve=0, batch_prefill=32, budget=512)
+    prefix = list(range(1000, 1400))
+    s.add(batch_seq("b", [*prefix, 1]))
+    run_step(s)
+    s.add(Sequence("i", [*prefix, 2], max_tokens=2))
+    step = run_step(s)
+    assert step == {"b": (16, 32, False)}  # i waits for b's prefix, and b's prompt goes on meanwhile
+    for _ in range(8):
+        run_step(s)
+        i = s.get("i")
+        if i is not None and i.output:
+            break
+    i = s.get("i")
+    assert i is not None and i.output and i.n_reused > 100
+
+
+def test_while_interactive_sequences_run_batch_ones_decode_a_few_a_step_taking_turns() -> None:
+    s = Scheduler(max_seqs=6, seq_capacity=512, token_budget=64, prefill_chunk=16, batch_busy_decode=2)
+    for n in range(4):
+        s.add(batch_seq(f"b{n}", [n, n + 10]))
+    run_step(s)
+    assert len(run_step(s)) == 4  # alone, every batch sequence decodes
+    s.add(Sequence("i", [50, 51], max_tokens=20))
+    run_step(s)  # i's prompt: no batch work
+    decoded: list[str] = []
+    for _ in range(4):
+        step = run_step(s)
+        assert "i" in step and len(step) == 3
+        decoded += [name for name in step if name != "i"]
+    assert sorted(decoded) == ["b0", "b0", "b1", "b1", "b2", "b2", "b3", "b3"]  # each its turn
