@@ -134,7 +134,7 @@ class LocalEngine:
             generation.deliver,
             params.stop,
             params.ignore_eos,
-            batch,
+            batch=batch,
         )
         if not self.core.submit(request):
             sampler.free()

@@ -97,3 +97,23 @@ def test_leaving_early_aborts_the_sequence_once() -> None:
         return core
 
     assert asyncio.run(go()).aborted == ["g"]
+
+
+def test_submit_hands_the_engine_its_priority_and_the_time_it_was_queued() -> None:
+    """The request the engine core receives says whether it is batch work (the scheduler's priority) and when it was
+    queued (the trace's queue wait): both must land in their own fields."""
+    import itertools
+    import time
+    from types import SimpleNamespace
+
+    from basalt.engine.core import EngineRequest
+    from basalt.engine.runtime import GenerationParams, LocalEngine
+
+    received: list[EngineRequest] = []
+    core = SimpleNamespace(submit=lambda request: received.append(request) or True)
+    engine = SimpleNamespace(core=core, _ids=itertools.count(), _mailbox=lambda: None)
+    before = time.monotonic()
+    for batch in (False, True):
+        LocalEngine.submit(engine, [1, 2, 3], GenerationParams(max_tokens=4), object(), batch=batch)  # type: ignore[arg-type]
+    assert [r.batch for r in received] == [False, True]
+    assert all(before <= r.submitted <= time.monotonic() for r in received)
