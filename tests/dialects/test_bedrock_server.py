@@ -4,6 +4,7 @@ them, and mid-stream failures as exception frames."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import ssl
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import anthropic
 import boto3
+import botocore.auth
 import httpx2 as httpx
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
@@ -317,6 +319,45 @@ def test_an_access_key_pair_signs_with_sigv4(keyed: tuple[str, str, str, str]) -
     )  # fmt: skip
     with pytest.raises(ClientError) as refused:
         wrong.converse(modelId=MODEL, messages=user("Hi"))
+    assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def _pair_client(url: str, ca: str) -> Any:
+    return boto3.client(
+        "bedrock-runtime", endpoint_url=url, region_name="eu-west-1", verify=ca,
+        aws_access_key_id=PAIR["aws_access_key_id"], aws_secret_access_key=PAIR["aws_secret_access_key"],
+    )  # fmt: skip
+
+
+def test_a_sigv4_request_signed_too_long_ago_is_refused(
+    keyed: tuple[str, str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request boto3 signed correctly, but ten minutes ago (a replayed capture): past the five minutes' skew."""
+    url, ca, _, _ = keyed
+    stale = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=10)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: stale)
+    with pytest.raises(ClientError) as refused:
+        _pair_client(url, ca).converse(modelId=MODEL, messages=user("Hi"))
+    error = refused.value.response["Error"]
+    assert (error["Code"], refused.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "InvalidSignatureException",
+        403,
+    )
+    assert "Signature expired" in error["Message"]
+
+
+def test_a_sigv4_request_whose_body_changed_after_signing_is_refused(keyed: tuple[str, str, str, str]) -> None:
+    """boto3 signs, then the body is changed on the way (a man in the middle): the payload hash no longer matches."""
+    url, ca, _, _ = keyed
+    client = _pair_client(url, ca)
+
+    def tamper(request: Any, **_: Any) -> None:
+        request.body = request.body.replace(b"Hi", b"Yo")
+
+    client.meta.events.register("before-send.bedrock-runtime.Converse", tamper)
+    with pytest.raises(ClientError) as refused:
+        client.converse(modelId=MODEL, messages=user("Hi"))
     assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
