@@ -19,7 +19,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     and_,
@@ -32,11 +31,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..control.schema import metadata
 from .types import FileInfo, ListOrder, Purpose, bounded, new_file_id, no_such_file, valid_file_id
 
 STALE_SECONDS = 86_400.0
-# The tables migration 0006 creates, described here for the queries (the files room owns them).
-metadata = MetaData()
+# The tables migration 0006 creates, described here for the queries (the files room owns them), on the control
+# database's one metadata, so that the check of migrations against declared tables sees them too.
 files = Table(
     "files",
     metadata,

@@ -11,6 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
+import basalt.batches.tables
+import basalt.files.database  # noqa: F401  # every room declares its tables on the control database's metadata
 from basalt.cli import main
 from basalt.control import Store
 from basalt.control.schema import metadata
