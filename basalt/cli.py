@@ -1,4 +1,4 @@
-"""The `basalt` command: serve, pull, models, chat."""
+"""The `basalt` command: serve, pull, models, chat (and the admin and batch commands registered from their modules)."""
 
 from __future__ import annotations
 
@@ -160,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--url", default=None, help="a running server's base URL (default: run in-process)")
     chat.set_defaults(func=cmd_chat)
 
+    from .batches.cli import register as register_batches
     from .control.commands import register
 
     register(sub)
+    register_batches(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
