@@ -34,6 +34,17 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
 
+def list_body(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    """A page of a listing, in the shape both SDKs read (models, files, batches)."""
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
+
+
 def sse(event: Event) -> bytes:
     name: str = event["type"]
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
@@ -129,11 +140,14 @@ def forwarded(request: Request, raw: bytes) -> Forwarded:
     return Forwarded(raw, query, tuple(headers), tuple(betas))
 
 
-def orjson_loads_object(raw: bytes) -> dict[str, Any]:
+def orjson_loads_object(
+    raw: bytes, invalid: str = "There was an error parsing the body of your request"
+) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 (`invalid`: the dialect's wording for a body that is not JSON)."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"There was an error parsing the body of your request: {exc}") from None
+        raise InvalidRequest(f"{invalid}: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return value
@@ -171,10 +185,4 @@ def list_page(models: list[ModelInfo], after_id: str | None, before_id: str | No
     page = models[start:end][:limit]
     has_more = (start + len(page) < end) if before_id is None else start > 0
     data = [model_object(m) for m in page]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": has_more,
-    }
+    return list_body(data, has_more)

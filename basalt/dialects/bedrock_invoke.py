@@ -17,6 +17,7 @@ from ..canonical import MessagesRequest, parse_messages_request
 from ..canonical.events import Event
 from ..errors import InvalidRequest
 from ..wire.eventstream import event_frame
+from .anthropic import orjson_loads_object
 
 ANTHROPIC_ON_BEDROCK = "bedrock-2023-05-31"
 # What tells an Anthropic body from another model's: its anthropic_version, Bedrock's dated one or, as newer
@@ -47,13 +48,7 @@ def anthropic_request(data: dict[str, Any], model: str, stream: bool) -> Message
 
 
 def loads_object(raw: bytes) -> dict[str, Any]:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    return value
+    return orjson_loads_object(raw, "The request body is not valid JSON")
 
 
 def invocation_headers(usage: dict[str, Any], latency_ms: int) -> dict[str, str]:

@@ -22,7 +22,7 @@ from ..control.principal import Principal
 from ..errors import InvalidRequest, NotFound
 from ..files.stores import owner_of
 from ..http.plumbing import read_body
-from .anthropic import json_response
+from .anthropic import json_response, list_body
 from .openai_batch_input import read_input
 from .openai_batch_output import lines
 from .openai_files import SCOPE, cursor_id, list_limit
@@ -164,15 +164,7 @@ def build_router(platform: Platform) -> APIRouter:
         if query.get("after") is None or after is not None:
             found, more = await engine.list(principal, "openai", limit, after_id=after)
         data = [batch_object(await finished(principal, b)) for b in found]
-        return json_response(
-            {
-                "object": "list",
-                "data": data,
-                "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
-                "has_more": more,
-            }
-        )
+        return json_response(list_body(data, more))
 
     @router.post("/v1/batches/{batch_id}/cancel")
     async def cancel_batch(request: Request, batch_id: str) -> Any:

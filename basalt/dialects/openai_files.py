@@ -18,7 +18,7 @@ from ..files import CHUNK_BYTES, MAX_FILE_BYTES, FileInfo, ListOrder
 from ..files.stores import owner_of
 from ..files.types import check_filename
 from ..http.uploads import file_chunks, read_upload
-from .anthropic import json_response
+from .anthropic import json_response, list_body
 
 if TYPE_CHECKING:
     from ..wiring import Platform
@@ -103,15 +103,7 @@ def build_router(platform: Platform) -> APIRouter:
         else:
             found, more = await store.list(owner_of(principal), purpose, limit, after, order)
         data = [file_object(f) for f in found]
-        return json_response(
-            {
-                "object": "list",
-                "data": data,
-                "first_id": data[0]["id"] if data else None,
-                "last_id": data[-1]["id"] if data else None,
-                "has_more": more,
-            }
-        )
+        return json_response(list_body(data, more))
 
     @router.get("/v1/files/{file_id}")
     async def retrieve_file(request: Request, file_id: str) -> Any:
