@@ -100,7 +100,7 @@ class BatchEngine:
 
     async def get(self, principal: Principal, batch_id: str) -> BatchInfo:
         """NotFound if there is no such batch or it is not the caller's."""
-        found = await self.store.get(batch_id) if len(batch_id) <= 40 else None
+        found = await self.store.get(batch_id) if ids.valid_batch_id(batch_id) else None
         if found is None or not (principal.admin or found.owner == owner_of(principal)):
             raise NotFound(f"No batch with id {batch_id!r}.")
         return found
@@ -121,7 +121,7 @@ class BatchEngine:
         if not 1 <= limit <= 1000:
             raise InvalidRequest("limit: Input should be between 1 and 1000", param="limit")
         for name, cursor in (("after_id", after_id), ("before_id", before_id)):
-            if cursor is not None and len(cursor) > 40:
+            if cursor is not None and not ids.valid_batch_id(cursor):
                 raise InvalidRequest(f"{name}: not a batch id", param=name)
         return await self.store.page(kind, owner_of(principal), principal.admin, limit, after_id, before_id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 
@@ -18,6 +19,15 @@ def batch_id(prefix: str, now: float | None = None) -> str:
         chars.append(_CROCKFORD[value & 31])
         value >>= 5
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+_BATCH_ID = re.compile(r"[a-z]{1,16}_[0-9A-HJKMNP-TV-Z]{26}")
+
+
+def valid_batch_id(value: str) -> bool:
+    """Whether `value` has the shape `batch_id` makes: checked before an id from a caller reaches a query, since a
+    database may refuse what it cannot store (PostgreSQL: a NUL byte) with an error rather than no row."""
+    return _BATCH_ID.fullmatch(value) is not None
 
 
 def item_request_id(batch: str, position: int) -> str:
