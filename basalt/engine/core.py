@@ -60,6 +60,7 @@ class Output:
     stop_sequence: str | None = None
     error: str | None = None
     timings: SequenceTimings | None = None  # on the last output only
+    cached_tokens: int = 0  # on the last output: prompt tokens whose keys and values came from the prefix cache
 
 
 @dataclass(eq=False)
@@ -337,4 +338,5 @@ class EngineCore:
         self._live.pop(seq.request_id, None)
         live.request.sampler.free()
         timings = SequenceTimings(live.request.submitted, live.started, live.first_token, time.monotonic())
-        live.request.on_output(Output(text, len(seq.output), reason, stop_sequence, error, timings))
+        cached = min(seq.n_reused, len(seq.prompt))  # a preempted sequence's last admission: output may count in it
+        live.request.on_output(Output(text, len(seq.output), reason, stop_sequence, error, timings, cached))

@@ -142,6 +142,10 @@ class LocalProvider:
             if blocks.is_tool_call and stop_reason == "end_turn":
                 stop_reason = "tool_use"
             usage["output_tokens"] = last.output_tokens
+            # Known only once the scheduler placed the prompt, so message_start counted every prompt token as input;
+            # the message_delta's usage corrects it, as Anthropic's does (input_tokens leaves cache reads out).
+            usage["input_tokens"] = len(tokens) - last.cached_tokens
+            usage["cache_read_input_tokens"] = last.cached_tokens
             yield batch + message_end(stop_reason, usage, last.stop_sequence)
         finally:
             generation.close()

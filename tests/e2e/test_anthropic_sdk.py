@@ -82,7 +82,7 @@ def test_count_tokens_matches_the_prompt_the_model_reads(server: Server) -> None
     client = server.anthropic()
     counted = client.messages.count_tokens(model="smollm2", messages=ASK)
     used = client.messages.create(model="smollm2", max_tokens=1, messages=ASK)
-    assert counted.input_tokens == used.usage.input_tokens
+    assert counted.input_tokens == used.usage.input_tokens + (used.usage.cache_read_input_tokens or 0)
     short = client.messages.count_tokens(model="smollm2", messages=ASK, system="Be brief.")
     longer = client.messages.count_tokens(model="smollm2", messages=ASK, system="Be brief. Answer in French, please.")
     assert longer.input_tokens > short.input_tokens
