@@ -51,7 +51,11 @@ def test_anthropic_and_openai_report_prefix_hits(basalt: InProcess) -> None:
     assert cached >= total * 0.8 and usage.prompt_tokens > cached  # prompt_tokens includes the cached ones
 
     chunks = basalt.openai().chat.completions.create(
-        model="smollm2", max_tokens=4, messages=messages, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+        model="smollm2",
+        max_tokens=4,
+        messages=messages,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
     )
     last = [c for c in chunks if c.usage is not None][-1].usage
     assert last is not None and last.prompt_tokens_details is not None
