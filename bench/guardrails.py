@@ -32,7 +32,10 @@ from basalt.guard import (
     WordPolicy,
     guard_stream,
 )
+from basalt.guard.attack_model import attack_model, tokens
 from basalt.guard.config import ENTITY_TYPES
+from basalt.guard.lexicon import Text
+from basalt.guard.prompt_attack import attack_hits
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "guardrails"
@@ -125,25 +128,40 @@ def attack_guardrail(resources: Resources | None = None, strength: str = "HIGH")
 
 def attack_sources() -> dict[str, list[tuple[str, bool]]]:
     """(text, is attack) by source. None of these was read while the rules or the scorer were written, except the
-    15 jailbreak-corpus-mini prompts, which the team had seen (docs/guardrails.md says so)."""
+    15 jailbreak-corpus-mini prompts, which the team had seen (docs/guardrails.md says so); none is in the
+    scorer's training corpus (bench/attack_corpus.py)."""
     out: dict[str, list[tuple[str, bool]]] = {}
     for r in rows("prompt_attack_heldout.jsonl"):
         out.setdefault(f"heldout_{r['source']}", []).append((r["text"], bool(r["label"])))
     out["jailbreak_corpus_mini"] = [(t, True) for t in _jailbreak_corpus_mini()]
     for text, label in _bastioncorpus():
         out.setdefault(f"bastioncorpus_{'attacks' if label else 'benign'}", []).append((text, label))
+    for text, label in _agent_injection_bench():
+        out.setdefault(f"agent_injection_bench_{'attacks' if label else 'controls'}", []).append((text, label))
     return {k: v for k, v in out.items() if v}
 
 
 def eval_attack_sources(resources: Resources | None = None, strength: str = "HIGH") -> dict[str, Any]:
-    """Recall on each attack source and the false-positive rate on each benign source, at one strength."""
+    """Recall on each attack source and the false-positive rate on each benign source, at one strength: for the
+    filter as it ships (`flagged`, rules and scorer), and for each half alone (`rules`, `model`: what each would
+    flag by itself at that strength)."""
     g = attack_guardrail(resources, strength)
+    need = {"HIGH": 1.0, "MEDIUM": 2.0, "LOW": 3.0}[strength]
+    model = attack_model()
     out: dict[str, Any] = {}
     for name, items in attack_sources().items():
         flagged = [g.assess(t, "INPUT").blocked for t, _ in items]
+        rules = [sum(h.rule.weight for h in attack_hits(Text(t))) >= need for t, _ in items]
+        learned = [model.points(tokens(t)) >= need for t, _ in items]
         attacks = all(label for _, label in items)
         key = "recall" if attacks else "false_positive_rate"
-        out[name] = {key: round(sum(flagged) / len(items), 4), "flagged": sum(flagged), "samples": len(items)}
+        out[name] = {
+            key: round(sum(flagged) / len(items), 4),
+            "flagged": sum(flagged),
+            "samples": len(items),
+            "rules": sum(rules),
+            "model": sum(learned),
+        }
     return out
 
 
@@ -154,6 +172,20 @@ def _jailbreak_corpus_mini() -> list[str]:
     except ImportError:
         return []
     return [f.prompt for f in load_corpus()]
+
+
+def _agent_injection_bench() -> list[tuple[str, bool]]:
+    """agent-injection-bench 0.1.0 (MIT, the test extra): the hostile text of its 21 scenarios, as it reaches the
+    agent through a tool result, document, web page, file name, metadata or earlier turn, and its 3 controls'
+    benign text. Added as a test source after the scorer was trained; its rows were never read."""
+    try:
+        from importlib.resources import files
+
+        data = (files("aib") / "data" / "attacks.jsonl").read_text(encoding="utf-8")
+    except (ImportError, FileNotFoundError):
+        return []
+    scenarios = [json.loads(line) for line in data.splitlines() if line.strip()]
+    return [(str(r["injected"]), r["family"] != "control") for r in scenarios]
 
 
 def _bastioncorpus() -> list[tuple[str, bool]]:
@@ -304,7 +336,8 @@ def _print(r: dict[str, Any]) -> None:
         print(f"prompt attack {strength:<6}P {v['precision']:.3f}  R {v['recall']:.3f}")
     for name, v in r["prompt_attack_by_source"].items():
         figure = f"recall {v['recall']:.3f}" if "recall" in v else f"FPR {v['false_positive_rate']:.3f}"
-        print(f"  {name:<26}{figure}  ({v['flagged']}/{v['samples']} flagged, strength HIGH)")
+        print(f"  {name:<30}{figure}  ({v['flagged']}/{v['samples']} flagged, strength HIGH; rules alone "
+              f"{v['rules']}, scorer alone {v['model']})")  # fmt: skip
     for category, per in r["content_filters"].items():
         v = per["HIGH"]
         print(f"content {category:<11}P {v['precision']:.3f}  R {v['recall']:.3f}  (strength HIGH)")

@@ -44,8 +44,13 @@ class Text:
         return " ".join(self.words) if self.searchable is self.lower else self.searchable
 
     @cached_property
+    def tokens(self) -> list[str]:
+        """The words in order (the prompt-attack scorer reads them in windows)."""
+        return WORD.findall(self.lower)
+
+    @cached_property
     def words(self) -> frozenset[str]:
-        return frozenset(WORD.findall(self.lower))
+        return frozenset(self.tokens)
 
     @cached_property
     def prefixes(self) -> frozenset[str]:

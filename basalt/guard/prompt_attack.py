@@ -1,8 +1,11 @@
 """The prompt-attack filter: the attack rules, in every language they are written in, tried on every view of the
-text (normalize.views), each rule counted once however many views it matches."""
+text (normalize.views), each rule counted once however many views it matches; then the learned scorer
+(attack_model.py), which reads the text as written for what the phrase rules miss (injections phrased as ordinary
+prose inside documents and tool output)."""
 
 from __future__ import annotations
 
+from .attack_model import attack_model
 from .attacks import PROMPT_ATTACK
 from .attacks_i18n import MULTILINGUAL
 from .lexicon import Hit, Lexicon, Text
@@ -45,4 +48,7 @@ def _rot13_gate(text: Text, folded: str, read: dict[str, Text]) -> Text | None:
 
 def attack_score(text: Text) -> tuple[float, list[Hit]]:
     hits = attack_hits(text)
-    return float(sum(h.rule.weight for h in hits)), hits
+    score = float(sum(h.rule.weight for h in hits))
+    if score < 3:  # the rules' score is already HIGH confidence from 3: the model could not raise it
+        score += attack_model().points(text.tokens)
+    return score, hits

@@ -146,14 +146,16 @@ def test_cost_on_4kb_is_a_few_regex_scans() -> None:
 
 def test_quality_bar_on_held_out_sources() -> None:
     """Recall >= 0.9 on each attack source written apart from the rules, false-positive rate <= 2% on each benign
-    source. bastioncorpus's attacks are below the bar (docs/guardrails.md): pinned at today's floor."""
+    source. bastioncorpus's and agent-injection-bench's attacks are below the bar (docs/guardrails.md): pinned at
+    today's floors (84/118 and 9/21)."""
     results = eval_attack_sources()
     assert set(results) == set(attack_sources())
+    floors = {"bastioncorpus_attacks": 0.71, "agent_injection_bench_attacks": 0.42}
     for name, r in results.items():
-        if name == "bastioncorpus_attacks":
-            assert r["recall"] >= 0.65, (name, r)
+        if name in floors:
+            assert r["recall"] >= floors[name], (name, r)
         elif "recall" in r:
             assert r["recall"] >= 0.9, (name, r)
         else:
             assert r["false_positive_rate"] <= 0.02, (name, r)
-    assert {"jailbreak_corpus_mini", "bastioncorpus_benign", "heldout_benign"} <= set(results)
+    assert {"jailbreak_corpus_mini", "bastioncorpus_benign", "heldout_benign", *floors} <= set(results)
