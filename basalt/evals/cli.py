@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import gate, report, results, spec
+from . import gate, report, results
+from . import run_spec as spec
 
 if TYPE_CHECKING:
     import openai

@@ -16,6 +16,8 @@ PALETTE = ("#3b6fd4", "#e07b39", "#3a9d5d", "#b94a8f", "#8a6d3b", "#5b5fa8", "#c
 CHART_H = 220  # the plot area's height in px; bars scale to [0, 1]
 BAR_W = 26
 GAP = 18
+GROUP_MIN_W = 100
+TOP = 18  # room above the plot for a full bar's value
 LEFT = 44
 MAX_CATEGORY_CHARTS = 4
 MAX_CELL_CHARS = 600  # long prompts and answers are cut in the table (the JSON has them whole)
@@ -43,34 +45,34 @@ def _cut(text: str | None) -> str:
 
 def bar_chart(title: str, groups: list[str], series: list[str], values: dict[tuple[str, str], float]) -> str:
     """Grouped vertical bars on a [0, 1] axis: one group per entry of `groups`, one bar per series in each."""
-    group_w = len(series) * BAR_W + GAP
+    group_w = max(len(series) * BAR_W + GAP, GROUP_MIN_W)  # room for the group's label under it
     width = LEFT + max(1, len(groups)) * group_w + 10
-    height = CHART_H + 60
+    height = TOP + CHART_H + 36
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="{escape(title)}">']  # fmt: skip
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = 10 + CHART_H * (1 - tick)
+        y = TOP + CHART_H * (1 - tick)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{width - 6}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:.2f}</text>')
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="10" y2="{10 + CHART_H}"/>')
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + CHART_H}"/>')
     for g, group in enumerate(groups):
-        x0 = LEFT + GAP / 2 + g * group_w
+        x0 = LEFT + (group_w - len(series) * BAR_W) / 2 + g * group_w
         for s, name in enumerate(series):
             value = values.get((group, name))
             if value is None:
                 continue
             shown = max(0.0, min(1.0, value))
             h = max(1.0, CHART_H * shown)  # a zero still shows as a hairline, so "0" and "not scored" differ
-            x, y = x0 + s * BAR_W, 10 + CHART_H - h
+            x, y = x0 + s * BAR_W, TOP + CHART_H - h
             label = escape(f"{name} · {group}: {value:.4f}")
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{BAR_W - 4}" height="{h:.1f}" '
                 f'fill="{PALETTE[s % len(PALETTE)]}" data-value="{value:.4f}"><title>{label}</title></rect>'
             )
             parts.append(f'<text x="{x + (BAR_W - 4) / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">{value:.2f}</text>')
-        short = group if len(group) <= 16 else group[:15] + "…"
+        short = group if len(group) <= 15 else group[:14] + "…"
         cx = x0 + len(series) * BAR_W / 2
-        parts.append(f'<text x="{cx:.1f}" y="{CHART_H + 28}" text-anchor="middle">{escape(short)}</text>')
+        parts.append(f'<text x="{cx:.1f}" y="{TOP + CHART_H + 18}" text-anchor="middle">{escape(short)}</text>')
     parts.append("</svg>")
     return f'<div class="chart"><h3>{escape(title)}</h3>{"".join(parts)}</div>'
 
@@ -82,8 +84,10 @@ def _legend(models: list[str]) -> str:
     return f'<div class="legend">{spans}</div>'
 
 
-def _metric_label(metric: str, lower: set[str]) -> str:
-    return f"{metric} (lower is better)" if metric in lower else metric
+def _metric_label(metric: str, lower: set[str], short: bool = False) -> str:
+    if metric not in lower:
+        return metric
+    return f"{metric} ↓" if short else f"{metric} (lower is better)"
 
 
 def _summary(result: dict[str, Any], lower: set[str]) -> str:
@@ -142,10 +146,10 @@ def render(result: dict[str, Any]) -> str:
     models: list[str] = list(result["models"])
     metrics: list[str] = list(result["metrics"])
     lower = set(result.get("lower_is_better", []))
-    overall = {(_metric_label(m, lower), model): result["scores"][model][m]
+    overall = {(_metric_label(m, lower, short=True), model): result["scores"][model][m]
                for model in models for m in metrics if m in result["scores"].get(model, {})}  # fmt: skip
-    charts = [bar_chart("Every metric, models side by side", [_metric_label(m, lower) for m in metrics], models,
-                        overall)]  # fmt: skip
+    labels = [_metric_label(m, lower, short=True) for m in metrics]
+    charts = [bar_chart("Every metric, models side by side (↓: lower is better)", labels, models, overall)]
     by_category = result.get("by_category", {})
     categories = sorted({c for per in by_category.values() for c in per})
     if categories:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .spec import LOWER_IS_BETTER, Item
+from .run_spec import LOWER_IS_BETTER, Item
 
 FORMAT = "basalt.eval.result/1"
 MAX_RESULT_BYTES = 256 * 1024 * 1024

@@ -232,14 +232,13 @@ def _perturb(item: Item, rng: random.Random) -> Item:
 
 
 def _typos(text: str, rng: random.Random) -> str:
-    """Swap two neighbouring letters in up to two words of four letters or more (at least one changes if any)."""
+    """Swap two different neighbouring letters inside up to two words (a word's first letter stays)."""
     words = text.split(" ")
-    long = [i for i, w in enumerate(words) if len(w) >= 4 and w[1:3].isalpha()]
-    for i in rng.sample(long, min(2, len(long))):
-        w = words[i]
-        j = rng.randrange(1, len(w) - 2) if len(w) > 3 else 1
-        if w[j] != w[j + 1]:
-            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+    spots = {i: [j for j in range(1, len(w) - 1) if w[j].isalpha() and w[j + 1].isalpha() and w[j] != w[j + 1]]
+             for i, w in enumerate(words)}  # fmt: skip
+    for i in rng.sample(sorted(k for k, v in spots.items() if v), min(2, sum(1 for v in spots.values() if v))):
+        w, j = words[i], rng.choice(spots[i])
+        words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
     return " ".join(words)
 
 
