@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,26 +45,32 @@ def _run_source(items: list[spec.Item]) -> dict[str, Any]:
     return {"type": "file_content", "content": [{"item": i.to_item()} for i in items]}
 
 
-def start_runs(client: openai.OpenAI, loaded: spec.Loaded) -> tuple[str, dict[str, dict[str, str]]]:
-    """Creates the eval and every run; returns the eval id and, per model, its run ids."""
-    s = loaded.spec
-    judge = s.judge or s.models[0]
-    criteria: Any = spec.testing_criteria(s, judge)
+def _create_eval(client: openai.OpenAI, loaded: spec.Loaded, name: str, criteria: Any) -> str:
     created = client.evals.create(
-        name=s.name,
+        name=name,
         data_source_config={"type": "custom", "item_schema": spec.item_schema(), "include_sample_schema": True},
         testing_criteria=criteria,
-        metadata={"basalt_task": s.task},
+        metadata={"basalt_task": loaded.spec.task},
     )
+    return created.id
+
+
+def start_runs(client: openai.OpenAI, loaded: spec.Loaded) -> dict[str, dict[str, str]]:
+    """Creates the eval (and, for robustness, a second one that grades the perturbed items' accuracy only, so the
+    judges are not asked twice) and every run; returns per model its eval and run ids."""
+    s = loaded.spec
+    evals = {"": _create_eval(client, loaded, s.name, spec.testing_criteria(s, s.judge or s.models[0]))}
+    sets = {"": loaded.items}
+    if "robustness" in s.metrics:
+        criteria = spec.testing_criteria(s, "", metrics=("accuracy",))
+        evals["perturbed_"] = _create_eval(client, loaded, f"{s.name} (perturbed)", criteria)
+        sets["perturbed_"] = spec.perturb(loaded.items, s.seed)
     sampling: dict[str, Any] = {"temperature": s.sampling.temperature, "max_completion_tokens": s.sampling.max_tokens}
     sampling |= {k: v for k, v in (("top_p", s.sampling.top_p), ("seed", s.sampling.seed)) if v is not None}
     template = {"type": "template", "template": spec.input_messages(s)}
-    sets = {"run_id": loaded.items}
-    if "robustness" in s.metrics:
-        sets["perturbed_run_id"] = spec.perturb(loaded.items, s.seed)
     runs: dict[str, dict[str, str]] = {}
     for model in s.models:
-        for key, items in sets.items():
+        for prefix, items in sets.items():
             source: Any = {  # the SDK's TypedDicts, as plain JSON
                 "type": "completions",
                 "model": model,
@@ -71,21 +78,21 @@ def start_runs(client: openai.OpenAI, loaded: spec.Loaded) -> tuple[str, dict[st
                 "sampling_params": sampling,
                 "source": _run_source(items),
             }
-            name = f"{model}{' perturbed' if key != 'run_id' else ''}"
-            run = client.evals.runs.create(created.id, name=name, data_source=source)
-            runs.setdefault(model, {})[key] = run.id
-    return created.id, runs
+            name = f"{model}{' perturbed' if prefix else ''}"
+            run = client.evals.runs.create(evals[prefix], name=name, data_source=source)
+            runs.setdefault(model, {}).update({f"{prefix}eval_id": evals[prefix], f"{prefix}run_id": run.id})
+    return runs
 
 
-def wait_runs(client: openai.OpenAI, eval_id: str, run_ids: list[str], total: int) -> dict[str, str]:
-    """Polls every run to an end, drawing one progress bar over all their items; returns each run's status."""
+def wait_runs(client: openai.OpenAI, runs: list[tuple[str, str]], total: int) -> dict[str, str]:
+    """Polls every (eval, run) to an end, drawing one progress bar over all their items; returns their statuses."""
     from ..batches.cli import progress_line
 
     started = time.monotonic()
     status: dict[str, str] = {}
     while True:
         done = 0
-        for run_id in run_ids:
+        for eval_id, run_id in runs:
             run = client.evals.runs.retrieve(run_id, eval_id=eval_id)
             status[run_id] = run.status
             c = run.result_counts
@@ -126,14 +133,16 @@ def toxicity_flags(texts: list[str | None]) -> list[bool | None]:
 
 
 def collect(
-    client: openai.OpenAI, loaded: spec.Loaded, eval_id: str, runs: dict[str, dict[str, str]]
+    client: openai.OpenAI, loaded: spec.Loaded, runs: dict[str, dict[str, str]]
 ) -> dict[str, list[results.Sample]]:
     s, n = loaded.spec, len(loaded.items)
     perturbed = spec.perturb(loaded.items, s.seed) if "robustness" in s.metrics else None
     out: dict[str, list[results.Sample]] = {}
     for model, ids in runs.items():
-        main = read_outputs(client, eval_id, ids["run_id"], n)
-        again = read_outputs(client, eval_id, ids["perturbed_run_id"], n) if "perturbed_run_id" in ids else None
+        main = read_outputs(client, ids["eval_id"], ids["run_id"], n)
+        again = None
+        if "perturbed_run_id" in ids:
+            again = read_outputs(client, ids["perturbed_eval_id"], ids["perturbed_run_id"], n)
         flags = toxicity_flags([o["text"] for o in main]) if "toxicity" in s.metrics else [None] * n
         samples = []
         for i, o in enumerate(main):
@@ -166,20 +175,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"basalt eval run: {exc}", file=sys.stderr)
         return 2
     client = client_for(args)
-    eval_id, runs = start_runs(client, loaded)
-    print(eval_id)
-    run_ids = [r for ids in runs.values() for r in ids.values()]
-    status = wait_runs(client, eval_id, run_ids, len(loaded.items) * len(run_ids))
+    runs = start_runs(client, loaded)
+    print(next(iter(runs.values()))["eval_id"])
+    pairs = [(ids[f"{p}eval_id"], ids[f"{p}run_id"]) for ids in runs.values() for p in ("", "perturbed_")
+             if f"{p}run_id" in ids]  # fmt: skip
+    status = wait_runs(client, pairs, len(loaded.items) * len(pairs))
     failed = [r for r, st in status.items() if st != "completed"]
     if failed:
         print(f"basalt eval run: runs not completed: {', '.join(f'{r} {status[r]}' for r in failed)}", file=sys.stderr)
         return 1
-    samples = collect(client, loaded, eval_id, runs)
+    samples = collect(client, loaded, runs)
     s = loaded.spec
     judge = s.judge or s.models[0]
     judged = [m for m in spec.JUDGE_METRICS if m in s.metrics]
     extra = {
-        "eval_id": eval_id,
         "runs": runs,
         "spec": s.model_dump(mode="json"),
         "judge": {"model": judge, "prompts": {m: spec.JUDGE_PROMPTS[m] for m in judged}} if judged else None,
@@ -250,7 +259,10 @@ def guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
         import openai
 
         try:
-            return int(func(args))
+            with warnings.catch_warnings():
+                # The SDK marks its Evals API deprecated (OpenAI's own service is shutting down); Basalt serves it.
+                warnings.filterwarnings("ignore", "The Evals API is deprecated", DeprecationWarning)
+                return int(func(args))
         except openai.APIStatusError as exc:
             body = exc.body if isinstance(exc.body, dict) else {}
             error = body.get("error", body)

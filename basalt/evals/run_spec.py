@@ -242,15 +242,16 @@ def _typos(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def testing_criteria(spec: Spec, judge: str) -> list[dict[str, Any]]:
-    """The Evals API testing criteria for the spec's metrics, each named after its metric (toxicity and robustness
-    are computed from the samples and a second run, not graded per item by the API)."""
+def testing_criteria(spec: Spec, judge: str, metrics: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """The Evals API testing criteria for the spec's metrics (or only `metrics` of them), each named after its
+    metric; toxicity and robustness are computed from the samples and a second run, not graded by the API."""
     out: list[dict[str, Any]] = []
-    if "accuracy" in spec.metrics:
+    wanted = [m for m in spec.metrics if metrics is None or m in metrics]
+    if "accuracy" in wanted:
         io = {"input": "{{sample.output_text}}", "reference": "{{item.reference}}"}
         out.append({"name": "accuracy", **ACCURACY[spec.task], **io})
     for metric in JUDGE_METRICS:
-        if metric in spec.metrics:
+        if metric in wanted:
             system, user = JUDGE_PROMPTS[metric]
             out.append(
                 {
@@ -260,7 +261,7 @@ def testing_criteria(spec: Spec, judge: str) -> list[dict[str, Any]]:
                     "input": [{"role": "system", "content": system}, {"role": "user", "content": user}],
                     "range": list(JUDGE_RANGE),
                     "pass_threshold": 3.0,
-                    "sampling_params": {"temperature": 0, "max_completions_tokens": 8},
+                    "sampling_params": {"temperature": 0, "max_completions_tokens": 16},
                 }
             )
     return out
