@@ -60,6 +60,7 @@ class Evals:
 
     async def create_eval(self, principal: Principal, body: spec.NewEval) -> Row:
         config = spec.data_source_config(body.data_source_config)
+        await asyncio.to_thread(sources.check_schema, config.item_schema)
         criteria = spec.criteria(body.testing_criteria)
         for c in criteria:
             judge = (c.model or self.local_model()) if isinstance(c, spec.LabelModel | spec.ScoreModel) else None

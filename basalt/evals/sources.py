@@ -49,17 +49,30 @@ def parse_lines(data: bytes, max_items: int) -> list[dict[str, Any]]:
     return found
 
 
-def check_items(items: Sequence[dict[str, Any]], item_schema: dict[str, Any]) -> None:
-    """Each item against the eval's item_schema (JSON Schema), the first misfit named."""
+def check_schema(item_schema: dict[str, Any]) -> Any:
+    """A validator of the item_schema, or a 400 if it is not a JSON schema (Draft 2020-12)."""
     import jsonschema
 
     try:
-        validator = jsonschema.Draft202012Validator(item_schema)
-        validator.check_schema(item_schema)
+        jsonschema.Draft202012Validator.check_schema(item_schema)
     except jsonschema.SchemaError as exc:
-        raise InvalidRequest(f"item_schema is not a JSON schema: {exc.message[:200]}", param="data_source") from None
+        raise InvalidRequest(
+            f"item_schema is not a JSON schema: {exc.message[:200]}", param="data_source_config"
+        ) from None
+    return jsonschema.Draft202012Validator(item_schema)
+
+
+def check_items(items: Sequence[dict[str, Any]], item_schema: dict[str, Any]) -> None:
+    """Each item against the eval's item_schema (JSON Schema), the first misfit named. A schema whose $ref points
+    elsewhere resolves nothing (nothing is fetched): the item is refused."""
+    import jsonschema
+
+    validator = check_schema(item_schema)
     for position, entry in enumerate(items):
-        error = jsonschema.exceptions.best_match(validator.iter_errors(entry["item"]))
+        try:
+            error = jsonschema.exceptions.best_match(validator.iter_errors(entry["item"]))
+        except Exception as exc:  # an unresolvable $ref, say
+            raise InvalidRequest(f"item_schema cannot check item {position}: {str(exc)[:200]}") from None
         if error is not None:
             raise InvalidRequest(
                 f"data_source item {position} does not match the eval's item_schema: {error.message[:300]}",

@@ -76,7 +76,7 @@ def upload_jsonl(client: openai.OpenAI, lines: list[Any]) -> str:
     return client.files.create(file=("items.jsonl", io.BytesIO(data)), purpose="evals").id
 
 
-def wait_run(client: openai.OpenAI, eval_id: str, run_id: str, seconds: float = 120) -> Any:
+def wait_run(client: openai.OpenAI, eval_id: str, run_id: str, seconds: float = 300) -> Any:
     deadline = time.monotonic() + seconds
     while True:
         run = client.evals.runs.retrieve(run_id, eval_id=eval_id)
