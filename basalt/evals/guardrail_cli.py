@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,17 @@ MAX_DEFINITION_BYTES = 1024 * 1024
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("definition", help="YAML/JSON: one guardrail, or a config file with `guardrails:` (see --name)")
+    p.add_argument(
+        "definition",
+        help="YAML/JSON: one guardrail, or a config file with `guardrails:` (see --name); with --url, NAME:VERSION",
+    )
     p.add_argument("data", help="labelled JSONL: {text, label, policy} or {text, spans} rows")
+    p.add_argument(
+        "--url",
+        default=None,
+        help="read DEFINITION (and --baseline) as NAME:VERSION from this server's /admin/guardrails "
+        "(admin key from $BASALT_ADMIN_KEY or $BASALT_API_KEY)",
+    )
     p.add_argument("--name", default=None, help="which guardrail of a config file (name or name:version)")
     p.add_argument("--policy", default=None, help="the policy of rows that name none (default ANY: any finding)")
     p.add_argument("--source", choices=("INPUT", "OUTPUT"), default="INPUT", help="score texts as prompts or answers")
@@ -58,11 +68,28 @@ def _named(g: dict[str, Any], name: str | None) -> bool:
     return bool(g.get("name") == wanted and (not version or str(g.get("version", "DRAFT")) == version))
 
 
-def score(path: Path, args: argparse.Namespace, rows: list[ge.Labelled]) -> dict[str, Any]:
+def from_server(url: str, ref: str) -> dict[str, Any]:
+    """A guardrail version as a running server holds it (defined in its config or through the admin API)."""
+    import httpx2 as httpx
+
+    key = os.environ.get("BASALT_ADMIN_KEY") or os.environ.get("BASALT_API_KEY") or ""
+    try:
+        answer = httpx.get(f"{url.rstrip('/')}/admin/guardrails", headers={"x-api-key": key}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise InvalidRequest(f"cannot reach {url}: {exc}") from None
+    if answer.status_code != 200:
+        raise InvalidRequest(f"{url}/admin/guardrails answered {answer.status_code}: {answer.text[:200]}")
+    found = [g for g in answer.json().get("data", []) if isinstance(g, dict) and _named(g, ref)]
+    if len(found) != 1:
+        raise InvalidRequest(f"{url} holds no guardrail {ref!r} (give NAME:VERSION)")
+    return dict(found[0])
+
+
+def score(ref: str, args: argparse.Namespace, rows: list[ge.Labelled]) -> dict[str, Any]:
     from ..guard import Guardrails
 
-    guardrail = Guardrails().compile(load_definition(path, args.name))
-    return ge.evaluate(guardrail, rows, args.source)
+    definition = from_server(args.url, ref) if args.url else load_definition(Path(ref), args.name)
+    return ge.evaluate(Guardrails().compile(definition), rows, args.source)
 
 
 def describe(result: dict[str, Any], show: int) -> str:
@@ -85,8 +112,8 @@ def describe(result: dict[str, Any], show: int) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         rows = ge.read_labelled(Path(args.data), args.policy)
-        result = score(Path(args.definition), args, rows)
-        before = score(Path(args.baseline), args, rows) if args.baseline else None
+        result = score(args.definition, args, rows)
+        before = score(args.baseline, args, rows) if args.baseline else None
     except (ge.LabelError, InvalidRequest) as exc:
         print(f"basalt eval guardrail: {exc}", file=sys.stderr)
         return 2

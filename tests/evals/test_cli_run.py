@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 
 from basalt.cli import main
@@ -81,3 +82,23 @@ class _Any:
 
 
 ANY = _Any()
+
+
+def test_guardrail_evaluation_scores_a_version_the_server_holds(
+    eval_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin = (eval_server.home / "admin-key").read_text().strip()
+    words = {"name": "words", "version": 1, "words": {"words": ["zeus"]}}
+    made = httpx.post(eval_server.url + "/admin/guardrails", json=words, headers={"x-api-key": admin})
+    assert made.status_code == 201, made.text
+    data = tmp_path / "set.jsonl"
+    data.write_text('{"text": "project zeus", "label": 1}\n{"text": "hello", "label": 0}\n')
+    argv = ["eval", "guardrail", "words:1", str(data), "--url", eval_server.url]
+    monkeypatch.setenv("BASALT_ADMIN_KEY", "wrong")
+    assert main(argv) == 2
+    assert "answered 401" in capsys.readouterr().err
+    monkeypatch.setenv("BASALT_ADMIN_KEY", admin)
+    assert main(argv) == 0
+    assert "ANY                      P 1.0000  R 1.0000  (tp 1, fp 0, fn 0)" in capsys.readouterr().out
+    assert main([*argv[:2], "words:7", *argv[3:]]) == 2
+    assert "holds no guardrail 'words:7'" in capsys.readouterr().err
