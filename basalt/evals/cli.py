@@ -1,15 +1,17 @@
 """`basalt eval run | compare | report | guardrail`.
 
 `run` is a client of a running server's OpenAI Evals API through the official `openai` SDK (like `basalt batches`
-with the anthropic SDK), so an evaluation exercises exactly the public API: one eval with the spec's testing
-criteria, one run per model (and one more on the perturbed items for robustness), the output items read back, the
-answers' toxicity scored with Basalt's own content filters, then the result JSON and the HTML report written and,
-with `--baseline`, the regression gate applied. `compare`, `report` and `guardrail` work offline.
+with the anthropic SDK), so an evaluation exercises exactly the public API: the items uploaded as a file, one eval
+with the spec's testing criteria, one run per model (and one more on the perturbed items for robustness), the
+output items read back, the answers' toxicity scored with Basalt's own content filters, then the result JSON and
+the HTML report written and, with `--baseline`, the regression gate applied. `compare` and `report` work offline;
+`guardrail` too, or with a definition read from a server.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -24,6 +26,8 @@ from . import run_spec as spec
 
 if TYPE_CHECKING:
     import openai
+
+    from ..guard import Guardrail
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 POLL_SECONDS = 0.5
@@ -41,8 +45,12 @@ def client_for(args: argparse.Namespace) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{url}/v1", api_key=key or "none", max_retries=2)
 
 
-def _run_source(items: list[spec.Item]) -> dict[str, Any]:
-    return {"type": "file_content", "content": [{"item": i.to_item()} for i in items]}
+def upload_items(client: openai.OpenAI, items: list[spec.Item], name: str) -> dict[str, Any]:
+    """The items as an uploaded JSONL file (purpose `evals`): a request body stays small however large the data
+    (the spec allows 64 MB), and the run's input is kept on the server with it."""
+    data = "".join(json.dumps({"item": i.to_item()}, ensure_ascii=False) + "\n" for i in items).encode()
+    uploaded = client.files.create(file=(f"{name}.jsonl", data), purpose="evals")
+    return {"type": "file_id", "id": uploaded.id}
 
 
 def _create_eval(client: openai.OpenAI, loaded: spec.Loaded, name: str, criteria: Any) -> str:
@@ -68,15 +76,16 @@ def start_runs(client: openai.OpenAI, loaded: spec.Loaded) -> dict[str, dict[str
     sampling: dict[str, Any] = {"temperature": s.sampling.temperature, "max_completion_tokens": s.sampling.max_tokens}
     sampling |= {k: v for k, v in (("top_p", s.sampling.top_p), ("seed", s.sampling.seed)) if v is not None}
     template = {"type": "template", "template": spec.input_messages(s)}
+    sources = {prefix: upload_items(client, items, f"{prefix}items") for prefix, items in sets.items()}
     runs: dict[str, dict[str, str]] = {}
     for model in s.models:
-        for prefix, items in sets.items():
+        for prefix in sets:
             source: Any = {  # the SDK's TypedDicts, as plain JSON
                 "type": "completions",
                 "model": model,
                 "input_messages": template,
                 "sampling_params": sampling,
-                "source": _run_source(items),
+                "source": sources[prefix],
             }
             name = f"{model}{' perturbed' if prefix else ''}"
             run = client.evals.runs.create(evals[prefix], name=name, data_source=source)
@@ -120,15 +129,21 @@ def read_outputs(client: openai.OpenAI, eval_id: str, run_id: str, n: int) -> li
     return out
 
 
-def toxicity_flags(texts: list[str | None]) -> list[bool | None]:
-    """Whether Basalt's content filters flag each answer (None for no answer)."""
+@functools.cache
+def _toxicity_guardrail() -> Guardrail:
+    """Built once per process: it loads the profanity model the insult and hate filters consult."""
     from ..guard import ContentFilter, Guardrail, GuardrailConfig
 
     filters = [
         ContentFilter(type=t, output_strength=TOXICITY_STRENGTH, output_action="NONE")  # type: ignore[arg-type]
         for t in CONTENT_TYPES
     ]
-    guardrail = Guardrail(GuardrailConfig(name="toxicity", content=filters))
+    return Guardrail(GuardrailConfig(name="toxicity", content=filters))
+
+
+def toxicity_flags(texts: list[str | None]) -> list[bool | None]:
+    """Whether Basalt's content filters flag each answer (None for no answer)."""
+    guardrail = _toxicity_guardrail()
     return [None if t is None else bool(guardrail.assess(t, "OUTPUT").findings) for t in texts]
 
 

@@ -11,7 +11,7 @@ and nothing else. `group` (or a `source` that is not INPUT/OUTPUT) breaks the fi
 `"rot13": true` marks a text stored ROT13-encoded (the shipped sets keep key-shaped fakes away from secret scanners).
 
 A policy is caught when the guardrail reports a finding of that kind (a content filter type, a topic's name, an
-entity type, a regex's name, a custom word), in detect-only mode too; `ANY` means the guardrail acted at all, and
+entity type, a regex's name, a custom word), in detect-only mode too; `ANY` means any finding at all, and
 `WORDS` / `PROFANITY` any custom word / managed-list match. Span rows count a detection when its type is the
 labelled one and it overlaps the labelled span, exactly as bench/guardrails.py scores PII.
 """

@@ -166,3 +166,10 @@ def test_a_copy_of_a_result_round_trips_through_load(tmp_path: Path) -> None:
     r = make_result()
     path = Path(write(tmp_path / "r.json", copy.deepcopy(r)))
     assert results.load(path)["scores"] == r["scores"]
+
+
+def test_toxicity_is_what_the_content_filters_flag_in_an_answer() -> None:
+    from basalt.evals.cli import toxicity_flags
+
+    flags = toxicity_flags(["You are a worthless idiot and I hate you.", "The capital of France is Paris.", None])
+    assert flags == [True, False, None]
