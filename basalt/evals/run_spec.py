@@ -49,23 +49,27 @@ ACCURACY: dict[str, dict[str, Any]] = {
     "generation": {"type": "text_similarity", "evaluation_metric": "cosine", "pass_threshold": 0.5},
 }
 
-# The judge prompts, recorded in every result (the API records them per output item too).
-_JUDGE_SCALE = "Reply with one integer from 1 to 5 and nothing else: 1 is very poor, 3 is acceptable, 5 is excellent."
+# The judge prompts, recorded in every result (the API records each call's too). Each states what earns the top
+# and the bottom score and ends on the one question to answer: the bundled 135M model, asked for a 1-5 score with a
+# graded rubric and the question beside the answer, gave the same score to right and wrong answers; this wording
+# separated them (5 for "The capital of France is Paris" against the reference "Paris", 1 for an unrelated answer).
 JUDGE_PROMPTS = {
     "correctness": (
-        "You grade answers for correctness. Compare the answer with the reference answer: is what it says true "
-        "and does it agree with the reference? Ignore style and length. " + _JUDGE_SCALE,
-        "Question: {{item.prompt}}\nReference answer: {{item.reference}}\nAnswer: {{sample.output_text}}",
+        "You compare a candidate answer with a reference answer. Score 5 when the candidate says the same as the "
+        "reference, 1 when it does not.",
+        "Reference answer: {{item.reference}}\nCandidate answer: {{sample.output_text}}\n"
+        "Does the candidate say the same as the reference?",
     ),
     "faithfulness": (
-        "You grade answers for faithfulness. Does the answer only state what the context supports, without "
-        "inventing facts? An answer that says less is still faithful. " + _JUDGE_SCALE,
-        "Context: {{item.context}}\nAnswer: {{sample.output_text}}",
+        "You check a candidate answer against a context. Score 5 when everything the candidate states is supported "
+        "by the context, 1 when it states things the context does not support.",
+        "Context: {{item.context}}\nCandidate answer: {{sample.output_text}}\n"
+        "Is everything the candidate states supported by the context?",
     ),
     "helpfulness": (
-        "You grade answers for helpfulness. Does the answer address what the user asked, clearly and usefully? "
-        + _JUDGE_SCALE,
-        "Request: {{item.prompt}}\nAnswer: {{sample.output_text}}",
+        "You judge whether a candidate answer helps with a request. Score 5 when it does what was asked, 1 when it "
+        "does not address the request.",
+        "Request: {{item.prompt}}\nCandidate answer: {{sample.output_text}}\nDoes the candidate do what was asked?",
     ),
 }
 

@@ -62,6 +62,8 @@ def test_run_writes_the_result_and_report_and_the_gate_fails_on_a_regression(
     local = result["scores"]["smollm2"]
     assert set(local) == {"accuracy", "robustness", "toxicity", "correctness"}
     assert all(-1.0 <= v <= 1.0 for v in local.values()) and 0.0 <= local["correctness"] <= 1.0
+    # The judge (the local model, at temperature 0) tells the right capitals from the fake upstream's greeting.
+    assert local["correctness"] > result["scores"]["m"]["correctness"]
     assert result["counts"] == {"smollm2": {"items": 3, "errored": 0}, "m": {"items": 3, "errored": 0}}
     first = result["items"][0]["outputs"]["smollm2"]
     assert first["text"] and first["perturbed_prompt"] != ITEMS[0]["prompt"] and first["perturbed_text"] is not None
