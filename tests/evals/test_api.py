@@ -107,6 +107,7 @@ def test_the_same_run_twice_at_temperature_zero_scores_the_same(eval_client: ope
     assert len(scores[0]) == 4
 
 
+@pytest.mark.timeout(900)
 def test_a_judge_grader_runs_on_the_local_model(eval_client: openai.OpenAI) -> None:
     judge_prompt = [{"role": "system", "content": "You grade answers."},
                     {"role": "user", "content": "Question: {{item.question}}\nAnswer: {{sample.output_text}}\n"
