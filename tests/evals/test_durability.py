@@ -15,7 +15,7 @@ from ..batches.test_durability import exactly_once, stored
 from ..control.servers import Server
 from .conftest import FAST, all_output_items, wait_run
 
-N = 24
+N = 16
 
 
 def sampled(db: Path, run_id: str) -> int:
