@@ -170,7 +170,8 @@ EVAL_RUN = _object(
      "status": {"enum": ["queued", "in_progress", "completed", "canceled", "failed"]}, "created_at": _INT,
      "data_source": _OBJECT, "result_counts": _object({n: _INT for n in ("total", "errored", "failed", "passed")}),
      "per_testing_criteria_results": {"type": "array"}, "per_model_usage": {"type": "array"}},
-    {"error": {"type": ["object", "null"]}, "metadata": {"type": ["object", "null"]}, "report_url": _STRING},
+    {"error": {"type": ["object", "null"]}, "metadata": {"type": ["object", "null"]}, "report_url": _STRING,
+     "progress": _OBJECT},
 )  # fmt: skip
 EVAL_OUTPUT_ITEM = _object(
     {"id": _STRING, "object": {"const": "eval.run.output_item"}, "eval_id": _STRING, "run_id": _STRING,

@@ -52,10 +52,12 @@ def eval_object(row: Row) -> dict[str, Any]:
     }
 
 
-def run_object(row: Row, status: str) -> dict[str, Any]:
+def run_object(row: Row, status: str, progress: dict[str, Any] | None = None) -> dict[str, Any]:
     summary = row["summary"] or {}
     empty = {"total": row["items"], "errored": 0, "failed": 0, "passed": 0}
+    extra = {"progress": progress} if progress is not None else {}  # Basalt's own, while in progress
     return {
+        **extra,
         "id": row["id"],
         "object": "eval.run",
         "eval_id": row["eval_id"],
@@ -110,7 +112,7 @@ def build_router(platform: Platform) -> APIRouter:
         return await control.authenticate(request.headers, SCOPE)
 
     async def shown(run: Row) -> dict[str, Any]:
-        return run_object(run, await evals.public_status(run))
+        return run_object(run, *await evals.public_status(run))
 
     @router.post("/v1/evals")
     async def create_eval(request: Request) -> Any:

@@ -179,15 +179,20 @@ class Evals:
             raise NotFound(f"No run found with id '{run_id[:64]}'.", param="run_id")
         return found
 
-    async def public_status(self, run: Row) -> str:
-        """The run's status as OpenAI names it: queued until its first sample starts."""
+    async def public_status(self, run: Row) -> tuple[str, dict[str, Any] | None]:
+        """The run's status as OpenAI names it (queued until its first sample starts), and while it is in progress
+        how far its batches are (Basalt's own `progress`: {stage, samples, judgments}, each {done, total})."""
         if run["status"] != ACTIVE:
-            return str(run["status"])
-        if run["stage"] == "sampling" and run["sample_batch"]:
-            info = await self.batches.store.get(run["sample_batch"])
-            if info is not None and info.started_at is None and info.status == "in_progress":
-                return "queued"
-        return ACTIVE
+            return str(run["status"]), None
+        progress: dict[str, Any] = {"stage": run["stage"]}
+        status = ACTIVE
+        for column, name in (("sample_batch", "samples"), ("judge_batch", "judgments")):
+            info = await self.batches.store.get(run[column]) if run[column] else None
+            if info is not None:
+                progress[name] = {"done": info.counts.total - info.counts.processing, "total": info.counts.total}
+                if name == "samples" and info.started_at is None and info.status == "in_progress":
+                    status = "queued"
+        return status, progress
 
     async def list_runs(
         self, principal: Principal, eval_id: str, limit: int, after: str | None, asc: bool, status: str | None

@@ -20,7 +20,8 @@ MAX_MESSAGES = 64
 MAX_TEXT = 64 * 1024  # one template string
 MAX_LABELS = 64
 MAX_INLINE_ITEMS = 10_000
-Name = Annotated[StrictStr, Field(max_length=256)]
+# No NUL: PostgreSQL cannot store one in a text column (an error there, not a row).
+Name = Annotated[StrictStr, Field(max_length=256, pattern=r"^[^\x00]*$")]
 Text = Annotated[StrictStr, Field(max_length=MAX_TEXT)]
 Number = StrictFloat | StrictInt
 
@@ -190,7 +191,7 @@ def parse(model: type[_Strict], body: bytes | dict[str, Any]) -> Any:
 
 def check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
     metadata = metadata or {}
-    if len(metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in metadata.items()):
+    if len(metadata) > 16 or any(len(k) > 64 or len(v) > 512 or "\x00" in k + v for k, v in metadata.items()):
         raise InvalidRequest("metadata: at most 16 pairs, keys of 64 characters and values of 512.", param="metadata")
     return metadata
 

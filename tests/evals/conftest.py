@@ -15,9 +15,11 @@ import orjson
 import pytest
 
 from ..batches.conftest import link_models
+from ..control.conftest import database_url, pg_url
 from ..control.servers import Server
 from ..fakes.upstream import Script, fake_upstream
 
+__all__ = ["database_url", "pg_url"]  # SQLite and PostgreSQL, for the store's tests
 FAST = {"concurrency": 8, "poll_seconds": 0.1, "sweep_seconds": 1, "lease_seconds": 3}
 
 

@@ -62,6 +62,7 @@ def test_runs_against_two_models_with_output_items(eval_client: openai.OpenAI) -
     )
     remote = eval_client.evals.runs.create(made.id, name="remote", data_source=completions("m", inline(ITEMS)))
     assert local.status in ("queued", "in_progress") and local.result_counts.total == 4
+    assert local.model_extra is not None and local.model_extra["progress"]["samples"]["total"] == 4
     for run in (local, remote):
         done = wait_run(eval_client, made.id, run.id)
         assert done.status == "completed", done
@@ -107,6 +108,7 @@ def test_the_same_run_twice_at_temperature_zero_scores_the_same(eval_client: ope
     assert len(scores[0]) == 4
 
 
+@pytest.mark.timeout(900)
 def test_a_judge_grader_runs_on_the_local_model(eval_client: openai.OpenAI) -> None:
     judge_prompt = [{"role": "system", "content": "You grade answers."},
                     {"role": "user", "content": "Question: {{item.question}}\nAnswer: {{sample.output_text}}\n"
@@ -151,8 +153,10 @@ def test_another_project_sees_nothing(
     eval_server: Server, eval_client: openai.OpenAI, eval_keys: tuple[str, str]
 ) -> None:
     made = make_eval(eval_client)
-    run = eval_client.evals.runs.create(made.id, data_source=completions("m", inline(ITEMS[:1])))
-    wait_run(eval_client, made.id, run.id)
+    graded_only = {"type": "jsonl", "source": {"type": "file_content", "content": [
+        {"item": ITEMS[0], "sample": {"output_text": "Paris", "model": "given"}}]}}  # fmt: skip
+    run = eval_client.evals.runs.create(made.id, data_source=graded_only)  # type: ignore[arg-type]
+    assert wait_run(eval_client, made.id, run.id).result_counts.passed == 1  # graded from the item's own sample
     other = openai.OpenAI(base_url=eval_server.url + "/v1", api_key=eval_keys[1], max_retries=0)
     for call in (
         lambda: other.evals.retrieve(made.id),

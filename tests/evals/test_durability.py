@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 
 import openai
+import pytest
 
 from ..batches.conftest import link_models
 from ..batches.test_durability import exactly_once, stored
 from ..control.servers import Server
 from .conftest import FAST, all_output_items, wait_run
 
-N = 60
+N = 16
 
 
 def sampled(db: Path, run_id: str) -> int:
@@ -25,6 +26,7 @@ def sampled(db: Path, run_id: str) -> int:
     return int(found[0]) if found else 0
 
 
+@pytest.mark.timeout(900)  # the local model on a busy 2-core machine: seconds per sample
 def test_a_run_survives_sigkill_and_completes_after_restart(tmp_path: Path, basalt_home: Path) -> None:
     home = link_models(basalt_home, tmp_path / "home")
     database = f"sqlite+aiosqlite:///{home / 'basalt.db'}"
@@ -54,13 +56,13 @@ def test_a_run_survives_sigkill_and_completes_after_restart(tmp_path: Path, basa
             "sampling_params": {"temperature": 0, "max_completion_tokens": 3},
         })  # fmt: skip
         deadline = time.monotonic() + 120
-        while sampled(home / "basalt.db", run.id) < 5:
+        while sampled(home / "basalt.db", run.id) < 3:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         server.kill()  # SIGKILL with samples leased and in the engine
         assert sampled(home / "basalt.db", run.id) < N, "the run ended before the kill: nothing was tested"
         server.start()
-        done = wait_run(client, made.id, run.id, 240)
+        done = wait_run(client, made.id, run.id, 600)
         assert done.status == "completed" and done.result_counts.total == N and done.result_counts.errored == 0
         items = all_output_items(client, made.id, run.id)
         assert [i.datasource_item_id for i in items] == list(range(N))

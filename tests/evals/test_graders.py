@@ -123,3 +123,34 @@ def test_criteria_are_checked() -> None:
     with pytest.raises(InvalidRequest, match="range"):
         spec.criteria([{"type": "score_model", "name": "s", "input": [{"role": "user", "content": "x"}],
                         "range": [3, 1]}])  # fmt: skip
+
+
+def test_sampling_requests_from_a_template_or_an_item_reference() -> None:
+    from basalt.evals import sources
+
+    items = [{"item": {"q": "Hi?", "chat": [{"role": "user", "content": "Yo"}]}},
+             {"item": {"q": "Bye?", "chat": "not messages"}}]  # fmt: skip
+    templated = spec.parse(spec.Completions, {
+        "type": "completions", "model": "m", "source": {"type": "file_content", "content": items},
+        "input_messages": {"type": "template", "template": [{"role": "developer", "content": "Be brief."},
+                                                            {"role": "user", "content": "Q: {{item.q}}"}]},
+        "sampling_params": {"temperature": 0, "seed": 3},
+    })  # fmt: skip
+    made = sources.sample_requests(templated, items, 256)
+    assert [m.custom_id for m in made] == ["0", "1"] and all(m.endpoint == "chat.completions" for m in made)
+    first = made[0].request
+    assert first is not None and first.system == "Be brief." and first.max_tokens == 256
+    assert first.messages[0].content == "Q: Hi?" and first.temperature == 0 and first.seed == 3
+    referenced = spec.parse(spec.Completions, {
+        "type": "completions", "model": "m", "source": {"type": "file_content", "content": items},
+        "input_messages": {"type": "item_reference", "item_reference": "item.chat"},
+    })  # fmt: skip
+    good, bad = sources.sample_requests(referenced, items, 8)
+    assert good.request is not None and good.request.messages[0].content == "Yo"
+    assert bad.request is None and bad.error is not None and "item.chat" in bad.error.message
+    assert sources.parse_lines(b'{"item": {"a": 1}}\n\n{"b": 2}\n', 10) == [
+        {"item": {"a": 1}, "sample": None}, {"item": {"b": 2}, "sample": None}]  # fmt: skip
+    with pytest.raises(InvalidRequest, match="line 2"):
+        sources.parse_lines(b'{"a": 1}\nnope\n', 10)
+    with pytest.raises(InvalidRequest, match="at most 1 items"):
+        sources.parse_lines(b"{}\n{}\n", 1)
