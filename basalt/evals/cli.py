@@ -93,20 +93,25 @@ def start_runs(client: openai.OpenAI, loaded: spec.Loaded) -> dict[str, dict[str
     return runs
 
 
-def wait_runs(client: openai.OpenAI, runs: list[tuple[str, str]], total: int) -> dict[str, str]:
-    """Polls every (eval, run) to an end, drawing one progress bar over all their items; returns their statuses."""
+def wait_runs(client: openai.OpenAI, runs: list[tuple[str, str, int]]) -> dict[str, str]:
+    """Polls every (eval, run, model calls it makes) to an end, drawing one progress bar over all their calls,
+    samples and judgments, from the `progress` Basalt adds to a run in progress; returns the runs' statuses."""
     from ..batches.cli import progress_line
 
     started = time.monotonic()
     status: dict[str, str] = {}
+    total = sum(calls for _, _, calls in runs)
     while True:
         done = 0
-        for eval_id, run_id in runs:
+        for eval_id, run_id, calls in runs:
             run = client.evals.runs.retrieve(run_id, eval_id=eval_id)
             status[run_id] = run.status
-            c = run.result_counts
-            done += c.total if run.status in TERMINAL else c.passed + c.failed + c.errored
-        sys.stderr.write(progress_line(min(done, total), total, started, time.monotonic()))
+            progress = (run.model_extra or {}).get("progress") or {}
+            stages = [progress.get(k) for k in ("samples", "judgments")]
+            made = sum(int(p.get("done", 0)) for p in stages if isinstance(p, dict))
+            done += calls if run.status in TERMINAL else min(made, calls)
+        line = progress_line(done, total, started, time.monotonic()).replace(" items", " calls")
+        sys.stderr.write(line)
         sys.stderr.flush()
         if all(s in TERMINAL for s in status.values()):
             sys.stderr.write("\n")
@@ -192,9 +197,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     client = client_for(args)
     runs = start_runs(client, loaded)
     print(next(iter(runs.values()))["eval_id"])
-    pairs = [(ids[f"{p}eval_id"], ids[f"{p}run_id"]) for ids in runs.values() for p in ("", "perturbed_")
+    n, judges = len(loaded.items), sum(m in spec.JUDGE_METRICS for m in loaded.spec.metrics)
+    calls = {"": n * (1 + judges), "perturbed_": n}  # each item's sample, and a judgment per judge metric
+    pairs = [(ids[f"{p}eval_id"], ids[f"{p}run_id"], c) for ids in runs.values() for p, c in calls.items()
              if f"{p}run_id" in ids]  # fmt: skip
-    status = wait_runs(client, pairs, len(loaded.items) * len(pairs))
+    status = wait_runs(client, pairs)
     failed = [r for r, st in status.items() if st != "completed"]
     if failed:
         print(f"basalt eval run: runs not completed: {', '.join(f'{r} {status[r]}' for r in failed)}", file=sys.stderr)

@@ -53,7 +53,8 @@ def test_run_writes_the_result_and_report_and_the_gate_fails_on_a_regression(
     assert main([*argv, "--baseline", planted, "--tolerance", "0.1"]) == 1
     out, err = capsys.readouterr()
     assert out.startswith("eval_") and "-0.6667  REGRESSION" in out and "gate FAILED (1 regression" in out
-    assert "12/12 items" in err and "ETA" in err  # 3 items x 2 models x (original + perturbed)
+    # 2 models x (3 samples + 3 judgments, then 3 perturbed samples): the bar counts model calls.
+    assert "18/18 calls" in err and "calls/s" in err and "ETA" in err
 
     result = json.loads((tmp_path / "out" / "capitals.result.json").read_text())
     assert result["models"] == ["smollm2", "m"] and len(result["items"]) == 3
