@@ -13,6 +13,8 @@ $(BIN)/python:
 setup: $(BIN)/python
 	PY=$(BIN)/python scripts/build-llama.sh
 	$(BIN)/pip install -q -e '.[test]'
+	# Debian's Chromium for the browser tests (Playwright cannot download its own browser here; CI runs as root).
+	test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 serve: setup
 	$(BIN)/basalt serve $(ARGS)

@@ -162,9 +162,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from .batches.cli import register as register_batches
     from .control.commands import register
+    from .evals.cli import register as register_evals
 
     register(sub)
     register_batches(sub)
+    register_evals(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

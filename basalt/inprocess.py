@@ -170,6 +170,7 @@ class InProcess:
             self.platform.start()
             self._thread.start()
             self.loop.call_soon_threadsafe(self.platform.batches.start)  # its batch worker, as a server has one
+            self.loop.call_soon_threadsafe(self.platform.evals.start)  # and its eval driver
             self._started = True
         return self
 
