@@ -61,7 +61,7 @@ export function guardrailHeaders(spec) {
 }
 
 // Sends the request and reports each piece as it arrives: onUpdate({text, tools, usage, stop, guardrail, ...}).
-async function run(dialect, spec, onUpdate) {
+export async function run(dialect, spec, onUpdate) {
   const anthropic = dialect === "anthropic";
   const path = anthropic ? "/v1/messages" : "/v1/chat/completions";
   const body = anthropic ? anthropicBody(spec) : openaiBody(spec);
