@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup serve test lint bench clean
+.PHONY: setup serve test lint browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ lint: setup
 	$(BIN)/ruff format --check basalt tests bench
 	$(BIN)/mypy
 
-test: lint
+# The console's browser tests (tests/console) drive Debian's Chromium: Playwright cannot download its own browser here.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test: lint browser
 	$(BIN)/python -m pytest $(ARGS)
 
 clean:

@@ -6,8 +6,10 @@ a project key that sees its own project only, a guardrail defined and masking a 
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -93,7 +95,7 @@ def test_a_streamed_chat_renders_token_by_token(console: Console, admin_key: str
     seen: list[str] = page.evaluate("window.seen")
     assert len(final) > 20
     assert len(seen) >= 5, seen  # rendered as the tokens came, not once at the end
-    assert all(later.startswith(earlier) for earlier, later in zip(seen, seen[1:], strict=False)), seen
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(seen)), seen
     assert seen[-1] == final and len(seen[0]) < len(final) / 2
     meta = page.get_by_test_id("answer-meta").inner_text()
     assert "first token" in meta and "out " in meta and "request req_" in meta
@@ -154,9 +156,7 @@ def test_a_key_made_in_the_console_calls_in_the_playground_and_its_project_sees_
     assert "acme-console" in page.get_by_role("main").inner_text()
     assert page.get_by_role("button", name="Create key").count() == 0
     # The hidden button is not the protection: the server refuses the admin API to this key.
-    status = page.evaluate(
-        "async (key) => (await fetch('/admin/keys', {headers: {'x-api-key': key}})).status", secret
-    )
+    status = page.evaluate("async (key) => (await fetch('/admin/keys', {headers: {'x-api-key': key}})).status", secret)
     assert status == 403
     console.sign_out()
     console.sign_in(admin_key)
@@ -208,8 +208,8 @@ def test_forced_tools_json_output_compare_and_the_code_of_the_request(console: C
     page = console.page
     console.sign_in(admin_key)
     page.get_by_text("Tools and structured output").click()
-    tool = {"name": "get_weather", "description": "The weather in a city",
-            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}  # fmt: skip
+    city = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tool = {"name": "get_weather", "description": "The weather in a city", "input_schema": city}
     page.get_by_label("Tools (JSON array: name, description, input_schema)").fill(json.dumps([tool]))
     page.get_by_label("Tool choice").select_option(label="force get_weather")
     page.get_by_label("Prompt", exact=True).fill("What is the weather in Paris?")
@@ -259,7 +259,7 @@ def test_a_batch_submitted_in_the_console_runs_to_the_end(console: Console, admi
     assert progress.get_attribute("value") == progress.get_attribute("max") == "3"
     with page.expect_download() as download:
         page.get_by_role("button", name="Download results of").first.click()
-    lines = [json.loads(line) for line in open(download.value.path()).read().splitlines()]
+    lines = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
     assert sorted(r["custom_id"] for r in lines) == ["line-1", "line-2", "line-3"]
     assert all(r["result"]["type"] == "succeeded" for r in lines)
     console.shoot("batches")
@@ -277,7 +277,7 @@ def test_models_usage_requests_live_and_evaluations_pages(console: Console, admi
     page.get_by_role("figure").first.wait_for()
     with page.expect_download() as download:
         page.get_by_role("button", name="Export CSV").click()
-    rows = open(download.value.path()).read().splitlines()
+    rows = Path(download.value.path()).read_text().splitlines()
     assert rows[0].startswith("model,requests,errors,input_tokens") and len(rows) >= 2
     console.shoot("usage")
     console.open("Requests")

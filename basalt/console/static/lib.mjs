@@ -147,7 +147,7 @@ export function Bars({ title, items, format = (v) => String(v), alt = false }) {
   const row = 22, labelWidth = 190, width = 640;
   return html`<figure>
     <svg role="img" aria-label=${`${title}: ${items.map((i) => `${i.label} ${format(i.value)}`).join(", ")}`}
-      width=${width} height=${items.length * row + 4} viewBox=${`0 0 ${width} ${items.length * row + 4}`}>
+      width="100%" viewBox=${`0 0 ${width} ${items.length * row + 4}`} preserveAspectRatio="xMinYMin meet">
       ${items.map((item, n) => html`<g key=${n}>
         <text x="0" y=${n * row + 15}>${String(item.label).slice(0, 30)}</text>
         <rect class=${alt ? "bar alt" : "bar"} x=${labelWidth} y=${n * row + 3}

@@ -188,12 +188,15 @@ export function Playground({ who }) {
   const set = (field) => (value) => setForm({ ...form, [field]: value });
   let toolNames = [];
   try { toolNames = (JSON.parse(form.tools || "[]") || []).map((t) => t.name).filter(Boolean); } catch { /* typing */ }
+  // A forced tool that is no longer in the list falls back to auto.
+  const stale = form.toolChoice.startsWith("tool:") && !toolNames.includes(form.toolChoice.slice(5));
+  const current = stale ? { ...form, toolChoice: "auto" } : form;
 
   async function send(event) {
     event.preventDefault();
     setError(null);
     let specs;
-    try { specs = [buildSpec(form, chosen), ...(compare ? [buildSpec(form, chosenB)] : [])]; }
+    try { specs = [buildSpec(current, chosen), ...(compare ? [buildSpec(current, chosenB)] : [])]; }
     catch (e) { setError(e); return; }
     setResults([null, null]);
     await Promise.all(specs.map((spec, n) => run(dialect, spec, (r) => setResults((all) => {
@@ -201,10 +204,13 @@ export function Playground({ who }) {
     })).catch((e) => setError(e))));
   }
 
-  function showCode() {
-    try { setCode({ tab: dialect === "anthropic" ? "anthropic" : "openai", ...snippets(buildSpec(form, chosen)) }); }
-    catch (e) { setError(e); }
+  // The code follows the form as it changes; a form that does not parse yet shows why instead.
+  let shown = null;
+  if (code) {
+    try { shown = { tab: code.tab, ...snippets(buildSpec(current, chosen)) }; }
+    catch (e) { shown = { tab: code.tab, anthropic: e.message, openai: e.message, boto3: e.message }; }
   }
+  const showCode = () => setCode(code ? null : { tab: dialect === "anthropic" ? "anthropic" : "openai" });
 
   const modelOptions = names.map((n) => ({ value: n, label: n }));
   return html`<form onSubmit=${send} aria-label="Playground request">
@@ -234,16 +240,17 @@ export function Playground({ who }) {
       <summary>Tools and structured output</summary>
       <${Area} label="Tools (JSON array: name, description, input_schema)" value=${form.tools}
         onInput=${set("tools")} rows="4" />
-      <${Select} label="Tool choice" value=${form.toolChoice} onChange=${set("toolChoice")} options=${[
+      <${Select} label="Tool choice" value=${current.toolChoice} onChange=${set("toolChoice")} options=${[
         { value: "auto", label: "auto" }, { value: "any", label: "any tool" }, { value: "none", label: "none" },
         ...toolNames.map((n) => ({ value: `tool:${n}`, label: `force ${n}` }))]} />
       <${Area} label="JSON schema of the answer (optional)" value=${form.schema} onInput=${set("schema")} rows="3" />
     </details>
     <p class="row"><button type="submit">Send</button>
-      <button type="button" class="secondary" onClick=${showCode}>View code</button></p>
+      <button type="button" class="secondary" onClick=${showCode} aria-expanded=${code ? "true" : "false"}>
+        View code</button></p>
     <${Problem} error=${error} />
   </form>
-  ${code && html`<${Code} code=${code} onTab=${(tab) => setCode({ ...code, tab })} />`}
+  ${shown && html`<${Code} code=${shown} onTab=${(tab) => setCode({ tab })} />`}
   <div class=${compare ? "cols" : ""}>
     <${Answer} label=${`Answer from ${chosen}`} result=${results[0]} testid="answer" />
     ${compare && html`<${Answer} label=${`Answer from ${chosenB}`} result=${results[1]} testid="answer-b" />`}
