@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from . import console, guard
 from .config import Settings
 from .control import admin as control_admin
-from .dialects import anthropic, anthropic_batches, bedrock, openai, openai_batches, openai_files
+from .dialects import anthropic, anthropic_batches, bedrock, openai, openai_batches, openai_evals, openai_files
 from .dialects.anthropic import json_response
 from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         metrics = platform_.metrics
         fresh = asyncio.create_task(metrics.keep_fresh()) if metrics and metrics.directory else None
         platform_.batches.start()  # this replica's batch worker, on the serving event loop
+        platform_.evals.start()  # and its eval driver
         try:
             yield
         finally:
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(openai_files.build_router(platform_))
     app.include_router(anthropic_batches.build_router(platform_))
     app.include_router(openai_batches.build_router(platform_))
+    app.include_router(openai_evals.build_router(platform_))
     app.include_router(control_admin.build_router(platform_.control, platform_.guardrails))
 
     async def may_apply_guardrails(request: Request) -> None:

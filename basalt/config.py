@@ -86,6 +86,16 @@ class BatchSettings(BaseModel):
     max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
 
 
+class EvalSettings(BaseModel):
+    """Evaluation runs (the OpenAI Evals API): batches of the batch engine, moved on by a driver in every replica."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True  # run the driver in this process (the routes answer either way)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)  # how often the driver looks at runs in progress
+    max_items: int = Field(default=10_000, ge=1, le=100_000)  # data-source items in one run
+    max_tokens: int = Field(default=256, ge=1, le=32_768)  # a sample's max_completion_tokens when none is given
+
+
 class ControlSettings(BaseModel):
     """Keys, tenants, limits and metering. With `auth` off, a local single-user server needs no key."""
 
@@ -177,6 +187,7 @@ class Settings(BaseModel):
     observability: ObservabilitySettings = Field(default_factory=lambda: ObservabilitySettings())
     files: FileSettings = Field(default_factory=lambda: FileSettings())
     batches: BatchSettings = Field(default_factory=lambda: BatchSettings())
+    evals: EvalSettings = Field(default_factory=lambda: EvalSettings())
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:

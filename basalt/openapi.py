@@ -115,7 +115,7 @@ FILE_OBJECT = _object(
         "bytes": _INT,
         "created_at": _INT,
         "filename": _STRING,
-        "purpose": {"enum": ["batch", "batch_output"]},
+        "purpose": {"enum": ["batch", "batch_output", "evals"]},
     },
     {"status": _STRING},
 )
@@ -125,7 +125,10 @@ FILE_LIST = _object(
 )
 FILE_DELETED = _object({"id": _STRING, "object": {"const": "file"}, "deleted": {"type": "boolean"}})
 FILE_UPLOAD = _object(
-    {"file": {"type": "string", "contentMediaType": "application/octet-stream"}, "purpose": {"enum": ["batch"]}}
+    {
+        "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+        "purpose": {"enum": ["batch", "evals"]},
+    }
 )
 _NULLABLE_INT = {"type": ["integer", "null"]}
 BATCH = _object(
@@ -157,6 +160,25 @@ BATCH_LIST = _object(
     {"object": {"const": "list"}, "data": {"type": "array", "items": BATCH}, "has_more": {"type": "boolean"}},
     {"first_id": _NULLABLE_STRING, "last_id": _NULLABLE_STRING},
 )
+_PAGE = _object({"object": {"const": "list"}, "data": {"type": "array"}, "has_more": {"type": "boolean"}},
+                {"first_id": _NULLABLE_STRING, "last_id": _NULLABLE_STRING})  # fmt: skip
+EVAL = _object({"id": _STRING, "object": {"const": "eval"}, "name": _STRING, "created_at": _INT,
+                "data_source_config": _OBJECT, "testing_criteria": {"type": "array"}},
+               {"metadata": {"type": ["object", "null"]}})  # fmt: skip
+EVAL_RUN = _object(
+    {"id": _STRING, "object": {"const": "eval.run"}, "eval_id": _STRING, "name": _STRING, "model": _STRING,
+     "status": {"enum": ["queued", "in_progress", "completed", "canceled", "failed"]}, "created_at": _INT,
+     "data_source": _OBJECT, "result_counts": _object({n: _INT for n in ("total", "errored", "failed", "passed")}),
+     "per_testing_criteria_results": {"type": "array"}, "per_model_usage": {"type": "array"}},
+    {"error": {"type": ["object", "null"]}, "metadata": {"type": ["object", "null"]}, "report_url": _STRING},
+)  # fmt: skip
+EVAL_OUTPUT_ITEM = _object(
+    {"id": _STRING, "object": {"const": "eval.run.output_item"}, "eval_id": _STRING, "run_id": _STRING,
+     "datasource_item_id": _INT, "datasource_item": _OBJECT, "status": _STRING, "results": {"type": "array"},
+     "created_at": _INT},
+    {"sample": {"type": ["object", "null"]}},
+)  # fmt: skip
+EVALS_QUERY = {"after": "An id: the page after it.", "limit": "1 to 100 (20).", "order": "asc (default) or desc."}
 FILES_QUERY = {
     "purpose": "Only files of this purpose (batch, batch_output).",
     "limit": "How many files, 1 to 10000 (default 10000).",
@@ -236,6 +258,7 @@ def operations() -> dict[tuple[str, str], Operation]:
     from .canonical.types import MessagesRequest
     from .control.admin import LimitFields, NewKey, NewProject
     from .dialects.openai_batches import NewBatch
+    from .evals.spec import EvalUpdate, NewEval, NewRun
     from .guard.api import ApplyBody
     from .wire.bedrock_types import ConverseBody
     from .wire.chat import ChatCompletionRequest
@@ -289,6 +312,7 @@ def operations() -> dict[tuple[str, str], Operation]:
         ("get", "/v1/messages/batches/{batch_id}/results"): Operation(
             "anthropic", _STRING, media="application/binary"  # JSON lines, one result each
         ),
+        **_evals(NewEval, EvalUpdate, NewRun),
         ("get", "/admin/guardrails"): Operation(admin, _list_of(GUARDRAIL)),
         ("post", "/admin/guardrails"): Operation(
             admin, GUARDRAIL, (201, 200), body=_OBJECT, errors=(*COMMON, 409),  # 200: the same definition again
@@ -314,6 +338,39 @@ def operations() -> dict[tuple[str, str], Operation]:
         ),
         ("get", "/health"): Operation("anthropic", _object({"status": {"const": "ok"}}), errors=(421,)),
         **_bedrock(ConverseBody, ApplyBody, hello),
+    }  # fmt: skip
+
+
+def _evals(
+    new_eval: type[BaseModel], update: type[BaseModel], new_run: type[BaseModel]
+) -> dict[tuple[str, str], Operation]:
+    """The OpenAI Evals API (dialects/openai_evals.py)."""
+    evals, runs = "/v1/evals", "/v1/evals/{eval_id}/runs"
+    items = runs + "/{run_id}/output_items"
+    criterion = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+                 "reference": "{{item.answer}}", "operation": "eq"}  # fmt: skip
+    deleted = _object({"object": _STRING, "deleted": {"type": "boolean"}})
+    return {
+        ("post", evals): Operation(
+            "openai", EVAL, body=new_eval,
+            example={"name": "qa", "data_source_config": {"type": "custom", "item_schema": {"type": "object"}},
+                     "testing_criteria": [criterion]},
+        ),
+        ("get", evals): Operation("openai", _PAGE, query={**EVALS_QUERY, "order_by": "created_at or updated_at."}),
+        ("get", evals + "/{eval_id}"): Operation("openai", EVAL),
+        ("post", evals + "/{eval_id}"): Operation("openai", EVAL, body=update, example={"name": "renamed"}),
+        ("delete", evals + "/{eval_id}"): Operation("openai", deleted),
+        ("post", runs): Operation(
+            "openai", EVAL_RUN, body=new_run,
+            example={"data_source": {"type": "jsonl", "source": {"type": "file_content", "content": [
+                {"item": {"answer": "4"}, "sample": {"output_text": "4"}}]}}},
+        ),
+        ("get", runs): Operation("openai", _PAGE, query={**EVALS_QUERY, "status": "queued, in_progress, ..."}),
+        ("get", runs + "/{run_id}"): Operation("openai", EVAL_RUN),
+        ("delete", runs + "/{run_id}"): Operation("openai", deleted),
+        ("post", runs + "/{run_id}/cancel"): Operation("openai", EVAL_RUN),
+        ("get", items): Operation("openai", _PAGE, query={**EVALS_QUERY, "status": "pass or fail."}),
+        ("get", items + "/{output_item_id}"): Operation("openai", EVAL_OUTPUT_ITEM),
     }  # fmt: skip
 
 

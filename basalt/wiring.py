@@ -13,6 +13,7 @@ from .config import Settings
 from .control import ControlPlane
 from .engine import BUNDLED, EngineConfig, EngineStats, LocalEngine, ModelStore, StoreError
 from .errors import BasaltError
+from .evals import Evals
 from .files.stores import open_store
 from .flow import Flow, Observers
 from .guard import GuardrailConfig, Guardrails
@@ -53,6 +54,9 @@ class Platform:
             settings.files.store, settings.database_url(), settings.home, lambda: self.control.store().db
         )
         self.batches = BatchEngine(settings.batches, self.control, self.flow, self._batch_concurrency(), self._slots)
+        # Eval runs are batches of this engine; a driver in every replica moves them on (basalt/evals/).
+        knows = lambda model: self._slots(model) is not None  # noqa: E731
+        self.evals = Evals(settings.evals, self.control, self.batches, self.files, knows, lambda: settings.local_model)
 
     def _batch_concurrency(self) -> int:
         """Items this replica runs at once: as many as the local engine runs together, 4 per upstream deployment."""
@@ -136,6 +140,7 @@ class Platform:
 
     async def aclose(self) -> None:
         """Release what the current event loop holds: upstream connections, the ledger writer, database pools."""
+        await self.evals.aclose()
         await self.batches.aclose()  # first: its items' calls settle in the ledger before it closes
         for provider in self._providers:
             await provider.aclose()

@@ -168,7 +168,9 @@ def _item_row(batch_id: str, position: int, item: NewItem) -> dict[str, Any]:
         "custom_id": item.custom_id,
         "endpoint": item.endpoint,
         # What the caller sent, fields it left out omitted, so that decoding it again gives the same request.
-        "request": None if item.request is None else item.request.model_dump(mode="json", exclude_unset=True),
+        "request": None
+        if item.request is None
+        else item.request.model_dump(mode="json", exclude_unset=True, by_alias=True),
         "request_id": ids.item_request_id(batch_id, position),
         "state": "errored" if bad else "queued",
         "attempts": 0,

@@ -12,8 +12,8 @@ from typing import Any
 from ..canonical import MessagesRequest
 from ..errors import BasaltError
 
-KINDS = ("anthropic", "openai")
-ID_PREFIX = {"anthropic": "msgbatch", "openai": "batch"}
+KINDS = ("anthropic", "openai", "eval")  # eval: an evaluation run's sampling or judging calls (basalt/evals/)
+ID_PREFIX = {"anthropic": "msgbatch", "openai": "batch", "eval": "evalbatch"}
 # Engine statuses of a batch: items are taken while in_progress; canceling lets started items finish; ended is final.
 STATUSES = ("in_progress", "canceling", "ended")
 # States of an item: queued and running are "processing"; the other four are its result, written once.

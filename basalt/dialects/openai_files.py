@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ..control.principal import Principal
 from ..errors import InvalidRequest
-from ..files import CHUNK_BYTES, MAX_FILE_BYTES, FileInfo, ListOrder
+from ..files import CHUNK_BYTES, MAX_FILE_BYTES, FileInfo, ListOrder, Purpose
 from ..files.stores import owner_of
 from ..files.types import check_filename
 from ..http.uploads import file_chunks, read_upload
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 SCOPE = "batches"
 MAX_LIST = 10_000  # OpenAI's own bound on files.list's limit
-UPLOAD_PURPOSES = ("batch",)
+UPLOAD_PURPOSES = ("batch", "evals")
 
 
 def file_object(info: FileInfo) -> dict[str, Any]:
@@ -72,14 +72,15 @@ def build_router(platform: Platform) -> APIRouter:
             purpose = upload.field("purpose")
             if purpose not in UPLOAD_PURPOSES:
                 raise InvalidRequest(
-                    f"purpose must be 'batch' (Basalt stores files for batches only), not {purpose!r}.",
+                    f"purpose must be 'batch' or 'evals' (the files Basalt stores), not {purpose!r}.",
                     param="purpose",
                 )
             if upload.field("expires_after[anchor]") is not None or upload.field("expires_after[seconds]"):
                 raise InvalidRequest("expires_after is not supported: delete files when done.", param="expires_after")
             part = upload.file("file")
             filename = check_filename(part.filename or "upload.jsonl")
-            info = await store.put(owner_of(principal), "batch", filename, file_chunks(part, CHUNK_BYTES))
+            kept: Purpose = "evals" if purpose == "evals" else "batch"
+            info = await store.put(owner_of(principal), kept, filename, file_chunks(part, CHUNK_BYTES))
         finally:
             await upload.aclose()
         return json_response(file_object(info))

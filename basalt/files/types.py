@@ -14,9 +14,9 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 # What the stores read and write at a time: a database row, a disk write, a piece of a response.
 CHUNK_BYTES = 1024 * 1024
 MAX_FILENAME = 255
-# The purposes Basalt stores files for: uploads for batches, and the batches' own output and error files.
-Purpose = Literal["batch", "batch_output"]
-PURPOSES: tuple[Purpose, ...] = ("batch", "batch_output")
+# The purposes Basalt stores files for: uploads for batches and evals, and the batches' own output and error files.
+Purpose = Literal["batch", "batch_output", "evals"]
+PURPOSES: tuple[Purpose, ...] = ("batch", "batch_output", "evals")
 ListOrder = Literal["asc", "desc"]
 
 

@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 import basalt.batches.tables
+import basalt.evals.tables
 import basalt.files.database  # noqa: F401  # every room declares its tables on the control database's metadata
 from basalt.cli import main
 from basalt.control import Store
