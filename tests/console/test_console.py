@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import openai
 import pytest
 
 from ..control.servers import Server
@@ -265,7 +266,42 @@ def test_a_batch_submitted_in_the_console_runs_to_the_end(console: Console, admi
     console.shoot("batches")
 
 
-def test_models_usage_requests_live_and_evaluations_pages(console: Console, admin_key: str) -> None:
+@pytest.mark.filterwarnings("ignore:The Evals API is deprecated:DeprecationWarning")
+def test_evaluation_runs_with_their_chart_and_side_by_side(console: Console, server: Server, admin_key: str) -> None:
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=admin_key, max_retries=0)
+    schema = {"type": "object", "properties": {"expected": {"type": "string"}}, "required": ["expected"]}
+    check = {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
+             "reference": "{{item.expected}}", "operation": "eq"}  # fmt: skip
+    made = client.evals.create(
+        name="console-qa", data_source_config={"type": "custom", "item_schema": schema}, testing_criteria=[check]
+    )
+
+    def graded(answers: list[str]) -> Any:  # items that bring their own answers: graded, nothing sampled
+        content = [
+            {"item": {"expected": e}, "sample": {"output_text": a}} for e, a in zip(["a", "b"], answers, strict=True)
+        ]
+        source = {"type": "jsonl", "source": {"type": "file_content", "content": content}}
+        return client.evals.runs.create(made.id, name="-".join(answers), data_source=source)  # type: ignore[arg-type]
+
+    runs = [graded(["a", "b"]), graded(["a", "x"])]
+    deadline = time.monotonic() + 120
+    for run in runs:
+        while client.evals.runs.retrieve(run.id, eval_id=made.id).status != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+    page = console.page
+    console.sign_in(admin_key)
+    console.open("Evaluations")
+    page.get_by_role("cell", name="console-qa").wait_for()
+    page.get_by_role("table", name="Run comparison").wait_for()
+    comparison = page.get_by_role("table", name="Run comparison").inner_text()
+    assert "100.0 %" in comparison and "50.0 %" in comparison and "exact" in comparison
+    chart = page.get_by_role("img", name="Pass rate by run").get_attribute("aria-label") or ""
+    assert "a-b 100.0 %" in chart and "a-x 50.0 %" in chart
+    console.shoot("evaluations")
+
+
+def test_models_usage_requests_and_live_pages(console: Console, admin_key: str) -> None:
     page = console.page
     console.sign_in(admin_key)
     console.open("Models")
@@ -290,6 +326,3 @@ def test_models_usage_requests_live_and_evaluations_pages(console: Console, admi
     page.wait_for_timeout(1200)
     assert "…" not in page.get_by_test_id("live").inner_text()
     console.shoot("live")
-    console.open("Evaluations")
-    page.get_by_role("status").wait_for()
-    console.shoot("evaluations")
