@@ -89,12 +89,12 @@ def test_a_streamed_chat_renders_token_by_token(console: Console, admin_key: str
     page = console.page
     page.get_by_label("API dialect").select_option(label=dialect)
     page.get_by_label("Prompt", exact=True).fill("Tell me a short story about a cat.")
-    page.get_by_label("Max tokens").fill("24")
+    page.get_by_label("Max tokens").fill("16")
     page.evaluate(WATCH)
     page.get_by_role("button", name="Send").click()
     final = answered(console)
     seen: list[str] = page.evaluate("window.seen")
-    assert len(final) > 20
+    assert len(final) > 12
     assert len(seen) >= 5, seen  # rendered as the tokens came, not once at the end
     assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(seen)), seen
     assert seen[-1] == final and len(seen[0]) < len(final) / 2
@@ -197,7 +197,7 @@ def test_a_guardrail_defined_in_the_console_masks_a_test_text(console: Console, 
     console.open("Playground")
     page.get_by_label("Guardrails (name:version, comma-separated)").fill("mask-mail:1")
     page.get_by_label("Prompt", exact=True).fill("Repeat after me: my address is jane.doe@example.com")
-    page.get_by_label("Max tokens").fill("24")
+    page.get_by_label("Max tokens").fill("12")
     page.get_by_role("button", name="Send").click()
     answered(console)
     trace = json.loads(page.get_by_test_id("guardrail-trace").inner_text())
@@ -215,6 +215,7 @@ def test_forced_tools_json_output_compare_and_the_code_of_the_request(console: C
     page.get_by_label("Tool choice").select_option(label="force get_weather")
     page.get_by_label("Prompt", exact=True).fill("What is the weather in Paris?")
     page.get_by_label("Max tokens").fill("40")
+    page.get_by_label("Temperature").fill("0")
     page.get_by_role("button", name="Send").click()
     answered(console)
     called: dict[str, Any] = json.loads(page.get_by_test_id("tool-input").inner_text())
@@ -234,7 +235,7 @@ def test_forced_tools_json_output_compare_and_the_code_of_the_request(console: C
     schema = {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]}
     page.get_by_label("JSON schema of the answer (optional)").fill(json.dumps(schema))
     page.get_by_label("Prompt", exact=True).fill("Name a colour.")
-    page.get_by_label("Max tokens").fill("100")
+    page.get_by_label("Max tokens").fill("48")
     page.get_by_label("Compare with a second model").check()
     page.get_by_label("Second model", exact=True).select_option("smollm2")
     page.get_by_label("API dialect").select_option(label="OpenAI Chat Completions")

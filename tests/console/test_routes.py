@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -133,3 +134,9 @@ def test_the_pages_own_origin_may_post_and_others_may_not(client: httpx.Client, 
     for other in ("http://evil.example", "null", "http://basalt.in-process.evil.example", "ftp://basalt.in-process"):
         refused = client.post("/admin/projects", json={"name": "x"}, headers={**admin, "origin": other})
         assert refused.status_code == 403, other
+
+
+def test_with_auth_off_the_console_is_the_single_local_user(tmp_path: Path) -> None:
+    with InProcess(Settings(home=tmp_path, serve_local=False)) as local:
+        me = local.http_client().get("/v1/whoami").json()
+    assert me == {"auth": False, "admin": True, "key": None, "project": None}
