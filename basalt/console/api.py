@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from ..control.admin import json_object, ok, project_json
+from ..control.principal import ENDPOINTS
 from ..errors import InvalidRequest
 from ..guard import GuardrailConfig
 from ..http.plumbing import PRINCIPAL, read_body
@@ -31,6 +32,7 @@ def whoami(principal: Any, auth: bool) -> dict[str, Any]:
         "admin": principal.admin,
         "key": key.public() if key is not None else None,
         "project": project_json(principal.project) if principal.project is not None else None,
+        "endpoints": [e for e in ENDPOINTS if e != "admin"],  # what a key's scopes can name (the keys page offers them)
     }
 
 

@@ -3,7 +3,6 @@
 import { useState } from "./vendor/hooks.mjs";
 import { api, html, useLoad, when, usd, Check, Field, Problem, Select, Table } from "./lib.mjs";
 
-const ENDPOINTS = ["messages", "chat.completions", "count_tokens", "models", "usage", "guardrails", "batches"];
 const LIMITS = [["rpm", "Requests per minute"], ["input_tpm", "Input tokens per minute"],
   ["output_tpm", "Output tokens per minute"], ["max_concurrency", "Concurrent requests"],
   ["daily_budget_usd", "Daily budget (USD)"], ["monthly_budget_usd", "Monthly budget (USD)"]];
@@ -44,7 +43,7 @@ function NewProject({ onCreated }) {
   </form>`;
 }
 
-function NewKey({ projects, onCreated }) {
+function NewKey({ projects, endpoints, onCreated }) {
   const [form, setForm] = useState({ name: "", project: "", admin: false, models: "", endpoints: [],
     expiresIn: "", ...blank() });
   const [error, setError] = useState(null);
@@ -76,7 +75,7 @@ function NewKey({ projects, onCreated }) {
     <${Field} label="Models it may call (glob patterns, comma-separated; empty: all)" value=${form.models}
       onInput=${set("models")} />
     <fieldset><legend>Endpoints it may call (none ticked: all but admin)</legend>
-      ${ENDPOINTS.map((e) => html`<${Check} label=${e} checked=${form.endpoints.includes(e)} onChange=${toggle(e)} />`)}
+      ${endpoints.map((e) => html`<${Check} label=${e} checked=${form.endpoints.includes(e)} onChange=${toggle(e)} />`)}
     </fieldset>
     <${Limits} form=${form} set=${set} />
     <p><button type="submit">Create key</button></p>
@@ -88,7 +87,7 @@ function NewKey({ projects, onCreated }) {
 }
 
 export function Keys({ who }) {
-  return who.admin ? html`<${AdminKeys} />` : html`<${OwnKey} who=${who} />`;
+  return who.admin ? html`<${AdminKeys} endpoints=${who.endpoints} />` : html`<${OwnKey} who=${who} />`;
 }
 
 function OwnKey({ who }) {
@@ -101,7 +100,7 @@ function OwnKey({ who }) {
       <p><strong>${who.project.name}</strong> (<code>${who.project.id}</code>), limits: ${describeLimits(who.project.limits)}</p>`;
 }
 
-function AdminKeys() {
+function AdminKeys({ endpoints }) {
   const [projects, projectError, reloadProjects] = useLoad(() => api("/admin/projects"));
   const [keys, keyError, reloadKeys] = useLoad(() => api("/admin/keys"));
   const [error, setError] = useState(null);
@@ -129,6 +128,6 @@ function AdminKeys() {
         aria-label=${`Revoke key ${k.name}`}>Revoke</button>`)]]} />
     <div class="cols">
       <${NewProject} onCreated=${reloadProjects} />
-      <${NewKey} projects=${projects ? projects.data : []} onCreated=${reloadKeys} />
+      <${NewKey} projects=${projects ? projects.data : []} endpoints=${endpoints} onCreated=${reloadKeys} />
     </div>`;
 }
