@@ -85,6 +85,8 @@ def check_definition(raw: bytes) -> dict[str, Any]:
             mark = getattr(exc, "problem_mark", None)
             where = [f"line {mark.line + 1}", f"column {mark.column + 1}"] if mark is not None else []
             return {"valid": False, "errors": [{"loc": where, "msg": str(getattr(exc, "problem", exc))}]}
+        except RecursionError:  # PyYAML composes nested collections recursively
+            return {"valid": False, "errors": [{"loc": [], "msg": "the YAML is nested too deeply"}]}
     else:
         data = body["definition"]
     if not isinstance(data, dict):

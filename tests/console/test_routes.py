@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,15 @@ def test_a_guardrail_check_locates_every_error_and_defines_nothing(client: httpx
     assert client.get("/admin/guardrails", headers=admin).json()["data"] == []  # checked, not defined
     for wrong in ({"yaml": 5}, {"yaml": "a: 1", "definition": {}}, {}):
         assert client.post("/admin/guardrails/check", json=wrong, headers=admin).status_code == 400
+    # A YAML alias bomb: nine levels of nine references each (387 million strings if expanded) is answered at once.
+    levels = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    bomb = "\n".join([*levels, "name: bomb", "words: {words: *a9}", "topics: *a9", ""])
+    started = time.monotonic()
+    exploded = check({"yaml": bomb})
+    assert exploded["valid"] is False and len(exploded["errors"]) <= 50 and time.monotonic() - started < 5
+    deep = check({"yaml": "[" * 100_000 + "]" * 100_000})
+    assert deep["valid"] is False and "nested too deeply" in deep["errors"][0]["msg"]
     huge = {"yaml": "x" * (300 << 10)}
     assert client.post("/admin/guardrails/check", json=huge, headers=admin).status_code == 413
 
