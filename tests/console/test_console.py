@@ -149,8 +149,10 @@ def test_a_key_made_in_the_console_calls_in_the_playground_and_its_project_sees_
     assert "project" not in group.inner_text()  # a project key is not offered other projects
     group.select_option("key")
     page.get_by_role("figure").first.wait_for()
-    table = page.get_by_role("main").get_by_role("table").first
-    assert table.get_by_role("row").count() == 2 and "requests" in table.inner_text()
+    table = page.get_by_role("table", name="Usage by key")
+    key_id = httpx.get(server.url + "/v1/whoami", headers={"x-api-key": secret}).json()["key"]["id"]
+    (row,) = table.get_by_role("row").all()[1:]  # its own key, one call
+    assert row.get_by_role("cell").nth(0).inner_text() == key_id and row.get_by_role("cell").nth(1).inner_text() == "1"
     budget = page.get_by_role("table", name="Budgets")
     assert "acme" in budget.inner_text() and "other" not in budget.inner_text()
     console.open("Keys and projects")
