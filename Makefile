@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup serve test lint bench clean
+.PHONY: setup serve test lint browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,6 @@ $(BIN)/python:
 setup: $(BIN)/python
 	PY=$(BIN)/python scripts/build-llama.sh
 	$(BIN)/pip install -q -e '.[test]'
-	# Debian's Chromium for the browser tests (Playwright cannot download its own browser here; CI runs as root).
-	test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 serve: setup
 	$(BIN)/basalt serve $(ARGS)
@@ -24,7 +22,11 @@ lint: setup
 	$(BIN)/ruff format --check basalt tests bench
 	$(BIN)/mypy
 
-test: lint
+# The browser tests (tests/console, the evaluation report's) drive Debian's Chromium: Playwright cannot download its own browser here.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test: lint browser
 	$(BIN)/python -m pytest $(ARGS)
 
 clean:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
-from . import guard
+from . import console, guard
 from .config import Settings
 from .control import admin as control_admin
 from .dialects import anthropic, anthropic_batches, bedrock, openai, openai_batches, openai_evals, openai_files
@@ -163,6 +163,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         request.scope[PRINCIPAL] = await platform_.control.authenticate(request.headers, "guardrails")
 
     app.include_router(guard.build_router(platform_.guardrails, may_apply_guardrails))
+    app.include_router(console.build_router(platform_))  # the web console and its few routes
     app.add_middleware(RequestIdMiddleware)
     hosts = settings.allowed_hosts if settings.allowed_hosts is not None else default_hosts(settings.host)
     app.guard = BrowserGuard(hosts, settings.cors_origins)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ __all__ = ["RETRYABLE", "Attempt", "RetryPolicy", "Router", "Target"]
 log = logging.getLogger("basalt.router")
 RETRYABLE = {"rate_limit_error", "api_error", "overloaded_error", "timeout_error"}
 BATCH_POLL = 0.05  # seconds between looks for batch room
+RECENT_ERRORS = 10  # failed tries each deployment remembers
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Target:
     label: str = ""  # how the usage ledger names this deployment
     batch_in_flight: int = 0  # of in_flight, the batch calls
     batch_resting_until: float = 0.0  # the deployment asked batch calls to wait (a rate limit's retry-after)
+    # The last failed tries (wall-clock time, error type, message), for the console's deployments page.
+    recent_errors: deque[tuple[float, str, str]] = field(default_factory=lambda: deque(maxlen=RECENT_ERRORS))
 
     def available(self, now: float) -> bool:
         busy = self.max_concurrency is not None and self.in_flight >= self.max_concurrency
@@ -132,6 +136,7 @@ class Router:
                     _release(target, is_batch)
                     if events is not None:
                         await events.aclose()  # type: ignore[attr-defined]
+                    target.recent_errors.append((time.time(), exc.error_type, str(exc)[:300]))
                     last_error = exc
                     delay = self._retry_delay(exc, tries, is_batch)
                     attempt.ended, attempt.error = time.monotonic(), exc.error_type

@@ -119,14 +119,16 @@ class ControlPlane:
 
     # Per request ------------------------------------------------------------------------------------------------
 
-    async def authenticate(self, headers: Mapping[str, str], endpoint: str) -> Principal:
+    async def authenticate(self, headers: Mapping[str, str], endpoint: str | None) -> Principal:
+        """The caller, allowed `endpoint`; None checks no scope (any valid key may ask who it is: GET /v1/whoami)."""
         try:
             principal = await self.auth.authenticate(headers)
         except BasaltError:
             raise
         except Exception as exc:
             raise _unavailable("the key store", exc) from None
-        principal.require_endpoint(endpoint)
+        if endpoint is not None:
+            principal.require_endpoint(endpoint)
         return principal
 
     async def authenticate_sigv4(

@@ -95,7 +95,9 @@ class BrowserGuard:
             )
         method = scope["method"]
         if origin is not None:
-            allowed = self.any_origin or origin.lower() in self.origins
+            # The page's own server (the console at /console) is same-origin: its Origin is this Host, which the
+            # Host check above has vouched for, so a rebinding page (whose Host is its own name) gains nothing.
+            allowed = self.any_origin or origin.lower() in self.origins or _same_origin(origin, host)
             if allowed and method == "OPTIONS":
                 return self._preflight(scope, origin)
             if not allowed and method in _UNSAFE:
@@ -167,3 +169,10 @@ def _is_json(content_type: bytes | None) -> bool:
         return False
     media = content_type.partition(b";")[0].strip().lower()
     return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+def _same_origin(origin: bytes, host: bytes | None) -> bool:
+    if host is None:
+        return False
+    scheme, _, rest = origin.lower().partition(b"://")
+    return scheme in (b"http", b"https") and rest == host.lower()
