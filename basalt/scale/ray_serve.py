@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import ray
 from ray import serve
 from ray.exceptions import RayActorError, RayError
@@ -32,6 +34,7 @@ from ray.serve.exceptions import RayServeException
 from ray.serve.handle import DeploymentHandle
 from ray.serve.request_router import PendingRequest, RequestRouter, RunningReplica
 
+from .. import __version__
 from ..canonical import MessagesRequest
 from ..config import EngineSettings, Settings
 from ..engine import BUNDLED, EngineConfig, LocalEngine, ModelStore, StoreError
@@ -259,8 +262,13 @@ def _application(settings: Settings) -> Any:
         request_router_class="basalt.scale.ray_serve:AffinityRouter",
         request_router_kwargs={"policy": e.routing, "max_imbalance": e.max_imbalance},
     )
+    engine = e.model_dump(exclude={"backend"})
+    args = (str(settings.home), settings.local_model, engine, max(1, int(e.cpus_per_replica)))
     deployment = serve.deployment(
         name=DEPLOYMENT,
+        # The same config deployed again (another gateway starting) is the same version, so Serve keeps the replicas
+        # running instead of replacing them; a new Basalt release or engine config replaces them.
+        version=hashlib.sha256(orjson.dumps([__version__, *args], option=orjson.OPT_SORT_KEYS)).hexdigest()[:16],
         ray_actor_options={"num_cpus": e.cpus_per_replica},
         # The engine queues what it cannot run yet (max_waiting); beyond that a call waits in the handle for a slot.
         max_ongoing_requests=e.max_seqs + e.max_waiting,
@@ -269,5 +277,4 @@ def _application(settings: Settings) -> Any:
         health_check_timeout_s=10,
         **scale,
     )(EngineReplica)
-    engine = e.model_dump(exclude={"backend"})
-    return deployment.bind(str(settings.home), settings.local_model, engine, max(1, int(e.cpus_per_replica)))
+    return deployment.bind(*args)
