@@ -5,7 +5,10 @@
    questions under them; TTFT measured at the client through the whole gateway.
 2. The added latency of the Ray path against the in-process engine at c=1 (both one llama.cpp thread).
 
-    python -m bench.scale [--groups 8] [--clients 8] [--calls 64] [--write]
+    python -m bench.scale [--groups 4] [--clients 4] [--calls 32] [--write]
+
+Each replica has `max_seqs` 2, so it keeps two prompts cached: prefix routing gives each replica about half the
+groups, round-robin gives each all of them.
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ from .engine import RESULTS, machine, write_section
 
 MODEL = "smollm2-135m-instruct"
 HOME = Path(__file__).resolve().parent.parent / ".basalt-test"
-ENGINE = {"max_seqs": 4, "context_window": 2048, "n_batch": 512, "prefill_chunk": 512, "n_threads": 1}
+ENGINE = {"max_seqs": 2, "context_window": 2048, "n_batch": 512, "prefill_chunk": 512, "n_threads": 1}
 
 
 def system_prompt(group: int) -> str:
-    """About 600 tokens, distinct from the first word on."""
-    return f"Desk {group}. " + " ".join(f"Rule {group}.{n}: reply briefly, cite clause {n}." for n in range(60))
+    """About 450 tokens, distinct from the first word on."""
+    return f"Desk {group}. " + " ".join(f"Rule {group}.{n}: reply briefly, cite clause {n}." for n in range(40))
 
 
 def ttft(client: Any, system: str | None, question: str, max_tokens: int = 8) -> tuple[float, float]:
@@ -64,10 +67,10 @@ def shared_prefix(basalt: InProcess, groups: int, clients: int, calls: int) -> d
         return ttft(client, system_prompt(n % groups), f"Question {n}: what now?")[0]
 
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(groups * 2)))  # warm-up: every prompt seen, caches in their steady state
+        list(pool.map(one, range(groups)))  # warm-up: every prompt seen, caches in their steady state
         before = sum(s["prefix_reused_tokens"] for s in engine.replica_stats())
         start = time.perf_counter()
-        times = list(pool.map(one, range(groups * 2, groups * 2 + calls)))
+        times = list(pool.map(one, range(groups, groups + calls)))
         elapsed = time.perf_counter() - start
     reused = sum(s["prefix_reused_tokens"] for s in engine.replica_stats()) - before
     return {
@@ -96,10 +99,10 @@ def ray_settings(home: Path, address: str, routing: str) -> Settings:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--groups", type=int, default=8)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--calls", type=int, default=64)
-    parser.add_argument("--c1-calls", type=int, default=30)
+    parser.add_argument("--groups", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--calls", type=int, default=32)
+    parser.add_argument("--c1-calls", type=int, default=20)
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md's section")
     args = parser.parse_args()
     home = RESULTS.parent / ".work" / "scale"
@@ -146,8 +149,8 @@ def markdown(r: dict[str, Any]) -> str:
     return (
         f"Measured on {r['machine']} (load average {r['load_avg_start'][0]:.1f} at the start, "
         f"{r['load_avg_end'][0]:.1f} at the end): `python -m bench.scale --write`, two engine replicas on a two-node "
-        f"Ray cluster on this machine (one CPU and one llama.cpp thread each, max_seqs 4), {a['groups']} system "
-        f"prompts of ~600 tokens, {a['clients']} clients, {a['calls']} calls measured after a warm-up pass.\n\n"
+        f"Ray cluster on this machine (one CPU and one llama.cpp thread each, max_seqs 2), {a['groups']} system "
+        f"prompts of ~450 tokens, {a['clients']} clients, {a['calls']} calls measured after a warm-up pass.\n\n"
         + "\n".join(rows)
         + f"\n\nPrefix-aware TTFT p50 is **{r['ttft_p50_gain']:.1f}x** round-robin's.\n\n"
         f"At c=1 (a short prompt, 16 tokens out, p50 of {a['c1_calls']}): in-process engine TTFT "

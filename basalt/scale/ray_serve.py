@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import ray
 from ray import serve
 from ray.exceptions import RayActorError, RayError
@@ -34,7 +32,6 @@ from ray.serve.exceptions import RayServeException
 from ray.serve.handle import DeploymentHandle
 from ray.serve.request_router import PendingRequest, RequestRouter, RunningReplica
 
-from .. import __version__
 from ..canonical import MessagesRequest
 from ..config import EngineSettings, Settings
 from ..engine import BUNDLED, EngineConfig, LocalEngine, ModelStore, StoreError
@@ -266,9 +263,6 @@ def _application(settings: Settings) -> Any:
     args = (str(settings.home), settings.local_model, engine, max(1, int(e.cpus_per_replica)))
     deployment = serve.deployment(
         name=DEPLOYMENT,
-        # The same config deployed again (another gateway starting) is the same version, so Serve keeps the replicas
-        # running instead of replacing them; a new Basalt release or engine config replaces them.
-        version=hashlib.sha256(orjson.dumps([__version__, *args], option=orjson.OPT_SORT_KEYS)).hexdigest()[:16],
         ray_actor_options={"num_cpus": e.cpus_per_replica},
         # The engine queues what it cannot run yet (max_waiting); beyond that a call waits in the handle for a slot.
         max_ongoing_requests=e.max_seqs + e.max_waiting,
