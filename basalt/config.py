@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .guard.config import GuardrailConfig
 
@@ -24,6 +24,27 @@ class EngineSettings(BaseModel):
     batch_reserve: int = Field(default=2, ge=0)  # slots batch work never takes, kept for interactive requests
     batch_prefill: int = Field(default=16, ge=1)  # batch prompt tokens per decode step at most
     batch_busy_decode: int | None = Field(default=4, ge=1)  # batch sequences a step while interactive ones run
+    # Where the local model runs (docs/scale-out.md): in this process, or as Ray Serve replicas that the gateway
+    # routes to with prefix affinity. The fields below are read only with `backend: ray`.
+    backend: Literal["local", "ray"] = "local"
+    address: str | None = None  # a Ray cluster to attach to (host:port, "auto"); None: start one in this process
+    app: str = Field(default="basalt-engine", min_length=1, max_length=100)  # the Serve application's name
+    deploy: bool = True  # deploy (or update) the application; false: attach to one another gateway deployed
+    replicas: int = Field(default=2, ge=1, le=1024)  # fixed replica count, when min/max_replicas are not set
+    min_replicas: int | None = Field(default=None, ge=0, le=1024)  # autoscaling bounds (both, or neither)
+    max_replicas: int | None = Field(default=None, ge=1, le=1024)
+    cpus_per_replica: float = Field(default=1.0, gt=0, le=1024)  # also its llama.cpp threads when n_threads=0
+    routing: Literal["prefix", "round_robin"] = "prefix"  # how the gateway picks a replica
+    prefix_chars: int = Field(default=256, ge=16, le=65536)  # leading prompt characters the affinity key hashes
+    max_imbalance: int = Field(default=4, ge=0, le=4096)  # calls the preferred replica may run beyond the least busy
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EngineSettings:
+        if (self.min_replicas is None) != (self.max_replicas is None):
+            raise ValueError("min_replicas and max_replicas go together (autoscaling bounds)")
+        if self.min_replicas is not None and self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not be above max_replicas")
+        return self
 
 
 class Deployment(BaseModel):
@@ -38,6 +59,9 @@ class Deployment(BaseModel):
     timeout: float = Field(default=600, gt=0)
     weight: int = Field(default=1, ge=1)  # share of traffic among deployments of the same name
     max_concurrency: int | None = Field(default=None, ge=1)
+    # The upstream keeps a prefix cache (vLLM, llama-server): a name whose deployments all say so routes a call to
+    # the one most likely to hold its prompt's prefix, as the Ray-served engine does (docs/scale-out.md).
+    prefix_cache: bool = False
 
     @field_validator("provider")
     @classmethod

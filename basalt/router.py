@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from .canonical import MessagesRequest
 from .errors import BadGateway, BasaltError, Overloaded
 from .providers.base import CURRENT_ATTEMPT, Attempt, EventBatch, ModelInfo, Priority, Provider, open_stream
+from .scale.affinity import prefix_key, rank
 
-__all__ = ["RETRYABLE", "Attempt", "RetryPolicy", "Router", "Target"]
+__all__ = ["RETRYABLE", "Attempt", "PrefixRouting", "RetryPolicy", "Router", "Target"]
 
 log = logging.getLogger("basalt.router")
 RETRYABLE = {"rate_limit_error", "api_error", "overloaded_error", "timeout_error"}
@@ -71,11 +72,26 @@ class Target:
         )
 
 
+@dataclass(frozen=True)
+class PrefixRouting:
+    """Route by prefix affinity (basalt/scale/affinity.py) over deployments that keep prefix caches."""
+
+    prefix_chars: int = 256
+    max_imbalance: int = 4
+
+
 class Router:
-    def __init__(self, name: str, targets: list[Target], policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        targets: list[Target],
+        policy: RetryPolicy | None = None,
+        prefix: PrefixRouting | None = None,
+    ) -> None:
         self.name = name
         self.targets = targets
         self.policy = policy or RetryPolicy()
+        self.prefix = prefix
         first = targets[0].provider.models()[0]
         self.info = ModelInfo(name, first.display_name, first.created_at, first.owned_by, first.context_window)
 
@@ -90,13 +106,18 @@ class Router:
         target = self.order()[0]
         return await target.provider.count_tokens(request, target.model)
 
-    def order(self) -> list[Target]:
-        """Available targets first, least busy first, ties broken by weighted chance; resting ones last."""
+    def order(self, request: MessagesRequest | None = None) -> list[Target]:
+        """Available targets first, least busy first, ties broken by weighted chance (or, with prefix routing, the
+        one most likely to hold the prompt's prefix, within the imbalance bound); resting ones last."""
         if len(self.targets) == 1:  # the common case, decided without the shuffle
             return self.targets
         now = time.monotonic()
         ready = [t for t in self.targets if t.available(now)]
         resting = sorted((t for t in self.targets if not t.available(now)), key=lambda t: t.cooling_until)
+        if self.prefix is not None and request is not None:
+            key = prefix_key(request, self.prefix.prefix_chars)
+            ids, loads = [t.label or t.model for t in ready], [t.in_flight for t in ready]
+            return [ready[i] for i in rank(key, ids, loads, self.prefix.max_imbalance)] + resting
         keyed = [(t.in_flight, -(random.random() ** (1.0 / t.weight)), t) for t in ready]
         return [t for _, _, t in sorted(keyed, key=lambda k: (k[0], k[1]))] + resting
 
@@ -114,7 +135,7 @@ class Router:
         attempts = [] if attempts is None else attempts
         is_batch = priority == "batch"
         last_error: BasaltError | None = None
-        for target in await self._batch_order() if is_batch else self.order():
+        for target in await self._batch_order() if is_batch else self.order(request):
             if is_batch and last_error is not None and not target.open_to_batch(time.monotonic(), self.policy):
                 continue  # filled up while the one before was tried: a fallback must not exceed the batch share
             tries = 0

@@ -4,6 +4,7 @@ plane, the guardrails) and the one flow over them that every entry point calls."
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from .guard import GuardrailConfig, Guardrails
 from .observe.metrics import Metrics
 from .providers import UPSTREAMS, Provider
 from .providers.local import LocalProvider
-from .router import RetryPolicy, Router, Target
+from .router import PrefixRouting, RetryPolicy, Router, Target
 
 if TYPE_CHECKING:
     from .observe.tracing import Tracing
@@ -46,6 +47,7 @@ class Platform:
             self.metrics = Metrics(self.engine_stats, self.control.ledgers)
             self.observers.add(self.metrics)
         self._providers: list[Provider] = []
+        self._stop_ray: Callable[[], None] | None = None
         self.tracing = _tracing(settings)
         if self.tracing is not None:
             self.observers.add(self.tracing)
@@ -62,7 +64,7 @@ class Platform:
         """Items this replica runs at once: as many as the local engine runs together, 4 per upstream deployment."""
         if self.settings.batches.concurrency is not None:
             return self.settings.batches.concurrency
-        local = self.settings.engine.max_seqs if self.settings.serve_local else 0
+        local = self._local_seqs() if self.settings.serve_local else 0
         return max(1, local + 4 * len(self.settings.deployments))
 
     def _slots(self, model: str) -> int | None:
@@ -74,7 +76,12 @@ class Platform:
             return None
         if isinstance(provider, Router):
             return sum(t.max_concurrency or 4 for t in provider.targets)
-        return self.settings.engine.max_seqs
+        return self._local_seqs()
+
+    def _local_seqs(self) -> int:
+        """Sequences the local model runs at once: its engine's, times its replicas when Ray serves it."""
+        e = self.settings.engine
+        return e.max_seqs * ((e.max_replicas or e.replicas) if e.backend == "ray" else 1)
 
     def start(self) -> None:
         stored = self.control.prepare()
@@ -82,7 +89,9 @@ class Platform:
         definitions: list[GuardrailConfig | dict[str, Any]] = [*self.settings.guardrails, *stored]
         for definition in definitions:
             self.guardrails.add(definition, replace=True)
-        if self.settings.serve_local:
+        if self.settings.serve_local and self.settings.engine.backend == "ray":
+            self._start_ray()
+        elif self.settings.serve_local:
             self._start_local()
         self._start_deployments()
         for alias, target in self.settings.aliases.items():
@@ -98,8 +107,12 @@ class Platform:
             label = f"{d.provider}:{d.model}@{d.base_url}"
             groups.setdefault(d.name, []).append(Target(provider, d.model, d.weight, d.max_concurrency, label=label))
         policy = RetryPolicy(**self.settings.router.model_dump())
+        cached = {d.name for d in self.settings.deployments if d.prefix_cache}
+        cached -= {d.name for d in self.settings.deployments if not d.prefix_cache}  # every deployment of the name
+        e = self.settings.engine
         for name, targets in groups.items():
-            router = Router(name, targets, policy)
+            prefix = PrefixRouting(e.prefix_chars, e.max_imbalance) if name in cached else None
+            router = Router(name, targets, policy, prefix)
             self.catalog.register(router)
             self._providers.append(router)
 
@@ -138,6 +151,20 @@ class Platform:
         for alias in bundled.aliases if bundled else ():
             self.catalog.alias(alias, installed.name)
 
+    def _start_ray(self) -> None:
+        """The local model as Ray Serve replicas (docs/scale-out.md); Ray loads only here, as an optional extra."""
+        try:
+            from .scale import ray_serve
+        except ImportError as exc:
+            raise SystemExit(f"basalt: engine.backend ray needs Ray Serve: pip install 'basalt[ray]' ({exc})") from None
+        self._stop_ray = ray_serve.disconnect_later()
+        provider = ray_serve.serve_engine(self.settings)
+        self.catalog.register(provider)
+        self._providers.append(provider)
+        bundled = BUNDLED.get(provider.info.id)
+        for alias in bundled.aliases if bundled else ():
+            self.catalog.alias(alias, provider.info.id)
+
     async def aclose(self) -> None:
         """Release what the current event loop holds: upstream connections, the ledger writer, database pools."""
         await self.evals.aclose()
@@ -150,6 +177,9 @@ class Platform:
         if self.engine is not None:
             self.engine.stop()
             self.engine = None
+        if self._stop_ray is not None:  # the Ray driver this platform connected (the replicas keep running)
+            self._stop_ray()
+            self._stop_ray = None
         if self.tracing is not None:  # exports the spans still queued (waits for the collector, at most its timeout)
             self.tracing.shutdown()
             self.tracing = None
