@@ -23,7 +23,6 @@ from .store import BatchStore
 from .types import ID_PREFIX, KINDS, BatchInfo, ItemResult, NewItem
 from .worker import Worker
 
-RESULTS_PAGE = 500
 MAX_WINDOW_SECONDS = 7 * 86400.0
 
 
@@ -151,16 +150,5 @@ class BatchEngine:
     async def results(self, principal: Principal, batch_id: str) -> AsyncIterator[ItemResult]:
         """The finished items, in position order (all of them once the batch has ended)."""
         await self.get(principal, batch_id)
-        async for result in self.stored_results(batch_id):
+        async for result in self.store.every_result(batch_id):
             yield result
-
-    async def stored_results(self, batch_id: str) -> AsyncIterator[ItemResult]:
-        """The finished items in position order, for a phase hook (no caller to check: the batch is the hook's)."""
-        after = -1
-        while True:
-            page = await self.store.results(batch_id, after, RESULTS_PAGE)
-            for result in page:
-                yield result
-            if len(page) < RESULTS_PAGE:
-                return
-            after = page[-1].position

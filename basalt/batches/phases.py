@@ -97,10 +97,11 @@ class Phases:
 
     async def _finalize(self, info: BatchInfo, claim_id: str, hooks: Hooks) -> bool:
         written = await hooks.finalize(info) if hooks.finalize is not None else {}
-        if await self.store.finalized(info.id, claim_id, {**info.extra, **written}):
+        extra = {**info.extra, **written}
+        if await self.store.finalized(info.id, claim_id, extra):
             return True
         if hooks.discard is not None:  # another worker's files stand: remove ours
-            await hooks.discard(written)
+            await hooks.discard(extra)
         return False
 
     async def removing(self, info: BatchInfo) -> None:

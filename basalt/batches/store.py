@@ -10,7 +10,7 @@ writes before it reads, so SQLite never has to upgrade a read lock it shares.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.sql import ColumnElement
 from .tables import batch_items, batches
 from .types import FINAL, FINALIZED_KINDS, PHASES, BatchInfo, Counts, ItemResult
 
+RESULTS_PAGE = 500
 INSERT_CHUNK = 1000  # rows per INSERT: well under PostgreSQL's 65,535 bind parameters
 COUNT_COLUMNS = ("processing", "succeeded", "errored", "canceled", "expired")
 RUNNING = ("in_progress", "canceling")  # the statuses a batch has while its items run
@@ -364,6 +365,17 @@ class BatchStore:
             )
             for r in rows
         ]
+
+    async def every_result(self, batch_id: str) -> AsyncIterator[ItemResult]:
+        """The finished items in position order, a page at a time (all of them once the batch has ended)."""
+        after = -1
+        while True:
+            page = await self.results(batch_id, after, RESULTS_PAGE)
+            for result in page:
+                yield result
+            if len(page) < RESULTS_PAGE:
+                return
+            after = page[-1].position
 
     async def items(self, batch_id: str) -> list[dict[str, Any]]:
         """Every item's bookkeeping (state, attempts, who ran it): for operators and tests."""

@@ -99,11 +99,15 @@ def batch_object(info: BatchInfo) -> dict[str, Any]:
     }
 
 
-def hooks(platform: Platform) -> Hooks:
-    """The OpenAI kind's phases: read the input file into items; write the output and error files; remove them."""
-    files, engine = platform.files, platform.batches
-    max_line = platform.settings.max_body_bytes
-    retention = platform.settings.batches.retention_days * 86400
+def hooks(
+    files: FileStore,
+    results: Callable[[str], AsyncIterator[ItemResult]],
+    max_line: int,
+    retention_seconds: float,
+) -> Hooks:
+    """The OpenAI kind's phases: read the input file into items (a line at most `max_line` bytes); write the output
+    and error files from the batch's `results`, kept `retention_seconds` after the end unless the batch's
+    `output_expires_after` says otherwise; remove them (a lost claim's, or a batch's at retention)."""
 
     async def validate(info: BatchInfo) -> Validated:
         owner, file_id = info.extra.get("files_owner", "local"), str(info.extra.get("input_file_id", ""))
@@ -120,8 +124,8 @@ def hooks(platform: Platform) -> Hooks:
 
     async def finalize(info: BatchInfo) -> dict[str, Any]:
         seconds = info.extra.get("output_expires_seconds")
-        expires = int(time.time() + seconds) if seconds else int((info.ended_at or time.time()) + retention)
-        return await _write_outputs(files, lambda: engine.stored_results(info.id), info, expires)
+        expires = int(time.time() + seconds) if seconds else int((info.ended_at or time.time()) + retention_seconds)
+        return await _write_outputs(files, lambda: results(info.id), info, expires)
 
     async def discard(extra: dict[str, Any]) -> None:
         owner = extra.get("files_owner", "local")
@@ -136,7 +140,9 @@ def hooks(platform: Platform) -> Hooks:
 def build_router(platform: Platform) -> APIRouter:
     router = APIRouter()
     control, files, engine = platform.control, platform.files, platform.batches
-    engine.register("openai", hooks(platform))
+    settings = platform.settings
+    retention = settings.batches.retention_days * 86400
+    engine.register("openai", hooks(files, engine.store.every_result, settings.max_body_bytes, retention))
 
     async def caller(request: Request) -> Principal:
         return await control.authenticate(request.headers, SCOPE)
