@@ -90,7 +90,11 @@ def test_a_batch_runs_to_completed_with_what_single_calls_answer(client: openai.
     lines.append(line("too-long", body("word " * 1500)))  # valid, but fails when it runs: past the context window
     input_id = upload(client, jsonl(lines))
     created = client.batches.create(
-        input_file_id=input_id, endpoint=URL, completion_window="24h", metadata={"run": "nightly"}
+        input_file_id=input_id,
+        endpoint=URL,
+        completion_window="24h",
+        metadata={"run": "nightly"},
+        output_expires_after={"anchor": "created_at", "seconds": 7200},
     )
     # Validating until a worker has read the file, after create returns (as on OpenAI); its counts are zero then.
     assert created.id.startswith("batch_") and created.status == "validating" and created.errors is None
@@ -105,6 +109,9 @@ def test_a_batch_runs_to_completed_with_what_single_calls_answer(client: openai.
     assert done.request_counts is not None
     assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (4, 3, 1)
     assert done.output_file_id and done.error_file_id
+    for produced_id in (done.output_file_id, done.error_file_id):  # output_expires_after: from each file's creation
+        made = client.files.retrieve(produced_id)
+        assert made.expires_at is not None and abs(made.expires_at - (made.created_at + 7200)) <= 1
     outputs = file_lines(client, done.output_file_id)
     assert [o["custom_id"] for o in outputs] == ["q-0", "q-1", "q-2"] and all(o["error"] is None for o in outputs)
     for output, prompt in zip(outputs, prompts, strict=True):
@@ -121,8 +128,10 @@ def test_a_batch_runs_to_completed_with_what_single_calls_answer(client: openai.
     # The files are the project's own, listed with purpose batch_output; reading the batch again changes nothing.
     produced = {f.id for f in client.files.list(purpose="batch_output")}
     assert {done.output_file_id, done.error_file_id} <= produced
+    client.files.delete(input_id)  # as on OpenAI, the input file is the caller's to delete; the batch keeps its id
     again = client.batches.retrieve(created.id)
     assert (again.output_file_id, again.error_file_id) == (done.output_file_id, done.error_file_id)
+    assert (again.status, again.input_file_id) == ("completed", input_id)
     assert created.id in [b.id for b in client.batches.list(limit=100)]
 
 
@@ -219,3 +228,11 @@ def test_projects_see_only_their_own_batches_and_files(server: Server, keys: tup
         theirs.files.content(ours.batches.retrieve(batch.id).output_file_id)  # type: ignore[arg-type]
     with pytest.raises(openai.BadRequestError, match="completion_window"):
         ours.batches.create(input_file_id=input_id, endpoint=URL, completion_window="1h")  # type: ignore[arg-type]
+    for seconds in (3599, 2_592_001):  # output_expires_after within OpenAI's range (an hour to 30 days)
+        with pytest.raises(openai.BadRequestError, match="output_expires_after"):
+            ours.batches.create(
+                input_file_id=input_id,
+                endpoint=URL,
+                completion_window="24h",
+                output_expires_after={"anchor": "created_at", "seconds": seconds},
+            )
