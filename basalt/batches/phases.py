@@ -42,7 +42,7 @@ class Hooks:
     validate: Callable[[BatchInfo], Awaitable[Validated]] | None = None
     finalize: Callable[[BatchInfo], Awaitable[dict[str, Any]]] | None = None  # the extra fields it adds
     discard: Callable[[dict[str, Any]], Awaitable[None]] | None = None  # removes what the fields name (files)
-    sweep: Callable[[float], Awaitable[object]] | None = None  # the dialect's own expiry pass, with the worker's
+    sweep: Callable[[float], Awaitable[None]] | None = None  # the dialect's own expiry pass, with the worker's
 
 
 class Phases:

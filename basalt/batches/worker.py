@@ -61,6 +61,7 @@ class Worker:
         self._quiet_until = 0.0
         self.phases = Phases(store, hooks if hooks is not None else {}, settings.lease_seconds)
         self._phasing: dict[str, asyncio.Task[bool]] = {}  # batch id -> its phase, run here
+        self._phases_due = True  # look for phases now (a batch submitted here), not only once a poll
 
     def start(self) -> None:
         if self._loop is None:
@@ -68,6 +69,7 @@ class Worker:
 
     def wake(self) -> None:
         """New work may be there (a batch submitted here): look now rather than at the next poll."""
+        self._phases_due = True
         self._wake.set()
 
     async def stop(self) -> None:
@@ -87,7 +89,7 @@ class Worker:
                 await self.store.retry_later(item, time.time())
 
     async def _main(self) -> None:
-        next_sweep = next_renew = 0.0
+        next_sweep = next_renew = next_phases = 0.0
         renew_every = self.settings.lease_seconds / 3
         while True:
             now = time.monotonic()
@@ -99,7 +101,9 @@ class Worker:
                     next_sweep = now + self.settings.sweep_seconds
                     await self.store.sweep(time.time(), self.settings.retention_days * 86400, self.phases.removing)
                     await self.phases.sweep(time.time())
-                await self._start_phases()
+                if self._phases_due or now >= next_phases:  # once a poll, not once per finished item
+                    self._phases_due, next_phases = False, now + self.settings.poll_seconds
+                    await self._start_phases()
                 took = await self._take()
             except Exception:  # the database is away, say: keep the items held and try again shortly
                 if now >= self._quiet_until:  # once a minute, not once a poll, while it stays away

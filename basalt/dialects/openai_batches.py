@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 WINDOW_SECONDS = 86_400.0
 BODY_BYTES = 64 * 1024
 OUTPUT_FILES = ("output_file_id", "error_file_id")
+EXPIRY_SECONDS = 60.0
 
 
 class NewBatch(BaseModel):
@@ -134,7 +135,16 @@ def hooks(
                 with contextlib.suppress(NotFound):  # expired, or deleted by its owner, already
                     await files.delete(owner, extra[name])
 
-    return Hooks(validate=validate, finalize=finalize, discard=discard, sweep=files.expire)
+    next_expiry = 0.0
+
+    async def sweep(now: float) -> None:
+        """Expired files removed, once a minute at most (the local store reads each description to find them)."""
+        nonlocal next_expiry
+        if now >= next_expiry:
+            next_expiry = now + EXPIRY_SECONDS
+            await files.expire(now)
+
+    return Hooks(validate=validate, finalize=finalize, discard=discard, sweep=sweep)
 
 
 def build_router(platform: Platform) -> APIRouter:
