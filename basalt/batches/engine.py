@@ -17,11 +17,12 @@ from ..control import ControlPlane, Principal
 from ..errors import InvalidRequest, NotFound
 from ..flow import Flow
 from . import ids
+from .phases import Hooks
+from .rows import item_rows
 from .store import BatchStore
 from .types import ID_PREFIX, KINDS, BatchInfo, ItemResult, NewItem
-from .worker import Worker, error_result
+from .worker import Worker
 
-RESULTS_PAGE = 500
 MAX_WINDOW_SECONDS = 7 * 86400.0
 
 
@@ -42,7 +43,12 @@ class BatchEngine:
     ) -> None:
         self.settings = settings
         self.store = BatchStore(lambda: control.store().db)
-        self.worker = Worker(settings, self.store, control, flow, concurrency, model_slots)
+        self.hooks: dict[str, Hooks] = {}  # by kind: what a dialect does in its batches' phases (register)
+        self.worker = Worker(settings, self.store, control, flow, concurrency, model_slots, self.hooks)
+
+    def register(self, kind: str, hooks: Hooks) -> None:
+        """A dialect's phase hooks (OpenAI's: validate the input file, write the output files)."""
+        self.hooks[kind] = hooks
 
     def start(self) -> None:
         """Starts this replica's worker on the running event loop (unless `batches.enabled` is off)."""
@@ -60,9 +66,11 @@ class BatchEngine:
         metadata: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
         window_seconds: float = 86400,
+        validating: bool = False,
     ) -> BatchInfo:
         """A new batch, in progress at once. Items that came with an error are errored from the start and never
-        run; a batch of no items (an input file that failed validation) is ended from the start."""
+        run; a batch of no items is ended from the start. With `validating`, the batch has no items yet: its kind's
+        validate hook gives them, on whichever worker claims it (the create call returns first)."""
         if kind not in KINDS:
             raise ValueError(f"unknown batch kind {kind!r}")
         if len(items) > self.settings.max_requests:
@@ -74,15 +82,16 @@ class BatchEngine:
             raise InvalidRequest("completion_window: from one minute to seven days", param="completion_window")
         now = time.time()
         batch_id = ids.batch_id(ID_PREFIX[kind], now)
-        rows = await asyncio.to_thread(_item_rows, batch_id, items)  # 100,000 requests to serialise: off the loop
+        rows = await asyncio.to_thread(item_rows, batch_id, items)  # 100,000 requests to serialise: off the loop
         errored = sum(1 for r in rows if r["state"] == "errored")
         processing = len(rows) - errored
+        status = "validating" if validating else "in_progress" if processing else "ended"
         batch = {
             "id": batch_id,
             "kind": kind,
             "owner": owner_of(principal),
             "key_id": principal.key.id if principal.key is not None else None,
-            "status": "in_progress" if processing else "ended",
+            "status": status,
             "processing": processing,
             "succeeded": 0,
             "errored": errored,
@@ -90,7 +99,7 @@ class BatchEngine:
             "expired": 0,
             "created_at": now,
             "expires_at": now + window_seconds,
-            "ended_at": None if processing else now,
+            "ended_at": now if status == "ended" else None,
             "metadata": dict(metadata or {}),
             "extra": dict(extra or {}),
         }
@@ -141,39 +150,5 @@ class BatchEngine:
     async def results(self, principal: Principal, batch_id: str) -> AsyncIterator[ItemResult]:
         """The finished items, in position order (all of them once the batch has ended)."""
         await self.get(principal, batch_id)
-        after = -1
-        while True:
-            page = await self.store.results(batch_id, after, RESULTS_PAGE)
-            for result in page:
-                yield result
-            if len(page) < RESULTS_PAGE:
-                return
-            after = page[-1].position
-
-    async def set_extra(self, batch_id: str, extra: dict[str, Any]) -> None:
-        """Replaces the dialect's own fields (e.g. OpenAI's output_file_id once written)."""
-        await self.store.set_extra(batch_id, extra)
-
-
-def _item_rows(batch_id: str, items: list[NewItem]) -> list[dict[str, Any]]:
-    return [_item_row(batch_id, position, item) for position, item in enumerate(items)]
-
-
-def _item_row(batch_id: str, position: int, item: NewItem) -> dict[str, Any]:
-    bad = item.request is None or item.error is not None
-    error = item.error or InvalidRequest("The request could not be decoded.")
-    return {
-        "batch_id": batch_id,
-        "position": position,
-        "custom_id": item.custom_id,
-        "endpoint": item.endpoint,
-        # What the caller sent, fields it left out omitted, so that decoding it again gives the same request.
-        "request": None
-        if item.request is None
-        else item.request.model_dump(mode="json", exclude_unset=True, by_alias=True),
-        "request_id": ids.item_request_id(batch_id, position),
-        "state": "errored" if bad else "queued",
-        "attempts": 0,
-        "result": error_result(error) if bad else None,
-        "finished_at": time.time() if bad else None,
-    }
+        async for result in self.store.every_result(batch_id):
+            yield result

@@ -10,19 +10,21 @@ writes before it reads, so SQLite never has to upgrade a read lock it shares.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ColumnElement
 
 from .tables import batch_items, batches
-from .types import FINAL, BatchInfo, Counts, ItemResult
+from .types import FINAL, FINALIZED_KINDS, PHASES, BatchInfo, Counts, ItemResult
 
+RESULTS_PAGE = 500
 INSERT_CHUNK = 1000  # rows per INSERT: well under PostgreSQL's 65,535 bind parameters
 COUNT_COLUMNS = ("processing", "succeeded", "errored", "canceled", "expired")
+RUNNING = ("in_progress", "canceling")  # the statuses a batch has while its items run
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,15 @@ class BatchStore:
         return (found[::-1] if before_id is not None else found), more
 
     async def cancel(self, batch_id: str, now: float) -> None:
-        """Unstarted items canceled at once; started ones finish (or are canceled once their lease passes)."""
+        """Unstarted items canceled at once; started ones finish (or are canceled once their lease passes). A batch
+        still validating has no items yet: it ends at once (its validator's commit then finds it gone)."""
         async with self.db.begin() as conn:
             batch = batches.c
+            await conn.execute(
+                update(batches)
+                .where(batch.id == batch_id, batch.status == "validating")
+                .values(status="ended", cancel_initiated_at=now, ended_at=now, claim_id=None, claim_until=None)
+            )
             marked = await conn.execute(
                 update(batches)
                 .where(batch.id == batch_id, batch.status == "in_progress")
@@ -109,9 +117,90 @@ class BatchStore:
             gone = await conn.execute(delete(batches).where(batches.c.id == batch_id, batches.c.status == "ended"))
         return bool(gone.rowcount)
 
-    async def set_extra(self, batch_id: str, extra: dict[str, Any]) -> None:
+    # Phases: one claim-holder at a time validates a batch's input or writes its outputs ------------------------
+
+    async def pending(self, now: float, limit: int) -> list[tuple[str, str]]:
+        """(id, status) of batches in a phase that nobody holds (an index range scan on status)."""
+        b = batches.c
+        query = (
+            select(b.id, b.status)
+            .where(b.status.in_(PHASES), or_(b.claim_id.is_(None), b.claim_until < now))
+            .order_by(b.id)
+            .limit(limit)
+        )
+        async with self.db.connect() as conn:
+            return [(r.id, r.status) for r in (await conn.execute(query)).all()]
+
+    async def claim(self, batch_id: str, status: str, claim_id: str, now: float, until: float) -> BatchInfo | None:
+        """Takes the batch's phase if it is still in it and nobody holds it (or its holder's claim has passed): one
+        conditional UPDATE, so of two workers racing exactly one gets it. The batch as claimed, or None."""
+        b = batches.c
         async with self.db.begin() as conn:
-            await conn.execute(update(batches).where(batches.c.id == batch_id).values(extra=extra))
+            taken = await conn.execute(
+                update(batches)
+                .where(b.id == batch_id, b.status == status, or_(b.claim_id.is_(None), b.claim_until < now))
+                .values(claim_id=claim_id, claim_until=until)
+            )
+            if taken.rowcount != 1:
+                return None
+            row = (await conn.execute(select(batches).where(b.id == batch_id))).first()
+        return info(row) if row is not None else None
+
+    async def renew_claims(self, claim_ids: Sequence[str], until: float) -> None:
+        if claim_ids:
+            async with self.db.begin() as conn:
+                await conn.execute(
+                    update(batches).where(batches.c.claim_id.in_(list(claim_ids))).values(claim_until=until)
+                )
+
+    async def release(self, batch_id: str, claim_id: str, not_before: float) -> None:
+        """Lets go of a phase that failed here, to be tried again (by anyone) from `not_before` on."""
+        b = batches.c
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(batches).where(b.id == batch_id, b.claim_id == claim_id).values(claim_until=not_before)
+            )
+
+    async def validated(
+        self, batch_id: str, claim_id: str, rows: Sequence[dict[str, Any]], extra: dict[str, Any], now: float
+    ) -> bool:
+        """Ends validating with the batch's items (in_progress), or with none (ended: its input failed); in one
+        transaction, and only while the claim is still this one. False: someone else has the batch now (or it was
+        cancelled meanwhile), and nothing was written."""
+        b = batches.c
+        errored = sum(1 for r in rows if r["state"] == "errored")
+        processing = len(rows) - errored
+        async with self.db.begin() as conn:
+            moved = await conn.execute(
+                update(batches)
+                .where(b.id == batch_id, b.status == "validating", b.claim_id == claim_id)
+                .values(
+                    status="in_progress" if processing else "ended",
+                    processing=processing,
+                    errored=errored,
+                    ended_at=None if processing else now,
+                    extra=extra,
+                    claim_id=None,
+                    claim_until=None,
+                )
+            )
+            if moved.rowcount != 1:
+                return False
+            for start in range(0, len(rows), INSERT_CHUNK):
+                await conn.execute(insert(batch_items), list(rows[start : start + INSERT_CHUNK]))
+        return True
+
+    async def finalized(self, batch_id: str, claim_id: str, extra: dict[str, Any]) -> bool:
+        """Ends finalizing with the dialect's fields (its output files' ids), only while the claim is this one: of
+        two writers exactly one records its files (the other removes its own)."""
+        b = batches.c
+        async with self.db.begin() as conn:
+            done = await conn.execute(
+                update(batches)
+                .where(b.id == batch_id, b.status == "finalizing", b.claim_id == claim_id)
+                .values(status="ended", extra=extra, claim_id=None, claim_until=None)
+            )
+        return done.rowcount == 1
 
     # Workers ----------------------------------------------------------------------------------------------------
 
@@ -218,12 +307,16 @@ class BatchStore:
                 .values(lease_id=None, lease_expires=not_before)
             )
 
-    async def sweep(self, now: float, retention_seconds: float) -> None:
-        """Expiry after the window, cancellation of items whose holder died, and deletion after retention."""
+    async def sweep(
+        self, now: float, retention_seconds: float, removing: Callable[[BatchInfo], Awaitable[None]] | None = None
+    ) -> None:
+        """Expiry after the window, cancellation of items whose holder died, and deletion after retention; before a
+        batch is deleted, `removing` removes what its dialect wrote for it (its output files); if that fails, the
+        batch stays, to be tried again by the next sweep."""
         b = batches.c
         async with self.db.connect() as conn:
             expiring = list(
-                (await conn.execute(select(b.id).where(b.status != "ended", b.expires_at <= now))).scalars()
+                (await conn.execute(select(b.id).where(b.status.in_(RUNNING), b.expires_at <= now))).scalars()
             )
             canceling = list((await conn.execute(select(b.id).where(b.status == "canceling"))).scalars())
             old = list(
@@ -240,6 +333,10 @@ class BatchStore:
             async with self.db.begin() as conn:
                 await _end_unheld(conn, batch_id, "canceled", now)
         for batch_id in old:
+            if removing is not None:
+                found = await self.get(batch_id)
+                if found is not None:
+                    await removing(found)
             async with self.db.begin() as conn:
                 await conn.execute(delete(batch_items).where(batch_items.c.batch_id == batch_id))
                 await conn.execute(delete(batches).where(b.id == batch_id))
@@ -268,6 +365,17 @@ class BatchStore:
             )
             for r in rows
         ]
+
+    async def every_result(self, batch_id: str) -> AsyncIterator[ItemResult]:
+        """The finished items in position order, a page at a time (all of them once the batch has ended)."""
+        after = -1
+        while True:
+            page = await self.results(batch_id, after, RESULTS_PAGE)
+            for result in page:
+                yield result
+            if len(page) < RESULTS_PAGE:
+                return
+            after = page[-1].position
 
     async def items(self, batch_id: str) -> list[dict[str, Any]]:
         """Every item's bookkeeping (state, attempts, who ran it): for operators and tests."""
@@ -315,11 +423,12 @@ async def _end_unheld(conn: AsyncConnection, batch_id: str, state: str, now: flo
 
 
 async def _end_if_done(conn: AsyncConnection, batch_id: str, now: float) -> None:
+    """Once no item is processing the batch ends, or first finalizes if its kind writes something at the end."""
     b = batches.c
     await conn.execute(
         update(batches)
-        .where(b.id == batch_id, b.processing == 0, b.status != "ended")
-        .values(status="ended", ended_at=now)
+        .where(b.id == batch_id, b.processing == 0, b.status.in_(RUNNING))
+        .values(status=case((b.kind.in_(FINALIZED_KINDS), "finalizing"), else_="ended"), ended_at=now)
     )
 
 

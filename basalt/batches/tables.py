@@ -17,7 +17,7 @@ batches = Table(
     Column("kind", String(16), nullable=False),
     Column("owner", String(40)),  # the project id, or the key id of a key without one; NULL with auth off
     Column("key_id", String(40)),  # the submitting key, to rebuild its principal when items run
-    Column("status", String(16), nullable=False),  # in_progress | canceling | ended
+    Column("status", String(16), nullable=False),  # validating | in_progress | canceling | finalizing | ended
     Column("processing", Integer, nullable=False, default=0),
     Column("succeeded", Integer, nullable=False, default=0),
     Column("errored", Integer, nullable=False, default=0),
@@ -31,6 +31,9 @@ batches = Table(
     Column("archived_at", Float),
     Column("metadata", JSON),
     Column("extra", JSON),
+    # Who runs the batch's current phase (validating its input, or writing its outputs) and until when (0008).
+    Column("claim_id", String(40)),
+    Column("claim_until", Float),
     Index("ix_batches_status", "status", "id"),
     Index("ix_batches_owner", "kind", "owner", "id"),
 )

@@ -14,8 +14,12 @@ from ..errors import BasaltError
 
 KINDS = ("anthropic", "openai", "eval")  # eval: an evaluation run's sampling or judging calls (basalt/evals/)
 ID_PREFIX = {"anthropic": "msgbatch", "openai": "batch", "eval": "evalbatch"}
-# Engine statuses of a batch: items are taken while in_progress; canceling lets started items finish; ended is final.
-STATUSES = ("in_progress", "canceling", "ended")
+# Engine statuses of a batch: validating until its dialect has read its input into items (OpenAI's, read after the
+# create call returns); items are taken while in_progress; canceling lets started items finish; finalizing while its
+# dialect writes what it writes once the items are done (OpenAI's output files); ended is final.
+STATUSES = ("validating", "in_progress", "canceling", "finalizing", "ended")
+PHASES = ("validating", "finalizing")  # the statuses a claim-holding worker moves on (batches/phases.py)
+FINALIZED_KINDS = ("openai",)  # kinds whose batches pass through finalizing before they end
 # States of an item: queued and running are "processing"; the other four are its result, written once.
 FINAL = ("succeeded", "errored", "canceled", "expired")
 
@@ -45,7 +49,7 @@ class Counts:
 class BatchInfo:
     id: str  # "msgbatch_..." for kind "anthropic", "batch_..." for kind "openai"
     kind: str  # "anthropic" | "openai"
-    status: str  # engine status: "in_progress" | "canceling" | "ended"
+    status: str  # engine status: one of STATUSES
     counts: Counts
     created_at: float
     ended_at: float | None

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..canonical import fold_events, parse_messages_request
@@ -22,6 +23,8 @@ from ..control import ControlPlane
 from ..control.journal import new_run
 from ..errors import BasaltError, InternalError, InvalidRequest, Overloaded, RateLimited
 from ..flow import Call, CallOptions, Flow
+from .phases import Hooks, Phases
+from .rows import error_result
 from .store import BatchStore, Leased
 
 log = logging.getLogger("basalt.batches")
@@ -30,11 +33,6 @@ MAX_RETRY_SECONDS = 60.0  # the longest a rate-limited item waits before it is t
 # Items run as batch work: in the capacity interactive calls leave (the local engine) and within each deployment's
 # batch share (the router).
 BATCH = CallOptions(priority="batch")
-
-
-def error_result(error: BasaltError) -> dict[str, Any]:
-    """An errored item's result: what a single call with the same request would have answered."""
-    return {"type": error.error_type, "message": error.message, "status": error.status}
 
 
 class Worker:
@@ -46,6 +44,7 @@ class Worker:
         flow: Flow,
         concurrency: int,
         model_slots: Callable[[str], int | None],
+        hooks: Mapping[str, Hooks] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -60,6 +59,9 @@ class Worker:
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self._quiet_until = 0.0
+        self.phases = Phases(store, hooks if hooks is not None else {}, settings.lease_seconds)
+        self._phasing: dict[str, asyncio.Task[bool]] = {}  # batch id -> its phase, run here
+        self._phases_due = True  # look for phases now (a batch submitted here), not only once a poll
 
     def start(self) -> None:
         if self._loop is None:
@@ -67,6 +69,7 @@ class Worker:
 
     def wake(self) -> None:
         """New work may be there (a batch submitted here): look now rather than at the next poll."""
+        self._phases_due = True
         self._wake.set()
 
     async def stop(self) -> None:
@@ -78,15 +81,15 @@ class Worker:
                 await self._loop
             self._loop = None
         held = list(self._active.values())
-        for task in list(self._active):
+        for task in [*self._active, *self._phasing.values()]:
             task.cancel()
-        await asyncio.gather(*self._active, return_exceptions=True)
+        await asyncio.gather(*self._active, *self._phasing.values(), return_exceptions=True)
         for item in held:
             with contextlib.suppress(Exception):
                 await self.store.retry_later(item, time.time())
 
     async def _main(self) -> None:
-        next_sweep = next_renew = 0.0
+        next_sweep = next_renew = next_phases = 0.0
         renew_every = self.settings.lease_seconds / 3
         while True:
             now = time.monotonic()
@@ -96,7 +99,11 @@ class Worker:
                     await self._renew()
                 if now >= next_sweep:
                     next_sweep = now + self.settings.sweep_seconds
-                    await self.store.sweep(time.time(), self.settings.retention_days * 86400)
+                    await self.store.sweep(time.time(), self.settings.retention_days * 86400, self.phases.removing)
+                    await self.phases.sweep(time.time())
+                if self._phases_due or now >= next_phases:  # once a poll, not once per finished item
+                    self._phases_due, next_phases = False, now + self.settings.poll_seconds
+                    await self._start_phases()
                 took = await self._take()
             except Exception:  # the database is away, say: keep the items held and try again shortly
                 if now >= self._quiet_until:  # once a minute, not once a poll, while it stays away
@@ -122,6 +129,21 @@ class Worker:
             task.add_done_callback(self._done)
         return len(items)
 
+    async def _start_phases(self) -> None:
+        """Validating and finalizing batches nobody holds: each phase a task of its own beside the items (reading
+        a 50,000-line input takes seconds), at most two at a time here."""
+        if len(self._phasing) >= 2:
+            return
+        for batch_id, status in await self.phases.pending(time.time()):
+            if batch_id not in self._phasing and len(self._phasing) < 2:
+                task = asyncio.get_running_loop().create_task(self.phases.run(batch_id, status))
+                self._phasing[batch_id] = task
+                task.add_done_callback(functools.partial(self._phase_done, batch_id))
+
+    def _phase_done(self, batch_id: str, _: asyncio.Task[bool]) -> None:
+        self._phasing.pop(batch_id, None)
+        self._wake.set()  # its items may be ready now
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._active.pop(task, None)
         self._wake.set()  # a slot is free
@@ -129,6 +151,7 @@ class Worker:
     async def _renew(self) -> None:
         leases = sorted({item.lease_id for item in self._active.values()})
         await self.store.renew(leases, time.time() + self.settings.lease_seconds)
+        await self.store.renew_claims(sorted(self.phases.held), time.time() + self.settings.lease_seconds)
 
     async def _run(self, item: Leased) -> None:
         try:

@@ -52,6 +52,7 @@ class _Reader:
         self.endpoint, self.max_line = endpoint, max_line
         self.read = ReadInput()
         self.seen: set[str] = set()
+        self.model: str | None = None  # OpenAI runs a batch on one model: the first line's
         self.pending: list[bytes] = []  # the line begun in earlier chunks
         self.size = self.number = 0
         self.too_long = False
@@ -64,7 +65,7 @@ class _Reader:
             if self.too_long or self.size + len(piece) > self.max_line:
                 _too_long(self.read, self.number, self.max_line)
             else:
-                _line(self.read, self.seen, self.number, b"".join([*self.pending, piece]), self.endpoint)
+                self._line(self.number, b"".join([*self.pending, piece]))
             self.pending, self.size, self.too_long, start = [], 0, False, end + 1
         tail = chunk[start:]
         if not self.too_long and self.size + len(tail) > self.max_line:
@@ -78,7 +79,7 @@ class _Reader:
         if self.too_long:
             _too_long(read, self.number + 1, self.max_line)
         elif self.size:
-            _line(read, self.seen, self.number + 1, b"".join(self.pending), self.endpoint)
+            self._line(self.number + 1, b"".join(self.pending))
         if not read.lines and not read.errors:
             read.fail(None, "empty_file", "The input file has no requests.")
         if read.lines > MAX_LINES:
@@ -86,49 +87,64 @@ class _Reader:
             read.fail(None, "too_many_requests", message)
         return read
 
+    def _line(self, number: int, raw: bytes) -> None:
+        item = _line(self.read, self.seen, number, raw, self.endpoint)
+        if item is None or item.request is None:
+            return
+        model = item.request.model
+        if self.model is None:
+            self.model = model
+        elif model != self.model:
+            message = (f"Each batch must contain requests for a single model: line {number} asks for {model!r}, "
+                       f"the lines before it for {self.model!r}.")  # fmt: skip
+            self.read.fail(number, "mismatched_model", message, "body.model")
+            return
+        self.read.items.append(item)
+
 
 def _too_long(read: ReadInput, number: int, max_line: int) -> None:
     read.lines += 1
     read.fail(number, "line_too_long", f"Line {number} is longer than {max_line} bytes, the limit of one request.")
 
 
-def _line(read: ReadInput, seen: set[str], number: int, raw: bytes, endpoint: str) -> None:
+def _line(read: ReadInput, seen: set[str], number: int, raw: bytes, endpoint: str) -> NewItem | None:
+    """The line's item, or None (a blank line; or a bad one, recorded in `read.errors`)."""
     if not raw.strip():
-        return  # blank lines (a trailing newline's, say) are no request
+        return None  # blank lines (a trailing newline's, say) are no request
     read.lines += 1
     if read.lines > MAX_LINES:
-        return
+        return None
     try:
         line = orjson.loads(raw)
     except orjson.JSONDecodeError:
         read.fail(number, "invalid_json_line", f"Line {number} is not valid JSON.")
-        return
+        return None
     if not isinstance(line, dict):
         read.fail(number, "invalid_json_line", f"Line {number} must be a JSON object.")
-        return
+        return None
     custom_id = line.get("custom_id")
     if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= MAX_CUSTOM_ID:
         read.fail(number, "invalid_custom_id", f"custom_id must be a string of 1 to {MAX_CUSTOM_ID} characters.",
                   "custom_id")  # fmt: skip
-        return
+        return None
     if custom_id in seen:
         read.fail(number, "duplicate_custom_id", f"The custom_id {custom_id!r} is used by more than one request.",
                   "custom_id")  # fmt: skip
-        return
+        return None
     seen.add(custom_id)
     if line.get("method") != "POST":
         read.fail(number, "invalid_method", "method must be 'POST'.", "method")
-        return
+        return None
     if line.get("url") != endpoint:
         read.fail(number, "invalid_url", f"url must be the batch's endpoint, {endpoint}.", "url")
-        return
+        return None
     body = line.get("body")
     if not isinstance(body, dict):
         read.fail(number, "invalid_request", "body must be a JSON object: the request.", "body")
-        return
+        return None
     try:
         request = decode_request(parse_chat_request(orjson.dumps(body)))
     except BasaltError as exc:
         read.fail(number, "invalid_request", exc.message, f"body.{exc.param}" if exc.param else "body")
-        return
-    read.items.append(NewItem(custom_id, ENDPOINTS[endpoint], request))
+        return None
+    return NewItem(custom_id, ENDPOINTS[endpoint], request)

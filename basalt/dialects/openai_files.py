@@ -7,9 +7,11 @@ batches (whose items are then admitted under `chat.completions`, like single cal
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from starlette.responses import Response, StreamingResponse
 
 from ..control.principal import Principal
@@ -26,6 +28,32 @@ if TYPE_CHECKING:
 SCOPE = "batches"
 MAX_LIST = 10_000  # OpenAI's own bound on files.list's limit
 UPLOAD_PURPOSES = ("batch", "evals")
+BATCH_FILE_SECONDS = 30 * 86400  # OpenAI's default: files of purpose batch expire 30 days after their upload
+
+
+class ExpiresAfter(BaseModel):
+    """OpenAI's expiry policy of a file (files.create's `expires_after`, batches.create's `output_expires_after`):
+    `seconds` after the file's creation, from one hour to 30 days."""
+
+    model_config = ConfigDict(extra="forbid")
+    anchor: Literal["created_at"]
+    seconds: StrictInt = Field(ge=3600, le=2_592_000)
+
+
+def expires_after(anchor: str | None, seconds: str | None) -> int:
+    """The seconds a multipart upload's `expires_after[anchor]` and `expires_after[seconds]` give (OpenAI's bounds),
+    or OpenAI's default for a batch file when neither is given."""
+    if anchor is None and seconds is None:
+        return BATCH_FILE_SECONDS
+    try:
+        count = int(seconds) if seconds is not None and seconds.isdigit() and len(seconds) < 12 else seconds
+        return ExpiresAfter.model_validate({"anchor": anchor, "seconds": count}).seconds
+    except ValidationError:
+        raise InvalidRequest(
+            "expires_after: anchor must be 'created_at' and seconds an integer from 3600 (one hour) to 2592000 "
+            "(30 days).",
+            param="expires_after",
+        ) from None
 
 
 def file_object(info: FileInfo) -> dict[str, Any]:
@@ -37,7 +65,7 @@ def file_object(info: FileInfo) -> dict[str, Any]:
         "filename": info.filename,
         "purpose": info.purpose,
         "status": "processed",
-        "expires_at": None,
+        "expires_at": info.expires_at,
         "status_details": None,
     }
 
@@ -75,12 +103,14 @@ def build_router(platform: Platform) -> APIRouter:
                     f"purpose must be 'batch' or 'evals' (the files Basalt stores), not {purpose!r}.",
                     param="purpose",
                 )
-            if upload.field("expires_after[anchor]") is not None or upload.field("expires_after[seconds]"):
-                raise InvalidRequest("expires_after is not supported: delete files when done.", param="expires_after")
+            anchor, after = upload.field("expires_after[anchor]"), upload.field("expires_after[seconds]")
+            # OpenAI's default expiry is for batch files; an evals file without a policy is kept until deleted.
+            seconds = None if purpose == "evals" and anchor is None and after is None else expires_after(anchor, after)
             part = upload.file("file")
             filename = check_filename(part.filename or "upload.jsonl")
             kept: Purpose = "evals" if purpose == "evals" else "batch"
-            info = await store.put(owner_of(principal), kept, filename, file_chunks(part, CHUNK_BYTES))
+            expires = None if seconds is None else int(time.time()) + seconds  # anchored at the creation: now
+            info = await store.put(owner_of(principal), kept, filename, file_chunks(part, CHUNK_BYTES), expires)
         finally:
             await upload.aclose()
         return json_response(file_object(info))

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import ColumnElement
 
 from ..control.schema import metadata
 from .types import FileInfo, ListOrder, Purpose, bounded, new_file_id, no_such_file, valid_file_id
@@ -47,7 +48,9 @@ files = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("complete", Boolean, nullable=False),
+    Column("expires_at", BigInteger),  # unix seconds; NULL: kept until deleted (migration 0008)
     Index("ix_files_owner_created", "owner", "created_at"),
+    Index("ix_files_expires", "expires_at"),
 )
 file_chunks = Table(
     "file_chunks",
@@ -62,11 +65,19 @@ class DatabaseFileStore:
     def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
         self._engine = engine  # the calling event loop's engine (the control plane keeps one per loop)
 
-    async def put(self, owner: str, purpose: Purpose, filename: str, chunks: AsyncIterable[bytes]) -> FileInfo:
+    async def put(
+        self,
+        owner: str,
+        purpose: Purpose,
+        filename: str,
+        chunks: AsyncIterable[bytes],
+        expires_at: int | None = None,
+    ) -> FileInfo:
         db = self._engine()
         await self._sweep(owner)
         file_id, created = new_file_id(), int(time.time())
-        row = {"id": file_id, "owner": owner, "purpose": purpose, "filename": filename, "created_at": created}
+        row = {"id": file_id, "owner": owner, "purpose": purpose, "filename": filename, "created_at": created,
+               "expires_at": expires_at}  # fmt: skip
         async with db.begin() as conn:
             await conn.execute(insert(files).values(**row, bytes=0, complete=False))
         size = seq = 0
@@ -80,12 +91,12 @@ class DatabaseFileStore:
         except BaseException:
             await self._remove(file_id)
             raise
-        return FileInfo(file_id, owner, purpose, filename, size, created)
+        return FileInfo(file_id, owner, purpose, filename, size, created, expires_at)
 
     async def get(self, owner: str, file_id: str) -> FileInfo:
         found = None
         if valid_file_id(file_id):
-            query = select(files).where(files.c.id == file_id, files.c.owner == owner, files.c.complete)
+            query = select(files).where(files.c.id == file_id, files.c.owner == owner, files.c.complete, _live())
             async with self._engine().connect() as conn:
                 found = (await conn.execute(query)).first()
         if found is None:
@@ -95,7 +106,7 @@ class DatabaseFileStore:
     async def list(
         self, owner: str, purpose: str | None, limit: int, after: str | None, order: ListOrder
     ) -> tuple[list[FileInfo], bool]:
-        query = select(files).where(files.c.owner == owner, files.c.complete)
+        query = select(files).where(files.c.owner == owner, files.c.complete, _live())
         if purpose is not None:
             query = query.where(files.c.purpose == purpose)
         if after is not None:
@@ -133,6 +144,14 @@ class DatabaseFileStore:
         await self._remove(file_id)
         return info
 
+    async def expire(self, now: float) -> int:
+        query = select(files.c.id).where(files.c.expires_at <= now).limit(1000)  # an index range scan
+        async with self._engine().connect() as conn:
+            found = (await conn.execute(query)).scalars().all()
+        for file_id in found:
+            await self._remove(file_id)
+        return len(found)
+
     async def _sweep(self, owner: str) -> None:
         """Removes the owner's uploads that a killed replica left incomplete (a day old: no upload lasts that long)."""
         stale = select(files.c.id).where(
@@ -149,6 +168,12 @@ class DatabaseFileStore:
             await conn.execute(delete(file_chunks).where(file_chunks.c.file_id == file_id))
 
 
+def _live() -> ColumnElement[bool]:
+    """Files not yet expired (the expiry sweep removes the others later)."""
+    return or_(files.c.expires_at.is_(None), files.c.expires_at > time.time())
+
+
 def _info(row: Row[tuple[object, ...]]) -> FileInfo:
     m = row._mapping
-    return FileInfo(m["id"], m["owner"], m["purpose"], m["filename"], int(m["bytes"]), int(m["created_at"]))
+    expires = None if m["expires_at"] is None else int(m["expires_at"])
+    return FileInfo(m["id"], m["owner"], m["purpose"], m["filename"], int(m["bytes"]), int(m["created_at"]), expires)

@@ -43,7 +43,14 @@ class LocalFileStore:
         path = self.root / hashlib.sha256(owner.encode()).hexdigest()[:32]
         return private_dir(path) if create else path
 
-    async def put(self, owner: str, purpose: Purpose, filename: str, chunks: AsyncIterable[bytes]) -> FileInfo:
+    async def put(
+        self,
+        owner: str,
+        purpose: Purpose,
+        filename: str,
+        chunks: AsyncIterable[bytes],
+        expires_at: int | None = None,
+    ) -> FileInfo:
         folder = await asyncio.to_thread(self._dir, owner, True)
         await asyncio.to_thread(_sweep, folder)
         file_id = new_file_id()
@@ -57,7 +64,7 @@ class LocalFileStore:
                     size += len(chunk)
             finally:
                 await asyncio.to_thread(out.close)
-            info = FileInfo(file_id, owner, purpose, filename, size, int(time.time()))
+            info = FileInfo(file_id, owner, purpose, filename, size, int(time.time()), expires_at)
             await asyncio.to_thread(_commit, part, folder, info)
         except BaseException:
             part.unlink(missing_ok=True)
@@ -75,7 +82,8 @@ class LocalFileStore:
             found = json.loads((self._dir(owner) / f"{file_id}.json").read_bytes())
         except FileNotFoundError:
             return None
-        return _info(found)
+        info = _info(found)
+        return None if info.expired(time.time()) else info
 
     async def list(
         self, owner: str, purpose: str | None, limit: int, after: str | None, order: ListOrder
@@ -94,11 +102,14 @@ class LocalFileStore:
         if not folder.is_dir():
             return []
         found = []
+        now = time.time()
         for path in folder.glob("file-*.json"):
             try:
-                found.append(_info(json.loads(path.read_bytes())))
+                info = _info(json.loads(path.read_bytes()))
             except FileNotFoundError:  # deleted meanwhile
                 continue
+            if not info.expired(now):
+                found.append(info)
         return found
 
     async def content(self, owner: str, file_id: str) -> AsyncIterator[bytes]:
@@ -117,6 +128,24 @@ class LocalFileStore:
         await asyncio.to_thread((folder / f"{file_id}.json").unlink, True)
         await asyncio.to_thread((folder / file_id).unlink, True)
         return info
+
+    async def expire(self, now: float) -> int:
+        return await asyncio.to_thread(_expire, self.root, now)
+
+
+def _expire(root: Path, now: float) -> int:
+    """Reads every description (fine for thousands of files, not millions) and removes the expired files."""
+    removed = 0
+    for described in root.glob("*/file-*.json"):
+        try:
+            info = _info(json.loads(described.read_bytes()))
+        except (FileNotFoundError, ValueError, KeyError):
+            continue
+        if info.expired(now):
+            described.unlink(missing_ok=True)
+            (described.parent / info.id).unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _sweep(folder: Path) -> None:
@@ -148,10 +177,12 @@ def _record(info: FileInfo) -> dict[str, Any]:
         "filename": info.filename,
         "bytes": info.bytes,
         "created_at": info.created_at,
+        "expires_at": info.expires_at,
     }
 
 
 def _info(found: dict[str, Any]) -> FileInfo:
     return FileInfo(
-        found["id"], found["owner"], found["purpose"], found["filename"], found["bytes"], found["created_at"]
-    )
+        found["id"], found["owner"], found["purpose"], found["filename"], found["bytes"], found["created_at"],
+        found.get("expires_at"),
+    )  # fmt: skip

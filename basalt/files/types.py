@@ -28,14 +28,25 @@ class FileInfo:
     filename: str
     bytes: int
     created_at: int  # unix seconds, as OpenAI's file objects carry it
+    expires_at: int | None = None  # unix seconds after which the file is gone (OpenAI's expires_after); None: kept
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 class FileStore(Protocol):
     """Every method takes the owner: a file is found only by its owner, so another tenant's id is a 404."""
 
-    async def put(self, owner: str, purpose: Purpose, filename: str, chunks: AsyncIterable[bytes]) -> FileInfo:
+    async def put(
+        self,
+        owner: str,
+        purpose: Purpose,
+        filename: str,
+        chunks: AsyncIterable[bytes],
+        expires_at: int | None = None,
+    ) -> FileInfo:
         """Stores the chunks as they come (never all in memory); RequestTooLarge past MAX_FILE_BYTES, and nothing
-        is kept of a file that did not arrive whole."""
+        is kept of a file that did not arrive whole. From `expires_at` on the file is gone for every reader."""
         ...
 
     async def get(self, owner: str, file_id: str) -> FileInfo: ...
@@ -52,6 +63,10 @@ class FileStore(Protocol):
         ...
 
     async def delete(self, owner: str, file_id: str) -> FileInfo: ...
+
+    async def expire(self, now: float) -> int:
+        """Removes every owner's files whose expiry has passed (readers stopped seeing them then); how many."""
+        ...
 
 
 def new_file_id() -> str:

@@ -87,21 +87,31 @@ def file_lines(client: openai.OpenAI, file_id: str) -> list[dict[str, Any]]:
 def test_a_batch_runs_to_completed_with_what_single_calls_answer(client: openai.OpenAI) -> None:
     prompts = ["Say hello.", "Name a colour.", "Count to three."]
     lines = [line(f"q-{i}", body(p, temperature=0)) for i, p in enumerate(prompts)]
-    lines.append(line("no-such-model", {**body("Hi"), "model": "nope"}))  # valid, but fails when it runs
+    lines.append(line("too-long", body("word " * 1500)))  # valid, but fails when it runs: past the context window
     input_id = upload(client, jsonl(lines))
     created = client.batches.create(
-        input_file_id=input_id, endpoint=URL, completion_window="24h", metadata={"run": "nightly"}
+        input_file_id=input_id,
+        endpoint=URL,
+        completion_window="24h",
+        metadata={"run": "nightly"},
+        output_expires_after={"anchor": "created_at", "seconds": 7200},
     )
-    assert created.id.startswith("batch_") and created.status == "in_progress" and created.errors is None
+    # Validating until a worker has read the file, after create returns (as on OpenAI); its counts are zero then.
+    assert created.id.startswith("batch_") and created.status == "validating" and created.errors is None
+    assert created.in_progress_at is None
     assert (created.input_file_id, created.endpoint, created.metadata) == (input_id, URL, {"run": "nightly"})
-    assert created.request_counts is not None and created.request_counts.total == 4
+    assert created.request_counts is not None and created.request_counts.total == 0
     assert created.expires_at is not None and created.expires_at - created.created_at == pytest.approx(86400, abs=1)
 
     done = wait_for(client, created.id, ("completed", "failed", "expired", "cancelled"))
     assert done.status == "completed" and done.completed_at is not None and done.finalizing_at is not None
+    assert done.in_progress_at is not None and created.created_at <= done.in_progress_at <= done.finalizing_at
     assert done.request_counts is not None
     assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (4, 3, 1)
     assert done.output_file_id and done.error_file_id
+    for produced_id in (done.output_file_id, done.error_file_id):  # output_expires_after: from each file's creation
+        made = client.files.retrieve(produced_id)
+        assert made.expires_at is not None and abs(made.expires_at - (made.created_at + 7200)) <= 1
     outputs = file_lines(client, done.output_file_id)
     assert [o["custom_id"] for o in outputs] == ["q-0", "q-1", "q-2"] and all(o["error"] is None for o in outputs)
     for output, prompt in zip(outputs, prompts, strict=True):
@@ -113,13 +123,15 @@ def test_a_batch_runs_to_completed_with_what_single_calls_answer(client: openai.
         assert completion["choices"][0]["message"]["content"] == single.choices[0].message.content
         assert completion["usage"]["completion_tokens"] == single.usage.completion_tokens  # type: ignore[union-attr]
     [failure] = file_lines(client, done.error_file_id)
-    assert failure["custom_id"] == "no-such-model" and failure["response"]["status_code"] == 404
+    assert failure["custom_id"] == "too-long" and failure["response"]["status_code"] == 400
     assert failure["response"]["body"]["error"]["type"] == "invalid_request_error"
     # The files are the project's own, listed with purpose batch_output; reading the batch again changes nothing.
     produced = {f.id for f in client.files.list(purpose="batch_output")}
     assert {done.output_file_id, done.error_file_id} <= produced
+    client.files.delete(input_id)  # as on OpenAI, the input file is the caller's to delete; the batch keeps its id
     again = client.batches.retrieve(created.id)
     assert (again.output_file_id, again.error_file_id) == (done.output_file_id, done.error_file_id)
+    assert (again.status, again.input_file_id) == ("completed", input_id)
     assert created.id in [b.id for b in client.batches.list(limit=100)]
 
 
@@ -149,6 +161,7 @@ def test_cancel_mid_run_leaves_exact_counts(client: openai.OpenAI) -> None:
     cancelled_again = client.batches.cancel(batch.id)  # as OpenAI answers it: the batch as it is
     assert cancelled_again.status == "cancelled" and cancelled_again.request_counts == counts
     failed = client.batches.create(input_file_id=upload(client, b"{}\n"), endpoint=URL, completion_window="24h")
+    wait_for(client, failed.id, ("failed",))
     with pytest.raises(openai.BadRequestError, match="cannot be cancelled"):
         client.batches.cancel(failed.id)
 
@@ -164,7 +177,8 @@ def test_a_file_with_bad_lines_fails_naming_each_line(client: openai.OpenAI, ser
             {"custom_id": "get", "method": "GET", "url": URL, "body": body("Hi")},
         ]
     )
-    batch = client.batches.create(input_file_id=upload(client, data), endpoint=URL, completion_window="24h")
+    created = client.batches.create(input_file_id=upload(client, data), endpoint=URL, completion_window="24h")
+    batch = wait_for(client, created.id, ("failed", "in_progress"))
     assert batch.status == "failed" and batch.failed_at is not None and batch.errors and batch.errors.data
     found = {(e.line, e.code) for e in batch.errors.data}
     assert found == {
@@ -183,6 +197,12 @@ def test_a_file_with_bad_lines_fails_naming_each_line(client: openai.OpenAI, ser
     assert hot.message == single.json()["error"]["message"]
     assert batch.request_counts is not None and batch.request_counts.total == 0
     assert client.batches.retrieve(batch.id).status == "failed"
+    # One model per batch, as OpenAI requires: the first line names it, a line naming another fails the file.
+    mixed = [line("a", body("Hi")), line("b", {**body("Hi"), "model": "other"}), line("c", body("Hi"))]
+    created = client.batches.create(input_file_id=upload(client, jsonl(mixed)), endpoint=URL, completion_window="24h")
+    batch = wait_for(client, created.id, ("failed", "in_progress"))
+    assert batch.status == "failed" and batch.errors is not None
+    assert [(e.code, e.line, e.param) for e in batch.errors.data] == [("mismatched_model", 2, "body.model")]
 
 
 def test_projects_see_only_their_own_batches_and_files(server: Server, keys: tuple[str, str]) -> None:
@@ -208,3 +228,11 @@ def test_projects_see_only_their_own_batches_and_files(server: Server, keys: tup
         theirs.files.content(ours.batches.retrieve(batch.id).output_file_id)  # type: ignore[arg-type]
     with pytest.raises(openai.BadRequestError, match="completion_window"):
         ours.batches.create(input_file_id=input_id, endpoint=URL, completion_window="1h")  # type: ignore[arg-type]
+    for seconds in (3599, 2_592_001):  # output_expires_after within OpenAI's range (an hour to 30 days)
+        with pytest.raises(openai.BadRequestError, match="output_expires_after"):
+            ours.batches.create(
+                input_file_id=input_id,
+                endpoint=URL,
+                completion_window="24h",
+                output_expires_after={"anchor": "created_at", "seconds": seconds},
+            )

@@ -85,3 +85,14 @@ def test_requests_are_decoded_off_the_event_loop(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(openai_batch_input, "decode_request", watched)
     found = read(request("a") + b"\n" + request("b"), piece=4096)
     assert len(found.items) == 2 and threads and threading.get_ident() not in threads
+
+
+def test_one_model_per_file_as_openai_requires() -> None:
+    data = b"\n".join([request("a"), request("b", model="other"), request("c"), request("d", model="x")])
+    found = read(data, 4096)
+    assert [(e["line"], e["code"], e["param"]) for e in found.errors] == [
+        (2, "mismatched_model", "body.model"),
+        (4, "mismatched_model", "body.model"),
+    ]
+    assert "'other'" in found.errors[0]["message"] and "'m'" in found.errors[0]["message"]
+    assert read(b"\n".join([request("a"), request("b")]), 4096).errors == []

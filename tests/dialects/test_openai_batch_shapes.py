@@ -20,16 +20,21 @@ def info(status: str, counts: Counts, **fields: Any) -> BatchInfo:
 
 
 def test_statuses() -> None:
-    done = {"input_file_id": "file-1", "output_file_id": "file-2"}
+    done = {"input_file_id": "file-1", "output_file_id": "file-2", "completed_at": 170}
+    validating = batch_object(info("validating", Counts()))
+    assert validating["status"] == "validating" and validating["in_progress_at"] is None
+    assert validating["request_counts"] == {"total": 0, "completed": 0, "failed": 0}
     assert status_of(info("in_progress", Counts(processing=2))) == "in_progress"
     assert status_of(info("canceling", Counts(processing=1), cancel_initiated_at=150.0)) == "cancelling"
     assert status_of(info("ended", Counts(canceled=1), cancel_initiated_at=150.0, ended_at=160.0)) == "cancelled"
-    assert status_of(info("ended", Counts(succeeded=1), ended_at=160.0)) == "finalizing"  # files not yet written
-    assert status_of(info("ended", Counts(succeeded=1), ended_at=160.0, extra=done)) == "completed"
+    finalizing = batch_object(info("finalizing", Counts(succeeded=1), ended_at=160.0))  # files being written
+    assert (finalizing["status"], finalizing["finalizing_at"], finalizing["completed_at"]) == ("finalizing", 160, None)
+    completed = batch_object(info("ended", Counts(succeeded=1), ended_at=160.0, extra=done))
+    assert (completed["status"], completed["finalizing_at"], completed["completed_at"]) == ("completed", 160, 170)
     expired = info("ended", Counts(succeeded=1, expired=2), ended_at=86600.0, extra=done)
     assert status_of(expired) == "expired"
     shown = batch_object(expired)
-    assert (shown["expired_at"], shown["completed_at"], shown["cancelled_at"]) == (86600, None, None)
+    assert (shown["expired_at"], shown["completed_at"], shown["cancelled_at"]) == (170, None, None)
     assert shown["request_counts"] == {"total": 3, "completed": 1, "failed": 0}
     failed = info("ended", Counts(), ended_at=100.0, extra={"errors": [{"code": "empty_file", "line": None}]})
     shown = batch_object(failed)

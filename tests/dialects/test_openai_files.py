@@ -66,6 +66,15 @@ def test_the_file_lifecycle_and_isolation_between_projects(gateway: tuple[InProc
     with pytest.raises(openai.NotFoundError):
         ours.files.retrieve(made.id)
     assert [f.id for f in ours.files.list()] == [second.id]
+    # OpenAI's expiry: a batch file goes 30 days after its upload by default, or when its expires_after says.
+    assert second.expires_at is not None and abs(second.expires_at - (second.created_at + 30 * 86400)) <= 1
+    hour = {"anchor": "created_at", "seconds": 3600}
+    short = ours.files.create(file=("s.jsonl", io.BytesIO(b"{}\n")), purpose="batch", expires_after=hour)  # type: ignore[arg-type]
+    assert short.expires_at is not None and abs(short.expires_at - (short.created_at + 3600)) <= 1
+    assert ours.files.retrieve(short.id).expires_at == short.expires_at
+    for bad in ({**hour, "seconds": 3599}, {**hour, "seconds": 2_592_001}, {**hour, "anchor": "last_active_at"}):
+        with pytest.raises(openai.BadRequestError, match="expires_after"):
+            ours.files.create(file=("b.jsonl", io.BytesIO(b"{}\n")), purpose="batch", expires_after=bad)  # type: ignore[arg-type]
 
 
 def test_the_routes_need_the_batches_scope(gateway: tuple[InProcess, str]) -> None:

@@ -64,6 +64,26 @@ def test_put_get_content_delete(run: tuple[str, asyncio.Runner, FileStore]) -> N
     assert runner.run(store.list("proj_a", None, 10, None, "desc")) == ([], False)
 
 
+def test_an_expired_file_is_gone_for_readers_then_swept(run: tuple[str, asyncio.Runner, FileStore]) -> None:
+    _, runner, store = run
+    now = int(time.time())
+    kept = runner.run(store.put("proj_a", "batch", "kept.jsonl", pieces(b"k"), now + 3600))
+    soon = runner.run(store.put("proj_a", "batch_output", "soon.jsonl", pieces(b"s"), now + 1))
+    forever = runner.run(store.put("proj_a", "batch", "forever.jsonl", pieces(b"f")))
+    assert (kept.expires_at, forever.expires_at) == (now + 3600, None)
+    assert runner.run(store.get("proj_a", kept.id)) == kept and soon.expires_at == now + 1
+    assert runner.run(store.expire(now)) == 0  # nothing had expired by then
+    time.sleep(max(0.0, now + 1.05 - time.time()))  # soon's expiry passes: no reader sees it from then on
+    with pytest.raises(NotFound):
+        runner.run(store.get("proj_a", soon.id))
+    with pytest.raises(NotFound):
+        runner.run(read(store, "proj_a", soon.id))
+    assert {f.id for f in runner.run(store.list("proj_a", None, 10, None, "asc"))[0]} == {kept.id, forever.id}
+    assert runner.run(store.expire(time.time())) == 1  # and the sweep removes it
+    assert runner.run(store.expire(time.time())) == 0
+    assert runner.run(store.get("proj_a", kept.id)) == kept
+
+
 def test_the_limit_is_openais() -> None:
     assert MAX_FILE_BYTES == 200 * 1024 * 1024
 
