@@ -9,7 +9,9 @@ from ..errors import PermissionDenied
 from .records import ApiKey, Project
 
 # Endpoints a key's scopes can name. "admin" is only ever granted to admin keys.
-ENDPOINTS = ("messages", "chat.completions", "count_tokens", "models", "usage", "guardrails", "batches", "admin")
+ENDPOINTS = (
+    "messages", "chat.completions", "completions", "count_tokens", "models", "usage", "guardrails", "batches", "admin"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
