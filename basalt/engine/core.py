@@ -64,7 +64,9 @@ class Output:
     stop_sequence: str | None = None
     error: str | None = None
     timings: SequenceTimings | None = None  # on the last output only
-    logprobs: list[TokenLogprob] | None = None  # the tokens behind `text` (since the last output), when asked for
+    # The tokens behind `text` (since the last output), when asked for; an end-of-turn token that ended the answer
+    # comes last (a legacy completion reports it, a chat answer does not).
+    logprobs: list[TokenLogprob] | None = None
     # Per prompt position (None for the first, which nothing predicts), on the first output, when asked for.
     prompt_logprobs: list[TokenLogprob | None] | None = None
 
@@ -379,9 +381,7 @@ class EngineCore:
         if live.first_token is None:
             live.first_token = time.monotonic()
         if self.model.is_eog(token) and not request.ignore_eos:
-            seq.output.pop()  # the end-of-turn token is not part of the answer
-            if live.logprobs:
-                live.logprobs.pop()  # nor its log-probability
+            seq.output.pop()  # the end-of-turn token is not part of the answer (its log-probability stays the last)
             self._end(live, "end_turn")
             return
         self._generated += 1

@@ -154,8 +154,11 @@ class LocalProvider:
                 if scoring:
                     continue
                 batch = blocks.feed(out.text)
-                if out.logprobs:
-                    batch = _with_logprobs(batch, blocks, entries(self.engine.model, out.logprobs))
+                found = out.logprobs
+                if found and out.finish_reason == "end_turn" and request.raw_prompt is None:
+                    found = found[:-1]  # the end-of-turn token: a chat answer's logprobs leave it out, as OpenAI's
+                if found:
+                    batch = _with_logprobs(batch, blocks, entries(self.engine.model, found))
                 if batch:
                     yield batch
             assert last is not None and last.finish_reason is not None
@@ -203,8 +206,8 @@ def _with_logprobs(
         if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
             event["delta"]["logprobs"] = found
             return batch
-    if isinstance(blocks, _TextBlocks) and blocks.open:
-        return [*batch, text_delta(0, "", found)]
+    if isinstance(blocks, _TextBlocks):  # opened if need be: a legacy completion may be the end-of-turn token alone
+        return [*batch, *blocks.opening(), text_delta(0, "", found)]
     return batch
 
 
@@ -262,12 +265,16 @@ class _TextBlocks:
     def feed(self, text: str) -> list[Event]:
         if not text:
             return []
-        events: list[Event] = []
-        if not self.open:
-            self.open = True
-            events.append(text_start(0))
+        events = self.opening()
         events.append(text_delta(0, text))
         return events
+
+    def opening(self) -> list[Event]:
+        """The block's start, if it has not started yet."""
+        if self.open:
+            return []
+        self.open = True
+        return [text_start(0)]
 
     def close(self, stop_reason: str) -> list[Event]:
         return [block_stop(0)] if self.open else []
