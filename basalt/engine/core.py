@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .llama import ContextConfig, LlamaContext, LlamaModel, Sampler
-from .logprobs import TokenLogprob, token_logprob
+from .logprobs import TokenLogprob, block_logprobs, token_logprob
 from .scheduler import ScheduledChunk, Scheduler, SchedulerOutput, Sequence
 from .text import TextStream
 
@@ -337,12 +337,11 @@ class EngineCore:
         for live, chunk, first in scored:
             prompt, out = live.seq.prompt, live.prompt_logprobs
             assert out is not None
+            # Row `first + j` holds the logits of position chunk.start + j, which predict the token after it.
+            end = min(chunk.start + len(chunk.tokens), len(prompt) - 1)
+            predicted = prompt[chunk.start + 1 : end + 1]
             k = live.request.logprobs or 0
-            for j in range(len(chunk.tokens)):
-                position = chunk.start + j + 1  # the token the logits of row `first + j` predict
-                if position >= len(prompt):
-                    break
-                out[position] = token_logprob(every_row[first + j], prompt[position], k)
+            out[chunk.start + 1 : end + 1] = block_logprobs(every_row[first : first + len(predicted)], predicted, k)
 
     def _token_logprobs(
         self,
