@@ -179,7 +179,8 @@ def test_lm_eval_runs_a_loglikelihood_and_a_generation_task_against_basalt(
         **os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
         "HF_HOME": str(tmp_path / "hf"), "OPENAI_API_KEY": "test-key",
     }  # fmt: skip
-    args = f"base_url={server.url}/v1/completions,model=gpt-4o-mini,tokenizer_backend=remote,max_retries=1"
+    url = f"{server.url}/v1/completions"
+    args = f"base_url={url},model=gpt-4o-mini,tokenizer_backend=remote,num_concurrent=4,max_retries=1"
     cmd = [
         sys.executable, "-m", "lm_eval", "--model", "local-completions", "--model_args", args,
         "--tasks", "basalt_capitals,basalt_answers", "--include_path", str(tasks),
