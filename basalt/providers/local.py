@@ -149,7 +149,8 @@ class LocalProvider:
                 blocks = _TextOrToolCall()
             scoring = request.raw_prompt is not None and not request.raw_prompt.generate  # max_tokens 0: no output
             last = None
-            async for out in _prepend(first, outputs):
+            # Only an echo waited for its first output: every other answer reads the generation directly.
+            async for out in outputs if first is None else _prepend(first, outputs):
                 last = out
                 if scoring:
                     continue
@@ -188,11 +189,10 @@ class LocalProvider:
         return {"text": prepared.prompt_text, "logprobs": await self.engine.offload(work, lambda _: None)}
 
 
-async def _prepend(first: Output | None, rest: AsyncIterator[Output]) -> AsyncIterator[Output]:
-    if first is not None:
-        yield first
-        if first.finish_reason is not None:
-            return
+async def _prepend(first: Output, rest: AsyncIterator[Output]) -> AsyncIterator[Output]:
+    yield first
+    if first.finish_reason is not None:
+        return
     async for out in rest:
         yield out
 
@@ -200,8 +200,9 @@ async def _prepend(first: Output | None, rest: AsyncIterator[Output]) -> AsyncIt
 def _with_logprobs(
     batch: list[Event], blocks: _TextBlocks | _ToolCall | _TextOrToolCall, found: list[Any]
 ) -> list[Event]:
-    """The output's tokens' log-probabilities on its text delta; on an empty one when its text is held back (a stop
-    sequence forming) and a text block is open. A tool call's tokens have no text delta to carry them."""
+    """The output's tokens' log-probabilities on its text delta, or on an empty one when it has none (its text held
+    back by a forming stop sequence, or a legacy completion's lone end-of-turn token). A tool call's tokens have no
+    text delta to carry them."""
     for event in reversed(batch):
         if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
             event["delta"]["logprobs"] = found
