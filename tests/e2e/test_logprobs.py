@@ -174,30 +174,26 @@ def test_lm_eval_runs_a_loglikelihood_and_a_generation_task_against_basalt(
         "generation_kwargs:\n  until: [\"\\n\", \".\"]\n  max_gen_toks: 8\n  do_sample: false\n  temperature: 0\n"
         "metric_list:\n  - metric: exact_match\n    ignore_case: true\n    ignore_punctuation: true\n"
     ))  # fmt: skip
-    out = tmp_path / "out"
     env = {
         **os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
         "HF_HOME": str(tmp_path / "hf"), "OPENAI_API_KEY": "test-key",
     }  # fmt: skip
     url = f"{server.url}/v1/completions"
     args = f"base_url={url},model=gpt-4o-mini,tokenizer_backend=remote,num_concurrent=4,max_retries=1"
-    cmd = [
-        sys.executable, "-m", "lm_eval", "--model", "local-completions", "--model_args", args,
-        "--tasks", "basalt_capitals,basalt_answers", "--include_path", str(tasks),
-        "--output_path", str(out), "--log_samples",
-    ]  # fmt: skip
+    script = Path(__file__).with_name("run_lm_eval.py")
+    cmd = [sys.executable, str(script), str(tasks), "basalt_capitals,basalt_answers", args]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    results = out["results"]
     assert results["basalt_capitals"]["acc,none"] >= 0.6  # the small model knows most capitals
     assert "exact_match,none" in results["basalt_answers"]
-    samples = [json.loads(line) for line in next(out.rglob("samples_basalt_capitals_*.jsonl")).read_text().splitlines()]
+    samples = out["samples"]["basalt_capitals"]
     assert len(samples) == 5
     for sample in samples:
-        for i, response in enumerate(sample["resps"]):
-            args_i = sample["arguments"][f"gen_args_{i}"]
-            context, continuation = _encode_pair(reference, args_i["arg_0"], args_i["arg_1"])
+        for (context_text, continuation_text), response in zip(sample["arguments"], sample["resps"], strict=True):
+            context, continuation = _encode_pair(reference, context_text, continuation_text)
             expected = sum(scores(reference, context + continuation)[len(context) - 1 :])
-            assert abs(float(response[0][0]) - expected) < TOLERANCE, (args_i, response, expected)
-    answers = [json.loads(line) for line in next(out.rglob("samples_basalt_answers_*.jsonl")).read_text().splitlines()]
+            assert abs(float(response[0][0]) - expected) < TOLERANCE, (context_text, continuation_text, response)
+    answers = out["samples"]["basalt_answers"]
     assert len(answers) == 3 and all(isinstance(a["resps"][0][0], str) for a in answers)
