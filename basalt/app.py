@@ -19,7 +19,17 @@ from starlette.types import Receive, Scope, Send
 from . import console, guard
 from .config import Settings
 from .control import admin as control_admin
-from .dialects import anthropic, anthropic_batches, bedrock, openai, openai_batches, openai_evals, openai_files
+from .dialects import (
+    anthropic,
+    anthropic_batches,
+    bedrock,
+    openai,
+    openai_batches,
+    openai_completions,
+    openai_evals,
+    openai_files,
+    tokenizer,
+)
 from .dialects.anthropic import json_response
 from .dialects.errors import retry_headers
 from .dialects.registry import dialect_for
@@ -153,6 +163,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     dialects = [anthropic.build_router(platform_), openai.build_router(platform_), bedrock.build_router(platform_)]
     for router in dialects:
         app.include_router(router)
+    app.include_router(openai_completions.build_router(platform_))
+    app.include_router(tokenizer.build_router(platform_))
     app.include_router(openai_files.build_router(platform_))
     app.include_router(anthropic_batches.build_router(platform_))
     app.include_router(openai_batches.build_router(platform_))

@@ -75,6 +75,17 @@ CHAT_COMPLETION = _object(
     },
     {"usage": _object({"prompt_tokens": _INT, "completion_tokens": _INT, "total_tokens": _INT})},
 )
+TEXT_COMPLETION = _object(
+    {
+        "id": _STRING,
+        "object": {"const": "text_completion"},
+        "created": _INT,
+        "model": _STRING,
+        "choices": {"type": "array", "items": _object({"index": _INT, "text": _STRING, "logprobs": {}})},
+    },
+    {"usage": _object({"prompt_tokens": _INT, "completion_tokens": _INT, "total_tokens": _INT})},
+)
+TOKENS = _object({"tokens": {"type": "array", "items": _INT}, "count": _INT, "max_model_len": _INT})
 MODEL = _object({"id": _STRING, "type": {"const": "model"}, "display_name": _STRING, "created_at": _STRING})
 MODEL_LIST = _object(
     {
@@ -259,10 +270,12 @@ def operations() -> dict[tuple[str, str], Operation]:
     from .canonical.types import MessagesRequest
     from .control.admin import LimitFields, NewKey, NewProject
     from .dialects.openai_batches import NewBatch
+    from .dialects.tokenizer import DetokenizeBody, TokenizeBody
     from .evals.spec import EvalUpdate, NewEval, NewRun
     from .guard.api import ApplyBody
     from .wire.bedrock_types import ConverseBody
     from .wire.chat import ChatCompletionRequest
+    from .wire.completions import CompletionRequest
 
     hello = [{"role": "user", "content": "Say hello."}]
     admin: Dialect = "anthropic"
@@ -280,6 +293,16 @@ def operations() -> dict[tuple[str, str], Operation]:
         ("post", "/v1/chat/completions"): Operation(
             "openai", CHAT_COMPLETION, body=ChatCompletionRequest, errors=GENERATION, streams=True,
             example={"model": "smollm2", "max_tokens": 8, "messages": hello},
+        ),
+        ("post", "/v1/completions"): Operation(
+            "openai", TEXT_COMPLETION, body=CompletionRequest, errors=GENERATION, streams=True,
+            example={"model": "smollm2", "prompt": "The capital of France is", "max_tokens": 1, "echo": True,
+                     "logprobs": 1},
+        ),
+        ("get", "/tokenizer_info"): Operation("anthropic", _object({"eos_token": _NULLABLE_STRING})),
+        ("post", "/tokenize"): Operation("anthropic", TOKENS, body=TokenizeBody, example={"prompt": "Hello"}),
+        ("post", "/detokenize"): Operation(
+            "anthropic", _object({"prompt": _STRING}), body=DetokenizeBody, example={"tokens": [19556]}
         ),
         ("post", "/v1/files"): Operation(
             "openai", FILE_OBJECT, body=FILE_UPLOAD, body_media="multipart/form-data",

@@ -37,7 +37,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-GENERATION = ("/v1/messages", "/v1/chat/completions", "/v1/messages/count_tokens")
+GENERATION = ("/v1/messages", "/v1/chat/completions", "/v1/completions", "/v1/messages/count_tokens")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TokenCount = Annotated[StrictInt, Field(ge=1, le=INT32_MAX)]
 Seed = Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)]
 TopK = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]  # llama.cpp's top-k is an int32_t
+TokenId = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]  # a llama_token; the model's vocabulary bounds it further
+TopLogprobs = Annotated[StrictInt, Field(ge=0, le=20)]  # alternatives per token: OpenAI's documented bound
 Temperature = Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Penalty = Annotated[float, Field(ge=-2.0, le=2.0, allow_inf_nan=False)]  # OpenAI's repetition penalties; 0 is off

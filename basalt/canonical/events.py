@@ -36,8 +36,13 @@ def text_start(index: int) -> Event:
     return {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
 
 
-def text_delta(index: int, text: str) -> Event:
-    return {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+def text_delta(index: int, text: str, logprobs: list[dict[str, Any]] | None = None) -> Event:
+    """`logprobs`, where they were asked for: the entries of the tokens behind `text` (OpenAI's Chat Completions
+    shape, see providers/local_logprobs.py), which the OpenAI dialects encode and the others leave out."""
+    delta: dict[str, Any] = {"type": "text_delta", "text": text}
+    if logprobs is not None:
+        delta["logprobs"] = logprobs
+    return {"type": "content_block_delta", "index": index, "delta": delta}
 
 
 def tool_use_start(index: int, tool_id: str, name: str) -> Event:

@@ -66,6 +66,8 @@ def _apply_delta(block: dict[str, Any], delta: dict[str, Any], index: int, parti
     kind = delta["type"]
     if kind == "text_delta":
         block["text"] = block.get("text", "") + delta["text"]
+        if "logprobs" in delta:
+            block.setdefault("logprobs", []).extend(delta["logprobs"])
     elif kind == "input_json_delta":
         partial_json[index] = partial_json.get(index, "") + delta["partial_json"]
     elif kind == "thinking_delta":

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from ..errors import InvalidRequest
-from .bounds import Penalty, Probability, Seed, Temperature, TokenCount, TopK
+from .bounds import Penalty, Probability, Seed, Temperature, TokenCount, TokenId, TopK, TopLogprobs
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -187,6 +187,17 @@ class Metadata(_Open):
     user_id: StrictStr | None = None
 
 
+class RawPrompt(BaseModel):
+    """A Basalt extension for the legacy Completions API (POST /v1/completions): the prompt is the one user message's
+    text, or `tokens`, given to the model as it is, with no chat template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: list[TokenId] | None = None  # the prompt as the model's token ids (the user message is then empty)
+    echo: StrictBool = False  # the answer starts with the prompt (and its tokens' log-probabilities)
+    generate: StrictBool = True  # False: max_tokens 0 was asked, the prompt is only scored
+
+
 @dataclass(frozen=True)
 class Forwarded:
     """What an Anthropic-protocol upstream receives as the client sent it (a pass-through is lossless)."""
@@ -238,6 +249,10 @@ class MessagesRequest(_Open):
     # OpenAI's repetition penalties, carried for the dialects and upstreams that have them (-2 to 2, 0 is off).
     frequency_penalty: Penalty | None = None
     presence_penalty: Penalty | None = None
+    # OpenAI's log-probabilities: each generated token's own and this many most likely alternatives (None: none
+    # reported), and the legacy Completions API's raw prompt. Providers that cannot give them refuse them by name.
+    logprobs: TopLogprobs | None = None
+    raw_prompt: RawPrompt | None = None
     # None for "nothing forwarded": pydantic deep-copies a private default per request, which doubled parsing time.
     _forwarded: Forwarded | None = PrivateAttr(default=None)
 

@@ -10,7 +10,8 @@ from .records import ApiKey, Project
 
 # Endpoints a key's scopes can name. "admin" is only ever granted to admin keys.
 ENDPOINTS = (
-    "messages", "chat.completions", "count_tokens", "models", "usage", "guardrails", "batches", "evals", "admin",
+    "messages", "chat.completions", "completions", "count_tokens", "models", "usage", "guardrails", "batches", "evals",
+    "admin",
 )  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def build_router(platform: Platform) -> APIRouter:
         headers = openai_headers(call.ticket.limits) if call.ticket else {}
         if chat.stream:
             include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-            encoder = ChunkEncoder(chat.model, include_usage)
+            encoder = ChunkEncoder(chat.model, include_usage, logprobs=bool(chat.logprobs))
             return EventStreamResponse(events, encoder.encode, stream_error, headers)
         message = await unless_disconnected(request, fold_events(events))
         return json_response(encode_completion(message, chat.model), headers=headers)

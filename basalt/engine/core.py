@@ -15,9 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from .llama import ContextConfig, LlamaContext, LlamaModel, Sampler
-from .scheduler import Scheduler, SchedulerOutput, Sequence
+from .logprobs import TokenLogprob, block_logprobs, token_logprob
+from .scheduler import ScheduledChunk, Scheduler, SchedulerOutput, Sequence
 from .text import TextStream
 
 log = logging.getLogger("basalt.engine")
@@ -61,6 +65,11 @@ class Output:
     error: str | None = None
     timings: SequenceTimings | None = None  # on the last output only
     cached_tokens: int = 0  # on the last output: prompt tokens whose keys and values came from the prefix cache
+    # The tokens behind `text` (since the last output), when asked for; an end-of-turn token that ended the answer
+    # comes last (a legacy completion reports it, a chat answer does not).
+    logprobs: list[TokenLogprob] | None = None
+    # Per prompt position (None for the first, which nothing predicts), on the first output, when asked for.
+    prompt_logprobs: list[TokenLogprob | None] | None = None
 
 
 @dataclass(eq=False)
@@ -74,6 +83,8 @@ class EngineRequest:
     ignore_eos: bool = False
     submitted: float = field(default_factory=time.monotonic)
     batch: bool = False  # batch work: scheduled into capacity interactive requests leave
+    logprobs: int | None = None  # report each output token's log-probability and this many alternatives
+    prompt_logprobs: bool = False  # and each prompt token's (the whole prompt is computed, no prefix cache)
 
 
 @dataclass
@@ -99,6 +110,9 @@ class _Live:
     emitted: int = field(default=0)
     started: float | None = None  # the first step it was in
     first_token: float | None = None
+    logprobs: list[TokenLogprob] | None = None  # output tokens' log-probabilities not yet handed over
+    prompt_logprobs: list[TokenLogprob | None] | None = None  # filled by position as the prompt's chunks run
+    prompt_sent: bool = False
 
 
 class EngineCore:
@@ -152,6 +166,7 @@ class EngineCore:
         self._generated = 0
         self._aborted = 0
         self._queued = 0  # submitted and not yet running; read from other threads for admission
+        self._scoring = 0  # live requests that asked for log-probabilities (0: the steps skip all of that)
         self._lock = threading.Lock()
 
     # -- any thread ----------------------------------------------------------------------------------------------
@@ -244,14 +259,22 @@ class EngineCore:
                 self._end(live, "aborted")
 
     def _admit(self, request: EngineRequest) -> None:
-        seq = Sequence(request.request_id, request.prompt, request.max_tokens, batch=request.batch)
+        seq = Sequence(
+            request.request_id, request.prompt, request.max_tokens, batch=request.batch,
+            score_prompt=request.prompt_logprobs,
+        )  # fmt: skip
         try:
             self.scheduler.add(seq)
         except ValueError as exc:
             request.sampler.free()
             request.on_output(Output("", 0, "error", error=str(exc)))
             return
-        self._live[request.request_id] = _Live(request, seq, TextStream(self.model.piece, request.stop))
+        live = _Live(request, seq, TextStream(self.model.piece, request.stop))
+        if request.logprobs is not None or request.prompt_logprobs:
+            self._scoring += 1
+            live.logprobs = [] if request.logprobs is not None else None
+            live.prompt_logprobs = [None] * len(request.prompt) if request.prompt_logprobs else None
+        self._live[request.request_id] = live
 
     def step(self) -> bool:
         """Run one decode step; False when there was nothing to run."""
@@ -265,16 +288,27 @@ class EngineCore:
         batch = self.ctx.batch
         batch.clear()
         sample_at: list[tuple[str, int, Sampler]] = []  # (request, batch index, sampler) in batch order
+        # Prompt chunks whose every position's logits are kept (log-probabilities): (live, chunk, its first row).
+        scored: list[tuple[_Live, ScheduledChunk, int]] = []
+        rows: list[int] = []  # each sample's logits row: one row per position of a scored chunk, else one a sample
+        n_rows = 0
         # In seq_id order: llama.cpp splits a batch over separate KV streams into micro-batches, and sequences out of
         # stream order make it run one micro-batch per sequence (measured: 2.2x slower decode at 16 sequences).
         now = time.monotonic()
         for chunk in sorted(plan.chunks, key=lambda c: c.seq.seq_id):
-            index = batch.add(chunk.tokens, chunk.start, chunk.seq.seq_id, chunk.sample)
             live = self._live[chunk.seq.request_id]
+            every = bool(self._scoring) and live.prompt_logprobs is not None and chunk.start < len(chunk.seq.prompt) - 1
+            index = batch.add(chunk.tokens, chunk.start, chunk.seq.seq_id, chunk.sample, every)
+            if every:
+                scored.append((live, chunk, n_rows))
+                n_rows += len(chunk.tokens)
+            elif chunk.sample:
+                n_rows += 1
             if live.started is None:  # its first step: the queue wait ends, the prefill starts
                 live.started = now
             if chunk.sample:
                 sample_at.append((chunk.seq.request_id, index, live.request.sampler))
+                rows.append(n_rows - 1)
         # The consumers are woken only now, with the step ready to go: llama_decode releases the GIL a moment
         # later, so a woken event loop finds it free instead of waiting on it while this thread builds the batch.
         self._flush()
@@ -283,16 +317,51 @@ class EngineCore:
         if rc != 0:
             self._recover(plan, rc)
             return True
-        sampled = self._sample(sample_at)
+        if scored:  # rows for every position of the scored chunks: the samples' rows are picked out of them
+            every_row = self.ctx.logits(n_rows)
+            self._score_prompts(scored, every_row)
+            picked = every_row[rows]
+        else:
+            picked = self.ctx.logits(len(sample_at))
+        sampled = self._sample(sample_at, picked)
         self.scheduler.update_from_output(plan, sampled)
+        if self._scoring:
+            self._token_logprobs(sample_at, sampled, picked)
         for request_id, token in sampled.items():
             self._on_token(self._live[request_id], token)
         return True
 
-    def _sample(self, sample_at: list[tuple[str, int, Sampler]]) -> dict[str, int]:
+    def _score_prompts(
+        self, scored: list[tuple[_Live, ScheduledChunk, int]], every_row: np.ndarray[Any, np.dtype[np.float32]]
+    ) -> None:
+        """Each prompt token's log-probability, from the logits of the position before it."""
+        for live, chunk, first in scored:
+            prompt, out = live.seq.prompt, live.prompt_logprobs
+            assert out is not None
+            # Row `first + j` holds the logits of position chunk.start + j, which predict the token after it.
+            end = min(chunk.start + len(chunk.tokens), len(prompt) - 1)
+            predicted = prompt[chunk.start + 1 : end + 1]
+            k = live.request.logprobs or 0
+            out[chunk.start + 1 : end + 1] = block_logprobs(every_row[first : first + len(predicted)], predicted, k)
+
+    def _token_logprobs(
+        self,
+        sample_at: list[tuple[str, int, Sampler]],
+        sampled: dict[str, int],
+        picked: np.ndarray[Any, np.dtype[np.float32]],
+    ) -> None:
+        """Each sampled token's log-probability, for the sequences that asked, kept until their next output."""
+        for row, (request_id, _, _) in enumerate(sample_at):
+            live = self._live[request_id]
+            if live.logprobs is not None:
+                k = live.request.logprobs or 0
+                live.logprobs.append(token_logprob(picked[row], sampled[request_id], k))
+
+    def _sample(
+        self, sample_at: list[tuple[str, int, Sampler]], rows: np.ndarray[Any, np.dtype[np.float32]]
+    ) -> dict[str, int]:
         """The next token of each sequence that asked for one, in batch order; greedy ones by an argmax over their
         logits rows (all at once when every one is greedy, the usual case)."""
-        rows = self.ctx.logits(len(sample_at))
         if all(sampler.greedy for _, _, sampler in sample_at):
             return dict(zip([request_id for request_id, _, _ in sample_at], rows.argmax(axis=1).tolist(), strict=True))
         return {
@@ -312,7 +381,7 @@ class EngineCore:
         if live.first_token is None:
             live.first_token = time.monotonic()
         if self.model.is_eog(token) and not request.ignore_eos:
-            seq.output.pop()  # the end-of-turn token is not part of the answer
+            seq.output.pop()  # the end-of-turn token is not part of the answer (its log-probability stays the last)
             self._end(live, "end_turn")
             return
         self._generated += 1
@@ -325,7 +394,15 @@ class EngineCore:
         elif seq.length >= self.scheduler.seq_capacity:
             self._end(live, "context_full", text=text + live.text.flush())
         elif text:
-            request.on_output(Output(text, n))
+            self._emit(live, Output(text, n))
+
+    def _emit(self, live: _Live, output: Output) -> None:
+        """Hand an output over, with the log-probabilities gathered since the last one, where they were asked for."""
+        if live.logprobs is not None:
+            output.logprobs, live.logprobs = live.logprobs, []
+        if live.prompt_logprobs is not None and not live.prompt_sent:
+            output.prompt_logprobs, live.prompt_sent = live.prompt_logprobs, True
+        live.request.on_output(output)
 
     def _end(
         self, live: _Live, reason: str, *, text: str = "", stop_sequence: str | None = None, error: str | None = None
@@ -337,6 +414,8 @@ class EngineCore:
         self.scheduler.finish(seq, keep_cache=keep_cache)
         self._live.pop(seq.request_id, None)
         live.request.sampler.free()
+        if live.logprobs is not None or live.prompt_logprobs is not None:
+            self._scoring -= 1
         timings = SequenceTimings(live.request.submitted, live.started, live.first_token, time.monotonic())
         cached = min(seq.n_reused, len(seq.prompt))  # a preempted sequence's last admission: output may count in it
-        live.request.on_output(Output(text, len(seq.output), reason, stop_sequence, error, timings, cached))
+        self._emit(live, Output(text, len(seq.output), reason, stop_sequence, error, timings, cached_tokens=cached))

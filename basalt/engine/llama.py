@@ -65,6 +65,7 @@ class LlamaModel:
         self.add_bos: bool = bool(L.llama_vocab_get_add_bos(self.vocab))
         self._piece_buf = ctypes.create_string_buffer(256)
         self._pieces: dict[int, bytes] = {}
+        self._special_pieces: dict[int, bytes] = {}
         self._eog = frozenset(t for t in range(self.n_vocab) if L.llama_vocab_is_eog(self.vocab, t))
         # The longest text one token stands for, special tokens included (a prompt is tokenized with them): a prompt
         # of n bytes is at least n / max_token_bytes tokens, which bounds its length before it is tokenized.
@@ -91,17 +92,29 @@ class LlamaModel:
     def is_eog(self, token: int) -> bool:
         return token in self._eog
 
-    def tokenize(self, text: str, *, special: bool = True) -> list[int]:
+    def tokenize(self, text: str, *, special: bool = True, add_bos: bool | None = None) -> list[int]:
+        """`text`'s tokens, special tokens parsed when `special`; a BOS first when the model wants one (or as asked)."""
         L = lib()
         data = text.encode("utf-8")
+        bos = self.add_bos if add_bos is None else add_bos
         capacity = len(data) + 8
         tokens = (ctypes.c_int32 * capacity)()
-        n = L.llama_tokenize(self.vocab, data, len(data), tokens, capacity, self.add_bos, special)
+        n = L.llama_tokenize(self.vocab, data, len(data), tokens, capacity, bos, special)
         if n < 0:  # the buffer was too small; -n is the size needed
             capacity = -n
             tokens = (ctypes.c_int32 * capacity)()
-            n = L.llama_tokenize(self.vocab, data, len(data), tokens, capacity, self.add_bos, special)
+            n = L.llama_tokenize(self.vocab, data, len(data), tokens, capacity, bos, special)
         return list(tokens[:n])
+
+    def token_bytes(self, token: int) -> bytes:
+        """The bytes a token stands for, special tokens as their text (`<|im_end|>`): how log-probabilities name
+        tokens. Remembered once looked up."""
+        piece = self._special_pieces.get(token)
+        if piece is None:
+            # A buffer of its own: this runs off the engine thread, whose lookups share `_piece_buf`.
+            buf = ctypes.create_string_buffer(64)
+            piece = self._special_pieces[token] = self._token_bytes(token, special=True, buf=buf)
+        return piece
 
     def piece(self, token: int) -> bytes:
         """The bytes of a generated token (special tokens render as nothing); remembered once looked up."""
@@ -110,14 +123,14 @@ class LlamaModel:
             piece = self._pieces[token] = self._token_bytes(token, special=False)
         return piece
 
-    def _token_bytes(self, token: int, *, special: bool) -> bytes:
+    def _token_bytes(self, token: int, *, special: bool, buf: ctypes.Array[ctypes.c_char] | None = None) -> bytes:
         fn = held().llama_token_to_piece
-        n = fn(self.vocab, token, self._piece_buf, len(self._piece_buf), 0, special)
+        buf = self._piece_buf if buf is None else buf
+        n = fn(self.vocab, token, buf, len(buf), 0, special)
         if n < 0:
             buf = ctypes.create_string_buffer(-n)
             n = fn(self.vocab, token, buf, len(buf), 0, special)
-            return buf.raw[:n]
-        return self._piece_buf.raw[:n]
+        return buf.raw[:n]
 
 
 @dataclass(frozen=True)
@@ -194,17 +207,20 @@ class Batch:
     def clear(self) -> None:
         self.size = 0
 
-    def add(self, tokens: list[int], start_pos: int, seq_id: int, want_last_logits: bool) -> int:
-        """Append a run of one sequence's tokens; return the batch index of the last one."""
+    def add(
+        self, tokens: list[int], start_pos: int, seq_id: int, want_last_logits: bool, want_all_logits: bool = False
+    ) -> int:
+        """Append a run of one sequence's tokens; return the batch index of the last one. `want_all_logits` asks
+        for the logits of every one of them (a prompt's log-probabilities)."""
         n, i = len(tokens), self.size
         if n == 1:  # a generating sequence's step: element stores, several times cheaper than the slice stores below
-            self.tokens[i], self.pos[i], self.logits[i] = tokens[0], start_pos, want_last_logits
+            self.tokens[i], self.pos[i], self.logits[i] = tokens[0], start_pos, want_last_logits or want_all_logits
             self._seq_slots[i][0] = seq_id
             self.size = i + 1
             return i
         self.tokens[i : i + n] = tokens
         self.pos[i : i + n] = np.arange(start_pos, start_pos + n, dtype=np.int32)
-        self.logits[i : i + n] = 0
+        self.logits[i : i + n] = want_all_logits
         if want_last_logits:
             self.logits[i + n - 1] = 1
         for slot in self._seq_slots[i : i + n]:

@@ -34,6 +34,8 @@ class GenerationParams:
     ignore_eos: bool = False
     frequency_penalty: float = 0.0
     presence_penalty: float = 0.0
+    logprobs: int | None = None  # each output token's log-probability and this many alternatives (engine/logprobs.py)
+    prompt_logprobs: bool = False  # each prompt token's too (the prompt is then computed whole, past the prefix cache)
 
 
 class LocalEngine:
@@ -135,6 +137,8 @@ class LocalEngine:
             params.stop,
             params.ignore_eos,
             batch=batch,
+            logprobs=params.logprobs,
+            prompt_logprobs=params.prompt_logprobs,
         )
         if not self.core.submit(request):
             sampler.free()

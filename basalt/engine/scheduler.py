@@ -60,6 +60,7 @@ class Sequence:
     batch: bool = False  # batch work: runs only in capacity interactive sequences leave
     preempted: int = 0  # times an interactive sequence took its slot
     decoded_at: int = 0  # the step it last decoded in (batch sequences take turns while interactive ones run)
+    score_prompt: bool = False  # every prompt position's logits are wanted (log-probabilities): none come from cache
 
     @property
     def length(self) -> int:
@@ -284,9 +285,12 @@ class Scheduler:
     def _place(self, seq: Sequence) -> CacheOp | None:
         """Pick a slot for a new sequence and the cache operation that seeds it; None to make it wait."""
         tokens = seq.tokens(seq.length)  # the prompt, and the output of a preempted sequence that resumes
-        shared = [common_prefix(self._slot_tokens(slot), tokens) for slot in range(self.max_seqs)]
+        if seq.score_prompt:  # its prompt runs whole, for the logits of every position: it shares nothing
+            shared = [0] * self.max_seqs
+        else:
+            shared = [common_prefix(self._slot_tokens(slot), tokens) for slot in range(self.max_seqs)]
         best = max(range(self.max_seqs), key=shared.__getitem__)
-        for other in self.running:
+        for other in [] if seq.score_prompt else self.running:
             prefix = common_prefix(other.prompt, seq.prompt)
             if prefix >= shared[best] + MIN_WAIT_PREFIX and other.n_cached < prefix:
                 return None  # that prefix is being computed right now: reuse it once it is there

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from ..catalog import Catalog
 from ..control import ControlPlane, Ticket
-from ..errors import BasaltError
+from ..errors import BasaltError, InvalidRequest
 from ..guard import Guardrails
 from ..guarding import GuardedAnswer, attached, replay
 from ..providers.base import CURRENT_ATTEMPT, EventBatch, open_stream
@@ -59,6 +59,9 @@ class Flow:
         guardrails = await attached(
             self.guardrails, self.model_guardrails, call.principal, call.request.model, call.options.guardrails
         )
+        raw = call.request.raw_prompt
+        if guardrails and raw is not None and raw.tokens is not None:  # input guardrails read text, not token ids
+            raise InvalidRequest("prompt: this model's guardrails read text; send the prompt as text", param="prompt")
         ticket = await self.control.admit(call.principal, call.request, call.endpoint, call.request_id, call)
         call.ticket = ticket
         call.timings.admitted = time.monotonic()

@@ -17,7 +17,7 @@ import orjson
 from ..canonical import MessagesRequest
 from ..canonical.unfold import unfold_message
 from ..errors import InternalError, InvalidRequest
-from .base import EventBatch, ModelInfo, refuse_penalties
+from .base import EventBatch, ModelInfo, refuse_logprobs, refuse_penalties
 from .upstream_http import UpstreamClient, read_json, sse_events
 
 BASALT_ONLY = ("seed", "ignore_eos", "frequency_penalty", "presence_penalty")  # extensions unknown to Anthropic
@@ -46,6 +46,7 @@ class AnthropicProvider:
 
     def _body(self, request: MessagesRequest, *, count: bool = False) -> dict[str, Any]:
         refuse_penalties(request, "Anthropic")
+        refuse_logprobs(request, "an Anthropic upstream")
         raw = request.forwarded.body
         if raw is None:  # built by another dialect, or rewritten by a guardrail: the model's own fields
             body = request.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude=set(BASALT_ONLY))

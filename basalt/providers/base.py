@@ -24,7 +24,9 @@ __all__ = [
     "Provider",
     "UpstreamFactory",
     "open_stream",
+    "refuse_logprobs",
     "refuse_penalties",
+    "refuse_raw_prompt",
     "refuse_unknown_fields",
 ]
 
@@ -123,6 +125,21 @@ def refuse_penalties(request: MessagesRequest, upstream: str) -> None:
     for name in ("frequency_penalty", "presence_penalty"):
         if getattr(request, name):
             raise InvalidRequest(f"{name} cannot be expressed in the {upstream} API; leave it at 0", param=name)
+
+
+def refuse_logprobs(request: MessagesRequest, upstream: str) -> None:
+    """For upstreams whose API reports no log-probabilities (Anthropic, Bedrock, Gemini): a 400, not a silent drop."""
+    if request.logprobs is not None:
+        raise InvalidRequest(f"logprobs cannot be returned by {upstream}; use the local model", param="logprobs")
+    refuse_raw_prompt(request, upstream)
+
+
+def refuse_raw_prompt(request: MessagesRequest, upstream: str) -> None:
+    """The legacy Completions API's raw prompt (no chat template) reaches only the local model."""
+    if request.raw_prompt is not None:
+        raise InvalidRequest(
+            f"a raw prompt (POST /v1/completions) cannot be sent to {upstream}; use the local model", param="prompt"
+        )
 
 
 def refuse_unknown_fields(request: MessagesRequest, upstream: str) -> None:

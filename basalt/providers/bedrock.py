@@ -22,7 +22,7 @@ from ..errors import InternalError, InvalidRequest, Overloaded, RateLimited
 from ..wire.bedrock import ConverseStreamReader, to_converse_request
 from ..wire.eventstream import EventStreamDecoder
 from ..wire.sigv4 import Credentials, sign
-from .base import Event, EventBatch, ModelInfo, refuse_penalties, refuse_unknown_fields
+from .base import Event, EventBatch, ModelInfo, refuse_logprobs, refuse_penalties, refuse_unknown_fields
 from .upstream_http import UpstreamClient, UpstreamTimeout, read_batches, read_json
 
 STREAM_EXCEPTIONS = {"throttlingException": RateLimited, "serviceUnavailableException": Overloaded,
@@ -90,4 +90,5 @@ def _converse(request: MessagesRequest) -> dict[str, Any]:
     """The Converse body; what no translation carries (penalties, fields Basalt does not know) is refused first."""
     refuse_penalties(request, "Bedrock Converse")
     refuse_unknown_fields(request, "a Bedrock Converse upstream")
+    refuse_logprobs(request, "a Bedrock Converse upstream")
     return to_converse_request(request)

@@ -17,7 +17,7 @@ from ..canonical import MessagesRequest, new_tool_use_id
 from ..canonical.events import EventWriter
 from ..canonical.types import ImageBlock, TextBlock, ToolResultBlock, ToolUseBlock
 from ..errors import InternalError, InvalidRequest
-from .base import Event, EventBatch, ModelInfo, refuse_unknown_fields
+from .base import Event, EventBatch, ModelInfo, refuse_logprobs, refuse_unknown_fields
 from .upstream_http import UpstreamClient, read_json
 
 STOP_REASONS = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens"}
@@ -54,6 +54,7 @@ class GeminiProvider:
 
 def to_gemini_request(request: MessagesRequest) -> dict[str, Any]:
     refuse_unknown_fields(request, "a Gemini upstream")
+    refuse_logprobs(request, "a Gemini upstream")
     if request.thinking is not None and request.thinking.type != "disabled":
         raise InvalidRequest("thinking with budget_tokens cannot be forwarded to a Gemini upstream yet")
     names: dict[str, str] = {}  # tool_use id -> function name, since Gemini's function responses carry names

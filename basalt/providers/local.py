@@ -19,10 +19,12 @@ from ..canonical.events import (
     tool_use_start,
 )
 from ..engine import GenerationParams, LocalEngine, SequenceTimings
+from ..engine.core import Output
 from ..engine.json_grammar import SchemaError, choice_to_gbnf, pointer, schema_to_gbnf
 from ..engine.llama import Sampler
 from ..errors import InternalError, InvalidRequest
 from .base import CURRENT_ATTEMPT, Event, EventBatch, ModelInfo, Phase, Priority
+from .local_logprobs import entries, prompt_entries, raw_prompt_tokens
 from .local_prompt import PromptPlan, plan_prompt, prompt_size, refuse_thinking
 
 STOP_REASONS = {
@@ -39,6 +41,7 @@ class _Prepared:
     plan: PromptPlan
     params: GenerationParams | None = None
     sampler: Sampler | None = None
+    prompt_text: str | None = None  # a raw prompt's text (POST /v1/completions): its echo, its tokens' offsets
 
     def discard(self) -> None:
         if self.sampler is not None:
@@ -62,6 +65,9 @@ class LocalProvider:
         (40,000 messages, megabytes of text) is refused without rendering or tokenizing it."""
         size = prompt_size(request)
         limit = self.engine.context_window
+        raw = request.raw_prompt
+        if raw is not None and raw.tokens is not None and len(raw.tokens) >= limit:
+            raise InvalidRequest(f"prompt is too long: {len(raw.tokens)} tokens > {limit - 1} maximum", param="prompt")
         # One turn fewer: a final assistant turn is a prefill, which adds only the generation prompt's tokens.
         floor = max(size.chars // self.engine.model.max_token_bytes, (size.turns - 1) * self.engine.turn_tokens)
         if floor >= limit:
@@ -74,9 +80,13 @@ class LocalProvider:
 
     def _build(self, request: MessagesRequest, model: str, generate: bool) -> _Prepared:
         """On a preparation worker: nothing here may touch the event loop."""
-        plan = plan_prompt(request, model)
-        text = self.engine.template.render(plan.messages, add_generation_prompt=True) + plan.prefill
-        tokens = self.engine.tokenize(text)
+        raw_text = None
+        if request.raw_prompt is not None:  # the legacy Completions API: the prompt as it is, no chat template
+            plan, tokens, raw_text = raw_prompt_tokens(self.engine.model, request, model)
+        else:
+            plan = plan_prompt(request, model)
+            text = self.engine.template.render(plan.messages, add_generation_prompt=True) + plan.prefill
+            tokens = self.engine.tokenize(text)
         limit = self.engine.context_window
         if len(tokens) >= limit:
             raise InvalidRequest(f"prompt is too long: {len(tokens)} tokens > {limit - 1} maximum")
@@ -84,8 +94,11 @@ class LocalProvider:
             return _Prepared(tokens, plan)
         refuse_thinking(request, model)
         grammar, trigger = _grammar(plan)
+        raw = request.raw_prompt
         params = GenerationParams(
-            max_tokens=request.max_tokens,
+            # max_tokens 0 (scoring a prompt) still samples one token, which is dropped: the engine ends a sequence
+            # on a sampled token, and the sample's logits are the prompt's last position's.
+            max_tokens=request.max_tokens if raw is None or raw.generate else 1,
             temperature=1.0 if request.temperature is None else request.temperature,
             top_p=request.top_p,
             top_k=request.top_k,
@@ -96,8 +109,10 @@ class LocalProvider:
             ignore_eos=request.ignore_eos,
             frequency_penalty=request.frequency_penalty or 0.0,
             presence_penalty=request.presence_penalty or 0.0,
+            logprobs=request.logprobs,
+            prompt_logprobs=raw is not None and raw.echo and request.logprobs is not None,
         )
-        return _Prepared(tokens, plan, params, self.engine.sampler(params))
+        return _Prepared(tokens, plan, params, self.engine.sampler(params), raw_text)
 
     async def count_tokens(self, request: MessagesRequest, model: str) -> int:
         return len((await self._prepare(request, model, generate=False)).tokens)
@@ -120,16 +135,31 @@ class LocalProvider:
             "cache_read_input_tokens": 0,
         }
         try:
-            yield [message_start(model, usage)]
+            outputs = aiter(generation)
+            start = message_start(model, usage)
+            first = None
+            if prepared.prompt_text is not None:  # a raw prompt: its text (and its tokens' log-probabilities)
+                first = await anext(outputs) if prepared.params.prompt_logprobs else None
+                start["message"]["prompt"] = await self._prompt(prepared, first)
+            yield [start]
             blocks: _TextBlocks | _ToolCall | _TextOrToolCall = _TextBlocks()
             if plan.forced_tools:
                 blocks = _ToolCall(plan.forced_tools)
             elif plan.auto_tools:
                 blocks = _TextOrToolCall()
+            scoring = request.raw_prompt is not None and not request.raw_prompt.generate  # max_tokens 0: no output
             last = None
-            async for out in generation:
+            # Only an echo waited for its first output: every other answer reads the generation directly.
+            async for out in outputs if first is None else _prepend(first, outputs):
                 last = out
+                if scoring:
+                    continue
                 batch = blocks.feed(out.text)
+                found = out.logprobs
+                if found and out.finish_reason == "end_turn" and request.raw_prompt is None:
+                    found = found[:-1]  # the end-of-turn token: a chat answer's logprobs leave it out, as OpenAI's
+                if found:
+                    batch = _with_logprobs(batch, blocks, entries(self.engine.model, found))
                 if batch:
                     yield batch
             assert last is not None and last.finish_reason is not None
@@ -141,14 +171,49 @@ class LocalProvider:
             batch = blocks.close(stop_reason)
             if blocks.is_tool_call and stop_reason == "end_turn":
                 stop_reason = "tool_use"
-            usage["output_tokens"] = last.output_tokens
+            usage["output_tokens"] = 0 if scoring else last.output_tokens
             # Known only once the scheduler placed the prompt, so message_start counted every prompt token as input;
             # the message_delta's usage corrects it, as Anthropic's does (input_tokens leaves cache reads out).
             usage["input_tokens"] = len(tokens) - last.cached_tokens
             usage["cache_read_input_tokens"] = last.cached_tokens
+            if scoring:
+                stop_reason, batch = "max_tokens", []
             yield batch + message_end(stop_reason, usage, last.stop_sequence)
         finally:
             generation.close()
+
+    async def _prompt(self, prepared: _Prepared, first: Output | None) -> dict[str, Any]:
+        """A raw prompt as its answer carries it: the text, and with echo and logprobs each token's log-probability
+        (named on a preparation worker: a long prompt's entries are many)."""
+        scored = first.prompt_logprobs if first is not None else None
+        if scored is None:
+            return {"text": prepared.prompt_text, "logprobs": None}
+        model, tokens = self.engine.model, prepared.tokens
+        work = functools.partial(prompt_entries, model, tokens, scored)
+        return {"text": prepared.prompt_text, "logprobs": await self.engine.offload(work, lambda _: None)}
+
+
+async def _prepend(first: Output, rest: AsyncIterator[Output]) -> AsyncIterator[Output]:
+    yield first
+    if first.finish_reason is not None:
+        return
+    async for out in rest:
+        yield out
+
+
+def _with_logprobs(
+    batch: list[Event], blocks: _TextBlocks | _ToolCall | _TextOrToolCall, found: list[Any]
+) -> list[Event]:
+    """The output's tokens' log-probabilities on its text delta, or on an empty one when it has none (its text held
+    back by a forming stop sequence, or a legacy completion's lone end-of-turn token). A tool call's tokens have no
+    text delta to carry them."""
+    for event in reversed(batch):
+        if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta":
+            event["delta"]["logprobs"] = found
+            return batch
+    if isinstance(blocks, _TextBlocks):  # opened if need be: a legacy completion may be the end-of-turn token alone
+        return [*batch, *blocks.opening(), text_delta(0, "", found)]
+    return batch
 
 
 def phases(timings: SequenceTimings) -> list[Phase]:
@@ -205,12 +270,16 @@ class _TextBlocks:
     def feed(self, text: str) -> list[Event]:
         if not text:
             return []
-        events: list[Event] = []
-        if not self.open:
-            self.open = True
-            events.append(text_start(0))
+        events = self.opening()
         events.append(text_delta(0, text))
         return events
+
+    def opening(self) -> list[Event]:
+        """The block's start, if it has not started yet."""
+        if self.open:
+            return []
+        self.open = True
+        return [text_start(0)]
 
     def close(self, stop_reason: str) -> list[Event]:
         return [block_stop(0)] if self.open else []

@@ -14,7 +14,7 @@ from typing import Any
 from ..canonical import MessagesRequest
 from ..errors import InvalidRequest
 from ..wire.chat import ChunkDecoder, decode_completion, encode_request
-from .base import EventBatch, ModelInfo, refuse_unknown_fields
+from .base import EventBatch, ModelInfo, refuse_raw_prompt, refuse_unknown_fields
 from .upstream_http import UpstreamClient, read_json
 
 
@@ -40,6 +40,7 @@ class OpenAICompatProvider:
     def stream(self, request: MessagesRequest, model: str) -> AsyncIterator[EventBatch]:
         # What Chat Completions cannot express fails here, before any request is sent.
         refuse_unknown_fields(request, "a Chat Completions upstream")
+        refuse_raw_prompt(request, "a Chat Completions upstream")  # its log-probabilities pass through (wire/chat.py)
         body = encode_request(request, self.upstream_model)
         if body["stream"]:
             return self.client.events("/chat/completions", body, self.name, ChunkDecoder(model))

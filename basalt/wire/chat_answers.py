@@ -82,6 +82,8 @@ def encode_completion(message: dict[str, Any], model: str) -> dict[str, Any]:
         if b["type"] == "tool_use"
     ]
     reply: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else ""), "refusal": None}
+    found = [entry for b in message["content"] if b["type"] == "text" for entry in b.get("logprobs", ())]
+    asked = any("logprobs" in b for b in message["content"])
     if calls:
         reply["tool_calls"] = calls
     return {
@@ -94,7 +96,7 @@ def encode_completion(message: dict[str, Any], model: str) -> dict[str, Any]:
                 "index": 0,
                 "message": reply,
                 "finish_reason": encode_stop_reason(message.get("stop_reason")),
-                "logprobs": None,
+                "logprobs": {"content": found, "refusal": None} if asked else None,
             }
         ],
         "usage": encode_usage(message["usage"]),
@@ -106,23 +108,26 @@ def encode_completion(message: dict[str, Any], model: str) -> dict[str, Any]:
 class ChunkEncoder:
     """Turns canonical events into chat.completion.chunk lines (errors are the dialect's to encode)."""
 
-    def __init__(self, model: str, include_usage: bool) -> None:
+    def __init__(self, model: str, include_usage: bool, logprobs: bool = False) -> None:
         self.model = model
         self.include_usage = include_usage
+        self.logprobs = logprobs  # text deltas carry log-probabilities: each chunk is encoded whole
         self.created = int(time.time())
         self.id = ""
         self.usage: dict[str, Any] = {}
         self.tool_index: dict[int, int] = {}  # content block index -> tool call index
         self._around = (b"", b"")  # a text delta's chunk, before and after its JSON-encoded text
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None, guardrail: Any = None) -> bytes:
+    def _chunk(
+        self, delta: dict[str, Any], finish: str | None = None, guardrail: Any = None, logprobs: Any = None
+    ) -> bytes:
         chunk: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
             "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
         }
         if self.include_usage:
             chunk["usage"] = None
@@ -139,8 +144,9 @@ class ChunkEncoder:
         if kind == "message_start":
             self.id = completion_id(event["message"]["id"])
             self.usage = dict(event["message"].get("usage") or {})
-            before, _, after = self._chunk({"content": "\x00"}).rpartition(b'"\\u0000"')
-            self._around = (before, after)
+            if not self.logprobs:
+                before, _, after = self._chunk({"content": "\x00"}).rpartition(b'"\\u0000"')
+                self._around = (before, after)
             return self._chunk({"role": "assistant", "content": ""})
         if kind == "content_block_start" and event["content_block"]["type"] == "tool_use":
             block = event["content_block"]
@@ -150,7 +156,9 @@ class ChunkEncoder:
         if kind == "content_block_delta":
             delta = event["delta"]
             if delta["type"] == "text_delta":
-                return self._chunk({"content": delta["text"]})
+                found = delta.get("logprobs")
+                logprobs = {"content": found, "refusal": None} if found is not None else None
+                return self._chunk({"content": delta["text"]}, logprobs=logprobs)
             if delta["type"] == "input_json_delta":
                 call = {"index": self.tool_index[event["index"]], "function": {"arguments": delta["partial_json"]}}
                 return self._chunk({"tool_calls": [call]})
@@ -192,7 +200,12 @@ def _as_chunk(completion: dict[str, Any]) -> dict[str, Any]:
         if calls:
             message["tool_calls"] = [{**call, "index": i} for i, call in enumerate(calls)]
         choices.append(
-            {"index": choice.get("index", 0), "delta": message, "finish_reason": choice.get("finish_reason")}
+            {
+                "index": choice.get("index", 0),
+                "delta": message,
+                "finish_reason": choice.get("finish_reason"),
+                "logprobs": choice.get("logprobs"),
+            }
         )
     return {"choices": choices, "usage": completion.get("usage")}
 
@@ -216,6 +229,9 @@ class ChunkDecoder:
                 text = delta.get("content")
                 if text:
                     events += self.out.text(text)
+                    found = (choice.get("logprobs") or {}).get("content")
+                    if isinstance(found, list):  # an upstream's log-probabilities, in the canonical entries' shape
+                        events[-1]["delta"]["logprobs"] = found
                 for call in delta.get("tool_calls") or ():
                     events += self._tool(call)
             reason = choice.get("finish_reason")

@@ -162,6 +162,8 @@ def decode_request(req: ChatCompletionRequest) -> MessagesRequest:
         "presence_penalty": req.presence_penalty or None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
+    if req.logprobs:
+        body["logprobs"] = req.top_logprobs or 0
     if req.stop is not None:
         body["stop_sequences"] = [req.stop] if isinstance(req.stop, str) else req.stop
     if req.user:
@@ -199,6 +201,10 @@ def encode_request(request: MessagesRequest, upstream_model: str) -> dict[str, A
         body["stop"] = request.stop_sequences
     if request.ignore_eos:
         body["ignore_eos"] = True
+    if request.logprobs is not None:  # an OpenAI-compatible upstream reports them as Basalt does
+        body["logprobs"] = True
+        if request.logprobs:
+            body["top_logprobs"] = request.logprobs
     _encode_tools(request, body)
     _encode_format(request, body)
     return body
@@ -207,8 +213,8 @@ def encode_request(request: MessagesRequest, upstream_model: str) -> dict[str, A
 def _refuse_unsupported(req: ChatCompletionRequest) -> None:
     if req.n not in (None, 1):
         raise InvalidRequest("n: only n=1 is supported; send separate requests for several choices", param="n")
-    if req.logprobs or req.top_logprobs:
-        raise InvalidRequest("logprobs are not supported by this server", param="logprobs")
+    if req.top_logprobs is not None and not req.logprobs:
+        raise InvalidRequest("top_logprobs: logprobs must be true when top_logprobs is set", param="top_logprobs")
     if req.logit_bias:
         raise InvalidRequest("logit_bias is not supported by this server", param="logit_bias")
 

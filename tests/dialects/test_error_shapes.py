@@ -24,7 +24,7 @@ def basalt() -> Iterator[InProcess]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/embeddings", "/v1/completions", "/v1/responses", "/v1/images/generations", "/v1/audio/speech"]
+    "path", ["/v1/embeddings", "/v1/moderations", "/v1/responses", "/v1/images/generations", "/v1/audio/speech"]
 )
 def test_unserved_openai_paths_answer_404_in_openai_shape(basalt: InProcess, path: str) -> None:
     response = basalt.http_client().post(path, json={"model": "gpt", "input": "x"})

@@ -107,7 +107,7 @@ def test_over_long_prompt_is_refused_in_both_dialects(server: Server) -> None:
         ({"model": "smollm2"}, "messages"),
         ({"model": "smollm2", "messages": [{"role": "wizard", "content": "Hi"}]}, "messages.0.role"),
         ({"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": "3"}, "max_tokens"),
-        ({"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "logprobs": True}, "logprobs"),
+        ({"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "top_logprobs": 2}, "top_logprobs"),
         ({"model": "smollm2", "messages": [{"role": "tool", "content": "x"}]}, "tool_call_id"),
     ],
 )

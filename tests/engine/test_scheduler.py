@@ -349,3 +349,22 @@ def test_while_interactive_sequences_run_batch_ones_decode_a_few_a_step_taking_t
         assert "i" in step and len(step) == 3
         decoded += [name for name in step if name != "i"]
     assert sorted(decoded) == ["b0", "b0", "b1", "b1", "b2", "b2", "b3", "b3"]  # each its turn
+
+
+def test_a_prompt_whose_every_position_is_scored_takes_nothing_from_the_prefix_cache_nor_waits_for_it() -> None:
+    s = make(max_seqs=3, budget=1024, chunk=1024, capacity=1024)
+    prompt = list(range(300))
+    s.add(Sequence("a", prompt, max_tokens=1))
+    run_step(s)
+    a = s.get("a")
+    assert a is not None
+    s.finish(a)  # its 300 cells stay in the slot as prefix cache
+    s.add(Sequence("b", prompt, max_tokens=1, score_prompt=True))
+    assert run_step(s)["b"] == (0, 300, True)  # every position runs again, for its logits
+    b = s.get("b")
+    assert b is not None and b.n_reused == 0
+    s.finish(b)
+    s.add(Sequence("c", [*range(1000, 1300), 1], max_tokens=1))
+    s.add(Sequence("d", [*range(1000, 1300), 2], max_tokens=1, score_prompt=True))
+    step = run_step(s)  # c computes the prefix they share; d runs whole beside it rather than waiting for it
+    assert step["c"] == (0, 301, True) and step["d"] == (0, 301, True)

@@ -70,7 +70,7 @@ def test_images_become_image_blocks_and_formats_become_output_config() -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    [{"n": 3}, {"logprobs": True}, {"frequency_penalty": 2.5}, {"logit_bias": {"1": 2}}],
+    [{"n": 3}, {"top_logprobs": 2}, {"frequency_penalty": 2.5}, {"logit_bias": {"1": 2}}],
 )
 def test_unsupported_options_are_refused_not_dropped(extra: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest):
