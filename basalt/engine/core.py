@@ -88,6 +88,11 @@ class EngineStats:
     aborted: int
     batch_running: int = 0
     preemptions: int = 0  # batch sequences that gave their slot to an interactive one
+    prefill_tokens: int = 0  # prompt tokens computed (not taken from the prefix cache)
+    sequence_steps: int = 0  # sequences in each step, summed
+    batch_steps: int = 0  # steps that ran batch sequences
+    batch_idle_fed: int = 0  # free batch slots in those steps, summed, while batch items were queued
+    batch_idle_starved: int = 0  # the same with no batch item queued: the feed fell short (or the batch's tail)
 
 
 @dataclass(eq=False)
@@ -180,6 +185,11 @@ class EngineCore:
             aborted=self._aborted,
             batch_running=sum(seq.batch for seq in s.running),
             preemptions=s.preemptions,
+            prefill_tokens=s.prefill_tokens,
+            sequence_steps=s.sequence_steps,
+            batch_steps=s.batch_steps,
+            batch_idle_fed=s.batch_idle_fed,
+            batch_idle_starved=s.batch_idle_starved,
         )
 
     def start(self) -> None:
