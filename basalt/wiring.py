@@ -55,14 +55,20 @@ class Platform:
         self.batches = BatchEngine(settings.batches, self.control, self.flow, self._batch_concurrency(), self._slots)
 
     def _batch_concurrency(self) -> int:
-        """Items this replica runs at once: as many as the local engine runs together, 4 per upstream deployment."""
+        """Items this replica runs at once: the local engine's window, 4 per upstream deployment."""
         if self.settings.batches.concurrency is not None:
             return self.settings.batches.concurrency
-        local = self.settings.engine.max_seqs if self.settings.serve_local else 0
+        local = self._local_window() if self.settings.serve_local else 0
         return max(1, local + 4 * len(self.settings.deployments))
 
+    def _local_window(self) -> int:
+        """Items of the local model in flight at once: twice the engine's sequences, so that when its batch slots
+        free up (all at once, when items of one length finish together) the next items are already prepared and
+        queued in the engine, not still being leased, templated and tokenized while the slots stay empty."""
+        return 2 * self.settings.engine.max_seqs
+
     def _slots(self, model: str) -> int | None:
-        """How many items of one model may run at once here: the engine's sequences for the local model, 4 per
+        """How many items of one model may run at once here: the engine's window for the local model, 4 per
         deployment (or its max_concurrency) for an upstream one; None for a name nothing serves."""
         try:
             provider, _, _ = self.catalog.resolve(model)
@@ -70,7 +76,7 @@ class Platform:
             return None
         if isinstance(provider, Router):
             return sum(t.max_concurrency or 4 for t in provider.targets)
-        return self.settings.engine.max_seqs
+        return self._local_window()
 
     def start(self) -> None:
         stored = self.control.prepare()
@@ -122,6 +128,7 @@ class Platform:
                 batch_reserve=e.batch_reserve,
                 batch_prefill=e.batch_prefill,
                 batch_busy_decode=e.batch_busy_decode,
+                batch_busy_linger=e.batch_busy_linger,
             ),
         )
         self.engine.start()

@@ -37,6 +37,7 @@ class EngineConfig:
     # flight short; a GPU, whose steps cost little more for more tokens, can raise both.
     batch_prefill: int = 16  # batch prompt tokens per step at most (bounds the step an interactive request waits on)
     batch_busy_decode: int | None = 4  # batch sequences decoding per step while interactive ones run (None: all)
+    batch_busy_linger: int = 32  # steps those bounds hold after the last interactive sequence left (~0.5 s here)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class EngineCore:
             batch_reserve=config.batch_reserve,
             batch_prefill=config.batch_prefill,
             batch_busy_decode=config.batch_busy_decode,
+            batch_busy_linger=config.batch_busy_linger,
         )
         self._inbox: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
         self._live: dict[str, _Live] = {}

@@ -130,6 +130,7 @@ class Scheduler:
         batch_reserve: int = 0,
         batch_prefill: int | None = None,
         batch_busy_decode: int | None = None,
+        batch_busy_linger: int = 0,
     ) -> None:
         self.max_seqs = max_seqs
         self.seq_capacity = seq_capacity
@@ -139,7 +140,12 @@ class Scheduler:
         self.batch_prefill = max(1, min(batch_prefill or token_budget, token_budget))  # batch prompt tokens a step
         # Batch sequences decoding in one step while interactive ones run (None: all); they take turns.
         self.batch_busy_decode = batch_busy_decode
+        # Steps the batch keeps to short steps after the last interactive sequence left: interactive calls come in
+        # trickles, and the next one arriving mid-step waits for the step in flight (a whole batch step without this).
+        self.batch_busy_linger = batch_busy_linger
         self._steps = 0
+        self._schedules = 0
+        self._interactive_at = -(10**9)  # the last schedule() that found an interactive sequence here
         self.waiting: deque[Sequence] = deque()  # interactive sequences, first come first served
         self.batch_waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
@@ -201,6 +207,9 @@ class Scheduler:
     # -- one step ------------------------------------------------------------------------------------------------
     def schedule(self) -> SchedulerOutput:
         out = SchedulerOutput([])
+        self._schedules += 1
+        if self.waiting or any(not s.batch for s in self.running):
+            self._interactive_at = self._schedules
         budget = self.token_budget
         decoding = [seq for seq in self.running if seq.generating]
         # Generating sequences first: one token each keeps every stream moving.
@@ -238,7 +247,7 @@ class Scheduler:
         self._steps += 1
         batch = [seq for seq in decoding if seq.batch]
         cap = self.batch_busy_decode
-        busy = bool(self.waiting) or any(not s.batch for s in self.running)  # interactive sequences are here
+        busy = self._schedules - self._interactive_at <= self.batch_busy_linger  # interactive ones are (or were) here
         if cap is not None and len(batch) > cap and busy:
             # A short step: an interactive request arriving now waits for this step to end. On a CPU a step costs
             # about its token count, so taking turns costs batch work little, and a GPU step is cheap anyway.

@@ -395,3 +395,18 @@ def test_the_counts_say_what_steps_carried_and_which_batch_slots_stayed_free() -
     s.finish(a)
     run_step(s)  # the interactive prompt's step runs no batch work: a's slot stays free with q1 queued
     assert s.batch_idle_fed == 1 and s.batch_steps == 3
+
+
+def test_batch_steps_stay_short_for_a_while_after_the_last_interactive_sequence_left() -> None:
+    s = Scheduler(max_seqs=8, seq_capacity=512, token_budget=64, prefill_chunk=16, batch_busy_decode=2,
+                  batch_busy_linger=3)  # fmt: skip
+    for n in range(4):
+        s.add(batch_seq(f"b{n}", [n, n + 10]))
+    run_step(s)
+    s.add(Sequence("i", [50, 51], max_tokens=20))
+    run_step(s)  # i's prompt
+    i = s.get("i")
+    assert i is not None
+    s.finish(i)
+    # The next interactive call of a trickle would wait on the step in flight: it stays short for 3 more steps.
+    assert [len(run_step(s)) for _ in range(5)] == [2, 2, 2, 4, 4]
