@@ -102,7 +102,7 @@ def serving(name: str, args: argparse.Namespace, concurrency: int | None = None)
     shutil.copytree(models_dir(), home / "models", copy_function=os.link)
     engine = {"context_window": CONTEXT, "max_seqs": MAX_SEQS, "n_threads": args.threads, "max_waiting": 4096}
     engine |= {"batch_reserve": args.batch_reserve, "batch_prefill": args.batch_prefill}
-    engine |= {"batch_busy_decode": args.batch_busy_decode}
+    engine |= {"batch_busy_decode": args.batch_busy_decode, "batch_busy_linger": args.batch_busy_linger}
     batches: dict[str, Any] = {"poll_seconds": 0.2, "sweep_seconds": 1}
     if concurrency is not None:
         batches["concurrency"] = concurrency
@@ -449,7 +449,8 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         f"Machine: {r['machine']}. Model: SmolLM2-135M-Instruct (Q8_0). `basalt serve`: max_seqs {MAX_SEQS}, "
         f"batch_reserve {cfg['batch_reserve']} (batch slots {r['batch_slots']}), batch_prefill {cfg['batch_prefill']}, "
-        f"batch_busy_decode {cfg['batch_busy_decode']}, {cfg['threads']} llama.cpp thread; the worker's window "
+        f"batch_busy_decode {cfg['batch_busy_decode']}, batch_busy_linger {cfg['batch_busy_linger']}, "
+        f"{cfg['threads']} llama.cpp thread; the worker's window "
         f"{2 * MAX_SEQS} items. Medians (ranges) over {cfg['throughput_rounds']} rounds, TTFT over {cfg['rounds']}.",
         "",
         "| measure | value |",
@@ -524,6 +525,7 @@ def main() -> None:
     parser.add_argument("--batch-reserve", type=int, default=2)
     parser.add_argument("--batch-prefill", type=int, default=16)
     parser.add_argument("--batch-busy-decode", type=int, default=4)
+    parser.add_argument("--batch-busy-linger", type=int, default=32)
     # One thread, here and for llama-batched-bench: on this shared 2-core VM, two llama.cpp threads meet at a barrier
     # every op, and any other process on either core stalls both (measured: the same 16 steps took 0.25 s to 6 s
     # with two threads, 0.25-0.35 s with one).
@@ -551,6 +553,7 @@ def main() -> None:
             "batch_reserve": args.batch_reserve,
             "batch_prefill": args.batch_prefill,
             "batch_busy_decode": args.batch_busy_decode,
+            "batch_busy_linger": args.batch_busy_linger,
             "threads": args.threads,
             "rounds": args.rounds,
             "throughput_rounds": args.throughput_rounds,
