@@ -50,7 +50,9 @@ WORK = ROOT / "bench" / ".work"
 BATCHED_BENCH = WORK / "llama-build" / "bin" / "llama-batched-bench"
 MAX_SEQS = 16
 CONTEXT = 1024
-POLL = 0.05  # seconds between two looks at a running batch: the error it adds to a batch's time
+# Seconds between two looks at a running batch: the error it adds to a batch's time, against the load its requests
+# (and their access-log lines) put on the server the batch runs on (at 0.05 s, 20 requests a second).
+POLL = 0.1
 INSTRUCTION = (
     "You sort support tickets for the Basalt help desk. Read the ticket, then answer with one word for its queue "
     "(billing, outage, account, feature or other), then one sentence that says why."
@@ -162,12 +164,12 @@ async def submit(client: httpx.AsyncClient, bodies: list[dict[str, Any]], tag: s
     return str(answer.json()["id"])
 
 
-async def wait_ended(client: httpx.AsyncClient, batch_id: str) -> dict[str, Any]:
+async def wait_ended(client: httpx.AsyncClient, batch_id: str, poll: float = POLL) -> dict[str, Any]:
     while True:
         info: dict[str, Any] = (await client.get(f"/v1/messages/batches/{batch_id}")).json()
         if info["processing_status"] == "ended":
             return info
-        await asyncio.sleep(POLL)
+        await asyncio.sleep(poll)
 
 
 async def run_batch(client: httpx.AsyncClient, n: int, max_tokens: int, tag: str) -> dict[str, Any]:
@@ -185,6 +187,7 @@ async def run_batch(client: httpx.AsyncClient, n: int, max_tokens: int, tag: str
         raise RuntimeError(f"{n - len(ok)} of {n} items did not succeed: {results[:2]}")
     delta = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in COUNTERS}
     generated = sum(u["output_tokens"] for u in ok)
+    print(f"batch {tag}: {n} items, {generated} tokens in {seconds:.2f} s, {delta}", file=sys.stderr, flush=True)
     return {
         "seconds": seconds,
         "tokens": generated,
@@ -224,7 +227,9 @@ async def client_loop(client: httpx.AsyncClient, bodies: list[dict[str, Any]], c
 
     began = time.perf_counter()
     tokens = await asyncio.gather(*(guarded(body) for body in bodies))
-    return sum(tokens) / (time.perf_counter() - began)
+    rate = sum(tokens) / (time.perf_counter() - began)
+    print(f"client loop at {concurrency}: {rate:.1f} tok/s", file=sys.stderr, flush=True)
+    return rate
 
 
 async def first_token(client: httpx.AsyncClient, body: dict[str, Any]) -> float:
@@ -265,13 +270,14 @@ async def ttft_under(client: httpx.AsyncClient, background: str | None, args: ar
     after, seconds = await counters(client), time.perf_counter() - began
     if batch_id is not None:
         (await client.post(f"/v1/messages/batches/{batch_id}/cancel")).raise_for_status()
-        await wait_ended(client, batch_id)
+        await wait_ended(client, batch_id, poll=0.5)  # its items in flight finish; nothing is timed here
     if loop is not None:
         loop.cancel()  # its calls in flight are cancelled: their clients are gone, the engine aborts them
         await asyncio.gather(loop, return_exceptions=True)
     await settle(client)
     # Tokens the engine generated meanwhile, less the probes' (8 each): the background work's share of the engine.
     generated = after["generated_tokens"] - before["generated_tokens"] - 8 * len(ttfts)
+    print(f"ttft {tag}: p95 {percentile(ttfts, 0.95) * 1000:.0f} ms", file=sys.stderr, flush=True)
     return {"ttfts": ttfts, "tok_s": generated / seconds}
 
 
@@ -349,6 +355,7 @@ async def throughputs(args: argparse.Namespace, url: str, narrow: str | None) ->
             prompt = rows["batch"][-1]["prompt_tokens"] // n
             peer = await asyncio.to_thread(batched_bench, slots, prompt, ntg, args.threads)
             if peer is not None:
+                print(f"peer: {peer}", file=sys.stderr, flush=True)
                 rows["peer"].append(peer)
         if narrow_client is not None:
             await narrow_client.aclose()
