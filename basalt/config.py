@@ -24,7 +24,7 @@ class EngineSettings(BaseModel):
     batch_reserve: int = Field(default=2, ge=0)  # slots batch work never takes, kept for interactive requests
     batch_prefill: int = Field(default=16, ge=1)  # batch prompt tokens per decode step at most
     batch_busy_decode: int | None = Field(default=4, ge=1)  # batch sequences a step while interactive ones run
-    batch_busy_linger: int = Field(default=32, ge=0)  # steps those bounds hold after the last interactive call
+    batch_busy_linger: float = Field(default=0.5, ge=0, le=60)  # seconds those bounds hold after an interactive call
 
 
 class Deployment(BaseModel):

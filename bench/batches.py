@@ -532,7 +532,7 @@ def main() -> None:
     parser.add_argument("--batch-reserve", type=int, default=2)
     parser.add_argument("--batch-prefill", type=int, default=16)
     parser.add_argument("--batch-busy-decode", type=int, default=4)
-    parser.add_argument("--batch-busy-linger", type=int, default=32)
+    parser.add_argument("--batch-busy-linger", type=float, default=0.5)
     # One thread, here and for llama-batched-bench: on this shared 2-core VM, two llama.cpp threads meet at a barrier
     # every op, and any other process on either core stalls both (measured: the same 16 steps took 0.25 s to 6 s
     # with two threads, 0.25-0.35 s with one).

@@ -37,7 +37,7 @@ class EngineConfig:
     # flight short; a GPU, whose steps cost little more for more tokens, can raise both.
     batch_prefill: int = 16  # batch prompt tokens per step at most (bounds the step an interactive request waits on)
     batch_busy_decode: int | None = 4  # batch sequences decoding per step while interactive ones run (None: all)
-    batch_busy_linger: int = 32  # steps those bounds hold after the last interactive sequence left (~0.5 s here)
+    batch_busy_linger: float = 0.5  # seconds those bounds hold after the last interactive sequence left
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ cost and buy.
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -130,7 +132,8 @@ class Scheduler:
         batch_reserve: int = 0,
         batch_prefill: int | None = None,
         batch_busy_decode: int | None = None,
-        batch_busy_linger: int = 0,
+        batch_busy_linger: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_seqs = max_seqs
         self.seq_capacity = seq_capacity
@@ -140,12 +143,14 @@ class Scheduler:
         self.batch_prefill = max(1, min(batch_prefill or token_budget, token_budget))  # batch prompt tokens a step
         # Batch sequences decoding in one step while interactive ones run (None: all); they take turns.
         self.batch_busy_decode = batch_busy_decode
-        # Steps the batch keeps to short steps after the last interactive sequence left: interactive calls come in
+        # Seconds the batch keeps to short steps after the last interactive sequence left: interactive calls come in
         # trickles, and the next one arriving mid-step waits for the step in flight (a whole batch step without this).
+        # In seconds, not steps: a batch that starts on an idle engine must not inherit a count left from long ago.
         self.batch_busy_linger = batch_busy_linger
+        self._clock_s = clock
         self._steps = 0
-        self._schedules = 0
-        self._interactive_at = -(10**9)  # the last schedule() that found an interactive sequence here
+        self._interactive_at = float("-inf")  # when schedule() last found an interactive sequence here
+        self._busy = False
         self.waiting: deque[Sequence] = deque()  # interactive sequences, first come first served
         self.batch_waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
@@ -207,9 +212,10 @@ class Scheduler:
     # -- one step ------------------------------------------------------------------------------------------------
     def schedule(self) -> SchedulerOutput:
         out = SchedulerOutput([])
-        self._schedules += 1
+        now = self._clock_s()
         if self.waiting or any(not s.batch for s in self.running):
-            self._interactive_at = self._schedules
+            self._interactive_at = now
+        self._busy = now - self._interactive_at <= self.batch_busy_linger  # interactive ones are (or were) here
         budget = self.token_budget
         decoding = [seq for seq in self.running if seq.generating]
         # Generating sequences first: one token each keeps every stream moving.
@@ -247,7 +253,7 @@ class Scheduler:
         self._steps += 1
         batch = [seq for seq in decoding if seq.batch]
         cap = self.batch_busy_decode
-        busy = self._schedules - self._interactive_at <= self.batch_busy_linger  # interactive ones are (or were) here
+        busy = self._busy
         if cap is not None and len(batch) > cap and busy:
             # A short step: an interactive request arriving now waits for this step to end. On a CPU a step costs
             # about its token count, so taking turns costs batch work little, and a GPU step is cheap anyway.

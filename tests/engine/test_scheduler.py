@@ -398,8 +398,9 @@ def test_the_counts_say_what_steps_carried_and_which_batch_slots_stayed_free() -
 
 
 def test_batch_steps_stay_short_for_a_while_after_the_last_interactive_sequence_left() -> None:
+    now = [100.0]
     s = Scheduler(max_seqs=8, seq_capacity=512, token_budget=64, prefill_chunk=16, batch_busy_decode=2,
-                  batch_busy_linger=3)  # fmt: skip
+                  batch_busy_linger=0.5, clock=lambda: now[0])  # fmt: skip
     for n in range(4):
         s.add(batch_seq(f"b{n}", [n, n + 10]))
     run_step(s)
@@ -408,5 +409,9 @@ def test_batch_steps_stay_short_for_a_while_after_the_last_interactive_sequence_
     i = s.get("i")
     assert i is not None
     s.finish(i)
-    # The next interactive call of a trickle would wait on the step in flight: it stays short for 3 more steps.
-    assert [len(run_step(s)) for _ in range(5)] == [2, 2, 2, 4, 4]
+    # The next interactive call of a trickle would wait on the step in flight: steps stay short for 0.5 s.
+    lengths = []
+    for _ in range(4):
+        now[0] += 0.2
+        lengths.append(len(run_step(s)))
+    assert lengths == [2, 2, 4, 4]
