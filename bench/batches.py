@@ -540,6 +540,7 @@ def main() -> None:
     parser.add_argument("--with-loop", action="store_true", help="also probe TTFT beside a client loop")
     parser.add_argument("--no-narrow", action="store_true", help="skip the server with the old, narrow window")
     parser.add_argument("--ttft-only", action="store_true", help="skip the throughput part (and write nothing)")
+    parser.add_argument("--throughput-only", action="store_true", help="skip the TTFT part (and write nothing)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     results: dict[str, Any] = {}
@@ -550,7 +551,8 @@ def main() -> None:
             else:
                 with serving("narrow", args, concurrency=MAX_SEQS) as narrow:
                     results.update(asyncio.run(throughputs(args, server.url, narrow.url)))
-        results.update(asyncio.run(ttfts(args, server.url)))
+        if not args.throughput_only:
+            results.update(asyncio.run(ttfts(args, server.url)))
     results.update(
         machine=machine(),
         items=args.items,
@@ -567,6 +569,8 @@ def main() -> None:
         },
     )
     print(json.dumps(results, indent=2))
+    if args.throughput_only:
+        return
     print(markdown(results))
     if args.ttft_only or args.no_write:
         return
