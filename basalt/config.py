@@ -24,6 +24,7 @@ class EngineSettings(BaseModel):
     batch_reserve: int = Field(default=2, ge=0)  # slots batch work never takes, kept for interactive requests
     batch_prefill: int = Field(default=16, ge=1)  # batch prompt tokens per decode step at most
     batch_busy_decode: int | None = Field(default=4, ge=1)  # batch sequences a step while interactive ones run
+    batch_busy_linger: float = Field(default=0.5, ge=0, le=60)  # seconds those bounds hold after an interactive call
     # Where the local model runs (docs/scale-out.md): in this process, or as Ray Serve replicas that the gateway
     # routes to with prefix affinity. The fields below are read only with `backend: ray`.
     backend: Literal["local", "ray"] = "local"
@@ -100,7 +101,8 @@ class BatchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True  # run workers in this process (the routes answer either way)
-    # Items run at once by this replica; default: the local engine's max_seqs, plus 4 per upstream deployment.
+    # Items run at once by this replica; default: twice the local engine's max_seqs (the next items queued ahead),
+    # plus 4 per upstream deployment.
     concurrency: int | None = Field(default=None, ge=1, le=4096)
     lease_seconds: float = Field(default=60.0, ge=1, le=3600)  # an item whose holder stopped renewing is retaken
     poll_seconds: float = Field(default=0.5, gt=0, le=60)  # how often an idle worker looks for new items

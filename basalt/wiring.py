@@ -61,14 +61,22 @@ class Platform:
         self.evals = Evals(settings.evals, self.control, self.batches, self.files, knows, lambda: settings.local_model)
 
     def _batch_concurrency(self) -> int:
-        """Items this replica runs at once: as many as the local engine runs together, 4 per upstream deployment."""
+        """Items this replica runs at once: the local engine's window, 4 per upstream deployment."""
         if self.settings.batches.concurrency is not None:
             return self.settings.batches.concurrency
-        local = self._local_seqs() if self.settings.serve_local else 0
+        local = self._local_window() if self.settings.serve_local else 0
         return max(1, local + 4 * len(self.settings.deployments))
 
+    def _local_window(self) -> int:
+        """Items of the local model in flight at once: twice the engine's sequences, so that when its batch slots
+        free up (all at once, when items of one length finish together) the next items are already prepared and
+        queued in the engine, not still being leased, templated and tokenized while the slots stay empty. Ray
+        replicas each run an engine of that many sequences."""
+        e = self.settings.engine
+        return 2 * e.max_seqs * ((e.max_replicas or e.replicas) if e.backend == "ray" else 1)
+
     def _slots(self, model: str) -> int | None:
-        """How many items of one model may run at once here: the engine's sequences for the local model, 4 per
+        """How many items of one model may run at once here: the engine's window for the local model, 4 per
         deployment (or its max_concurrency) for an upstream one; None for a name nothing serves."""
         try:
             provider, _, _ = self.catalog.resolve(model)
@@ -76,12 +84,7 @@ class Platform:
             return None
         if isinstance(provider, Router):
             return sum(t.max_concurrency or 4 for t in provider.targets)
-        return self._local_seqs()
-
-    def _local_seqs(self) -> int:
-        """Sequences the local model runs at once: its engine's, times its replicas when Ray serves it."""
-        e = self.settings.engine
-        return e.max_seqs * ((e.max_replicas or e.replicas) if e.backend == "ray" else 1)
+        return self._local_window()
 
     def start(self) -> None:
         stored = self.control.prepare()
@@ -139,6 +142,7 @@ class Platform:
                 batch_reserve=e.batch_reserve,
                 batch_prefill=e.batch_prefill,
                 batch_busy_decode=e.batch_busy_decode,
+                batch_busy_linger=e.batch_busy_linger,
             ),
         )
         self.engine.start()

@@ -1,19 +1,24 @@
-"""Batch scheduling benchmark: what batch work gets out of the local engine, and what it costs interactive calls.
+"""Batch benchmark through the batch API: what a batch gets from the local engine, and what it costs interactive calls.
 
-    .venv/bin/python -m bench.batches                 # both parts; writes bench/results/batches.json
-    .venv/bin/python -m bench.batches --items 1000 --seconds 40
+    .venv/bin/python -m bench.batches                 # ~6 minutes; writes bench/results/batches.json
+    .venv/bin/python -m bench.batches --ttft-only     # the TTFT part alone, nothing written
 
-(a) Throughput: N items with a shared instruction prefix, submitted at once as batch work through the local provider
-    (`LocalProvider.stream_at("batch", ...)`, what the flow calls for a call whose `CallOptions.priority` is "batch"),
-    in generated tokens a second; against llama.cpp's `llama-batched-bench` S_TG (decode tokens a second) at the same
-    number of parallel sequences, and against a client loop of single interactive calls at its best concurrency.
-(b) Interactive TTFT: a steady trickle of short interactive calls, alone and while a 1,000-item batch runs (and, to
-    show what the scheduler buys, while the same items run as a client loop of interactive calls).
+A real `basalt serve` (its own home and SQLite database, the bundled model, one llama.cpp thread) and a client of its
+HTTP API, in another process, as a user would run them:
 
-The batch engine (basalt/batches/) is not on this branch: the bench drives the provider directly, with at most
-`--window` items in flight, as a batch worker would. Once the batch API lands, `submit_batch` below becomes one
-`POST /v1/messages/batches` and a poll of its results; the measured numbers should not move, since a batch worker
-runs each item through the same flow and provider call. See docs/benchmarks.md.
+(a) Throughput: N items with a shared instruction submitted as one `POST /v1/messages/batches`, polled until it has
+    ended, its results read; generated tokens (the results' usage) over the time from submit to ended. Against
+    llama.cpp's `llama-batched-bench` at the same parallel sequences and the same prompt and generation lengths (its
+    S_TG, decode tokens a second with prompt processing left out; S_PP; and S, all tokens over all the time), and
+    against a client loop of single `POST /v1/messages` calls at its best concurrency. The server's /metrics counters
+    say what the steps carried: sequences a step, prompt tokens computed per item, batch slots left free.
+    The same batch also runs on a second server whose worker keeps only `max_seqs` items in flight (the feed before
+    issue 20), to show what queuing the next items ahead buys.
+(b) Interactive TTFT: a steady trickle of short streamed calls, alone and while a 1,000-item batch runs (and, to show
+    what the scheduler buys, while the same items run as a client loop of interactive calls).
+
+Every compared case runs in rounds that alternate, on this shared machine; the tables give medians and ranges.
+See docs/benchmarks.md (batches).
 """
 
 from __future__ import annotations
@@ -23,42 +28,53 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from basalt.canonical import parse_messages_request
-from basalt.engine import EngineConfig, LocalEngine
-from basalt.providers.base import EventBatch, Priority
-from basalt.providers.local import LocalProvider
+import httpx2 as httpx
+import yaml
 
-from .engine import machine, write_section
+from .engine import free_port, machine, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-BATCHED_BENCH = ROOT / "bench" / ".work" / "llama-build" / "bin" / "llama-batched-bench"
-MODEL = ROOT / ".basalt-test" / "models" / "smollm2-135m-instruct" / "model.gguf"
+WORK = ROOT / "bench" / ".work"
+BATCHED_BENCH = WORK / "llama-build" / "bin" / "llama-batched-bench"
 MAX_SEQS = 16
 CONTEXT = 1024
+# Seconds between two looks at a running batch: the error it adds to a batch's time, against the load its requests
+# (and their access-log lines) put on the server the batch runs on (at 0.05 s, 20 requests a second).
+POLL = 0.1
 INSTRUCTION = (
     "You sort support tickets for the Basalt help desk. Read the ticket, then answer with one word for its queue "
     "(billing, outage, account, feature or other), then one sentence that says why."
 )
 TICKET_TOPICS = ["an invoice", "a login", "the API", "a refund", "a slow page", "an export", "a password", "a quota"]
+COUNTERS = (
+    "steps",
+    "sequence_steps",
+    "prefill_tokens",
+    "prefix_reused_tokens",
+    "generated_tokens",
+    "batch_steps",
+    "batch_idle_slot_steps_fed",
+    "batch_idle_slot_steps_starved",
+)
 
 
-@dataclass
-class Run:
-    tokens: int = 0
-    done: int = 0
-    seconds: float = 0.0
-    ttfts: list[float] = field(default_factory=list)
-    firsts: list[float] = field(default_factory=list)  # perf_counter of each item's first token
-    ends: list[float] = field(default_factory=list)
+def models_dir() -> Path:
+    for home in (ROOT / ".basalt-test", Path(os.environ.get("BASALT_HOME") or Path.home() / ".basalt")):
+        if (home / "models" / "smollm2-135m-instruct" / "model.gguf").exists():
+            return home / "models"
+    raise SystemExit("the bundled model is not there: run `basalt pull` first")
 
 
 def item(i: int, tag: str, max_tokens: int) -> dict[str, Any]:
@@ -73,103 +89,196 @@ def item(i: int, tag: str, max_tokens: int) -> dict[str, Any]:
     }
 
 
-async def one(provider: LocalProvider, body: dict[str, Any], priority: Priority, run: Run) -> None:
-    request = parse_messages_request(body)
-    began = time.perf_counter()
-    first = True
-    events: AsyncIterator[EventBatch] = provider.stream_at(priority, request, "smollm2")
-    async for batch in events:
-        for event in batch:
-            if first and event["type"] == "content_block_delta":
-                run.firsts.append(time.perf_counter())
-                run.ttfts.append(run.firsts[-1] - began)
-                first = False
-            if event["type"] == "message_delta":
-                run.tokens += event["usage"]["output_tokens"]
-    run.ends.append(time.perf_counter())
-    run.done += 1
+# -- the server ------------------------------------------------------------------------------------------------------
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
 
 
-async def submit_batch(
-    provider: LocalProvider, bodies: list[dict[str, Any]], priority: Priority, window: int, run: Run
-) -> None:
-    """All items, at most `window` in flight (a batch worker's lease). Cancelled, the items in flight end too."""
-    gate = asyncio.Semaphore(window)
-
-    async def guarded(body: dict[str, Any]) -> None:
-        async with gate:
-            await one(provider, body, priority, run)
-
-    began = time.perf_counter()
-    tasks = [asyncio.create_task(guarded(body)) for body in bodies]
+@contextmanager
+def serving(name: str, args: argparse.Namespace, concurrency: int | None = None) -> Iterator[Server]:
+    """`basalt serve` in a fresh home of its own (database, ledger), the model hard-linked into it."""
+    home = WORK / f"batches-{name}"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(models_dir(), home / "models", copy_function=os.link)
+    engine = {"context_window": CONTEXT, "max_seqs": MAX_SEQS, "n_threads": args.threads, "max_waiting": 4096}
+    engine |= {"batch_reserve": args.batch_reserve, "batch_prefill": args.batch_prefill}
+    engine |= {"batch_busy_decode": args.batch_busy_decode, "batch_busy_linger": args.batch_busy_linger}
+    batches: dict[str, Any] = {"poll_seconds": 0.2, "sweep_seconds": 1}
+    if concurrency is not None:
+        batches["concurrency"] = concurrency
+    port = free_port()
+    config = home / "basalt.yaml"
+    config.write_text(yaml.safe_dump({"engine": engine, "batches": batches}))
+    log = (home / "server.log").open("wb")
+    cmd = [sys.executable, "-m", "basalt.cli", "serve", "--port", str(port), "--config", str(config)]
+    env = {**os.environ, "BASALT_HOME": str(home)}
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
     try:
-        await asyncio.gather(*tasks)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"basalt serve did not start; see {log.name}")
+            time.sleep(0.2)
+        yield Server(url, process)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        run.seconds = time.perf_counter() - began
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
-async def throughput(provider: LocalProvider, n: int, max_tokens: int, priority: Priority, window: int) -> Run:
-    run = Run()
-    bodies = [item(i, f"t{priority}{window}-", max_tokens) for i in range(n)]
-    await submit_batch(provider, bodies, priority, window, run)
-    return run
+async def counters(client: httpx.AsyncClient) -> dict[str, float]:
+    """The engine's counters and gauges from /metrics (one worker, no labels on them)."""
+    found: dict[str, float] = {}
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith("basalt_engine_"):
+            name, _, value = line.rpartition(" ")
+            found[name.removeprefix("basalt_engine_").removesuffix("_total")] = float(value)
+    return found
 
 
-async def probe(provider: LocalProvider, n: int, interval: float, tag: str) -> list[float]:
-    """n short interactive calls, one every `interval` seconds (open loop: arrivals do not wait on answers)."""
-    run = Run()
-    tasks = []
-    for i in range(n):
-        body = item(i, f"probe-{tag}-", 8)
-        tasks.append(asyncio.create_task(one(provider, body, "interactive", run)))
-        await asyncio.sleep(interval)
-    await asyncio.gather(*tasks)
-    return run.ttfts
-
-
-async def ttft_under(
-    provider: LocalProvider, items: int, priority: Priority | None, window: int, probes: int, interval: float
-) -> dict[str, Any]:
-    """Interactive TTFTs with nothing else running (priority None), or while `items` run at `priority`."""
-    background = Run()
-    task = None
-    if priority is not None:
-        bodies = [item(i, f"bg{priority}-", 32) for i in range(items)]
-        task = asyncio.create_task(submit_batch(provider, bodies, priority, window, background))
-        await asyncio.sleep(3.0)  # the batch is under way: slots full, queue long
-    generated, began = provider.engine.stats().tokens_generated, time.perf_counter()
-    ttfts = await probe(provider, probes, interval, str(priority))
-    # Tokens the engine generated meanwhile, probes' included (8 each): the batch's share of the engine.
-    generated, seconds = provider.engine.stats().tokens_generated - generated, time.perf_counter() - began
-    if task is not None:
-        task.cancel()  # the rest of the batch is not needed for the measure
-        await asyncio.gather(task, return_exceptions=True)
-        await settle(provider)
-    return {"ttfts": ttfts, "done": background.done, "tokens": generated - 8 * len(ttfts), "seconds": seconds}
-
-
-async def settle(provider: LocalProvider) -> None:
-    """Wait until the engine is idle: cancelled items still finish their preparation (engine.offload shields it) and
-    their aborts reach the engine thread, which would otherwise land on the next case's first calls."""
-    while (stats := provider.engine.stats()).running or stats.waiting:
+async def settle(client: httpx.AsyncClient) -> None:
+    """Wait until the engine is idle, so one case's leftovers never land on the next case's first calls."""
+    while True:
+        now = await counters(client)
+        if not now.get("running_sequences") and not now.get("waiting_sequences"):
+            break
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)
 
 
-def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    ttfts = [t for r in rounds for t in r["ttfts"]]
-    seconds = sum(r["seconds"] for r in rounds)
+# -- batches through the API -----------------------------------------------------------------------------------------
+async def submit(client: httpx.AsyncClient, bodies: list[dict[str, Any]], tag: str) -> str:
+    requests = [{"custom_id": f"{tag}-{i}", "params": body} for i, body in enumerate(bodies)]
+    answer = await client.post("/v1/messages/batches", json={"requests": requests})
+    answer.raise_for_status()
+    return str(answer.json()["id"])
+
+
+async def wait_ended(client: httpx.AsyncClient, batch_id: str, poll: float = POLL) -> dict[str, Any]:
+    while True:
+        info: dict[str, Any] = (await client.get(f"/v1/messages/batches/{batch_id}")).json()
+        if info["processing_status"] == "ended":
+            return info
+        await asyncio.sleep(poll)
+
+
+async def run_batch(client: httpx.AsyncClient, n: int, max_tokens: int, tag: str) -> dict[str, Any]:
+    """One batch from submit to ended: generated tokens a second, and what the engine's steps carried."""
+    bodies = [item(i, tag, max_tokens) for i in range(n)]
+    before = await counters(client)
+    began = time.perf_counter()
+    info = await wait_ended(client, await submit(client, bodies, tag))
+    seconds = time.perf_counter() - began
+    after = await counters(client)
+    lines = (await client.get(info["results_url"])).text.splitlines()
+    results = [json.loads(line)["result"] for line in lines if line.strip()]
+    ok = [r["message"]["usage"] for r in results if r["type"] == "succeeded"]
+    if len(ok) != n:
+        raise RuntimeError(f"{n - len(ok)} of {n} items did not succeed: {results[:2]}")
+    delta = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in COUNTERS}
+    generated = sum(u["output_tokens"] for u in ok)
+    print(f"batch {tag}: {n} items, {generated} tokens in {seconds:.2f} s, {delta}", file=sys.stderr, flush=True)
     return {
-        "ttft_p50_ms": round(statistics.median(ttfts) * 1000, 1),
-        "ttft_p95_ms": round(percentile(ttfts, 0.95) * 1000, 1),
-        "ttft_p95_ms_by_round": [round(percentile(r["ttfts"], 0.95) * 1000, 1) for r in rounds],
-        "probes": len(ttfts),
-        "background_items_done": sum(r["done"] for r in rounds),
-        "background_tok_s": round(sum(r["tokens"] for r in rounds) / seconds, 1),
+        "seconds": seconds,
+        "tokens": generated,
+        "prompt_tokens": sum(u["input_tokens"] for u in ok),
+        "tok_s": generated / seconds,
+        "counts": delta,
     }
+
+
+def step_counts(run: dict[str, Any], n: int) -> dict[str, float]:
+    c = run["counts"]
+    steps, batch_steps = max(1.0, c["steps"]), max(1.0, c["batch_steps"])
+    return {
+        "steps": c["steps"],
+        "sequences_per_step": round(c["sequence_steps"] / steps, 2),
+        "prefill_tokens_per_item": round(c["prefill_tokens"] / n, 1),
+        "prompt_tokens_per_item": round(run["prompt_tokens"] / n, 1),
+        "idle_batch_slots_per_step_fed": round(c["batch_idle_slot_steps_fed"] / batch_steps, 2),
+        "idle_batch_slots_per_step_starved": round(c["batch_idle_slot_steps_starved"] / batch_steps, 2),
+    }
+
+
+# -- single calls ----------------------------------------------------------------------------------------------------
+async def call(client: httpx.AsyncClient, body: dict[str, Any]) -> int:
+    answer = await client.post("/v1/messages", json=body)
+    answer.raise_for_status()
+    return int(answer.json()["usage"]["output_tokens"])
+
+
+async def client_loop(client: httpx.AsyncClient, bodies: list[dict[str, Any]], concurrency: int) -> float:
+    """All the items as single calls, `concurrency` at a time; generated tokens a second."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def guarded(body: dict[str, Any]) -> int:
+        async with gate:
+            return await call(client, body)
+
+    began = time.perf_counter()
+    tokens = await asyncio.gather(*(guarded(body) for body in bodies))
+    rate = sum(tokens) / (time.perf_counter() - began)
+    print(f"client loop at {concurrency}: {rate:.1f} tok/s", file=sys.stderr, flush=True)
+    return rate
+
+
+async def first_token(client: httpx.AsyncClient, body: dict[str, Any]) -> float:
+    """A streamed call's time to its first text, read to its end (so it costs the engine a whole call)."""
+    began = time.perf_counter()
+    ttft = None
+    async with client.stream("POST", "/v1/messages", json={**body, "stream": True}) as answer:
+        answer.raise_for_status()
+        async for line in answer.aiter_lines():
+            if ttft is None and line.startswith("event: content_block_delta"):
+                ttft = time.perf_counter() - began
+    if ttft is None:
+        raise RuntimeError("a probe got no text")
+    return ttft
+
+
+async def probe(client: httpx.AsyncClient, n: int, interval: float, tag: str) -> list[float]:
+    """n short interactive calls, one every `interval` seconds (open loop: arrivals do not wait on answers)."""
+    tasks = []
+    for i in range(n):
+        tasks.append(asyncio.create_task(first_token(client, item(i, f"probe-{tag}-", 8))))
+        await asyncio.sleep(interval)
+    return list(await asyncio.gather(*tasks))
+
+
+async def ttft_under(client: httpx.AsyncClient, background: str | None, args: argparse.Namespace, tag: str) -> Any:
+    """Interactive TTFTs with nothing else running (None), beside a batch ("batch") or a client loop ("loop")."""
+    bodies = [item(i, f"bg-{tag}-", 32) for i in range(args.items)]
+    batch_id, loop = None, None
+    if background == "batch":
+        batch_id = await submit(client, bodies, f"bg-{tag}")
+    elif background == "loop":
+        loop = asyncio.create_task(client_loop(client, bodies, MAX_SEQS))
+    if background is not None:
+        await asyncio.sleep(3.0)  # the background work is under way: slots full, queue long
+    before, began = await counters(client), time.perf_counter()
+    ttfts = await probe(client, args.probes, args.seconds / args.probes, tag)
+    after, seconds = await counters(client), time.perf_counter() - began
+    if batch_id is not None:
+        (await client.post(f"/v1/messages/batches/{batch_id}/cancel")).raise_for_status()
+        await wait_ended(client, batch_id, poll=0.5)  # its items in flight finish; nothing is timed here
+    if loop is not None:
+        loop.cancel()  # its calls in flight are cancelled: their clients are gone, the engine aborts them
+        await asyncio.gather(loop, return_exceptions=True)
+    await settle(client)
+    # Tokens the engine generated meanwhile, less the probes' (8 each): the background work's share of the engine.
+    generated = after["generated_tokens"] - before["generated_tokens"] - 8 * len(ttfts)
+    print(f"ttft {tag}: p95 {percentile(ttfts, 0.95) * 1000:.0f} ms", file=sys.stderr, flush=True)
+    return {"ttfts": ttfts, "tok_s": generated / seconds}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -177,13 +286,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    ttfts = [t for r in rounds for t in r["ttfts"]]
+    return {
+        "ttft_p50_ms": round(statistics.median(ttfts) * 1000, 1),
+        "ttft_p95_ms": round(percentile(ttfts, 0.95) * 1000, 1),
+        "ttft_p95_ms_by_round": [round(percentile(r["ttfts"], 0.95) * 1000, 1) for r in rounds],
+        "probes": len(ttfts),
+        "background_tok_s": round(statistics.median(r["tok_s"] for r in rounds), 1),
+    }
+
+
+# -- the peer --------------------------------------------------------------------------------------------------------
 def batched_bench(npl: int, npp: int, ntg: int, threads: int) -> dict[str, Any] | None:
-    """llama-batched-bench at `npl` parallel sequences, with the engine's cache types and flash attention."""
+    """llama-batched-bench at `npl` parallel sequences, with the engine's cache types and flash attention: each
+    sequence's prompt of `npp` tokens computed in the first steps (T_PP), then `ntg` decode steps (T_TG)."""
     if not BATCHED_BENCH.exists():
         return None
     # Per sequence the engine's context (separate KV streams, as llama-batched-bench makes them by default), its
     # cache types, flash attention, and no rotation of the quantized keys (the engine turns it off: engine/core.py).
-    cmd = [str(BATCHED_BENCH), "-m", str(MODEL), "-c", str(CONTEXT * npl), "-b", "512", "-ub", "512"]
+    model = models_dir() / "smollm2-135m-instruct" / "model.gguf"
+    cmd = [str(BATCHED_BENCH), "-m", str(model), "-c", str(CONTEXT * npl), "-b", "512", "-ub", "512"]
     cmd += ["-npp", str(npp), "-ntg", str(ntg), "-npl", str(npl), "-t", str(threads), "-fa", "on"]
     cmd += ["-ctk", "q8_0", "-ctv", "f16", "--output-format", "jsonl"]
     env = {**os.environ, "LLAMA_ATTN_ROT_DISABLE": "1"}
@@ -191,61 +314,128 @@ def batched_bench(npl: int, npp: int, ntg: int, threads: int) -> dict[str, Any] 
     for line in (done.stdout + "\n" + done.stderr).splitlines():
         if line.startswith("{"):
             row = json.loads(line)
-            return {"npl": npl, "npp": npp, "ntg": ntg, "s_tg": round(float(row["speed_tg"]), 1), "cmd": cmd[1:]}
+            return {k: float(row[k]) for k in ("speed_tg", "speed_pp", "speed", "t_pp", "t_tg")}
     match = re.search(r"\|\s*" + str(npp) + r"\s*\|\s*" + str(ntg) + r"\s*\|\s*" + str(npl) + r"\s*\|.*", done.stdout)
     if match is None:
         return {"error": (done.stderr or done.stdout)[-400:]}
-    cells = [c.strip() for c in match[0].strip("|").split("|")]
-    return {"npl": npl, "npp": npp, "ntg": ntg, "s_tg": float(cells[7]), "cmd": cmd[1:]}
+    cells = [float(c.strip()) for c in match[0].strip("|").split("|")]
+    return {"t_pp": cells[4], "speed_pp": cells[5], "t_tg": cells[6], "speed_tg": cells[7], "speed": cells[9]}
 
 
-def rate(run: Run) -> float:
-    return round(run.tokens / run.seconds, 1) if run.seconds else 0.0
+# -- the whole run ---------------------------------------------------------------------------------------------------
+def spread(values: list[float], digits: int = 1) -> dict[str, Any]:
+    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
+            "max": round(max(values), digits)}  # fmt: skip
 
 
-async def throughputs(args: argparse.Namespace, provider: LocalProvider) -> dict[str, Any]:
-    run = await throughput(provider, args.throughput_items, args.max_tokens, "batch", args.window)
+async def throughputs(args: argparse.Namespace, url: str, narrow: str | None) -> dict[str, Any]:
+    """Rounds of: the batch (and the same on the narrow-window server), the decode-phase pair, the client loops
+    and the peer, so that a slow spell of the machine lands on every side of each ratio."""
+    slots = MAX_SEQS - args.batch_reserve
+    n, ntg = args.throughput_items, args.max_tokens
+    rows: dict[str, list[Any]] = {"batch": [], "narrow": [], "decode": [], "peer": []}
+    loops: dict[int, list[float]] = {c: [] for c in args.loop_concurrency}
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        narrow_client = httpx.AsyncClient(base_url=narrow, timeout=600) if narrow else None
+        await run_batch(client, slots, 8, "warm")
+        if narrow_client is not None:
+            await run_batch(narrow_client, slots, 8, "warm")
+        for r in range(args.throughput_rounds):
+            rows["batch"].append(await run_batch(client, n, ntg, f"t{r}"))
+            if narrow_client is not None:
+                rows["narrow"].append(await run_batch(narrow_client, n, ntg, f"n{r}"))
+            # The decode phase alone, as S_TG measures it: `slots` items of `ntg` tokens against the same of 8 tokens
+            # (the same prompts, so the same prefill): the difference is slots * (ntg - 8) decode tokens.
+            short = await run_batch(client, slots, 8, f"d{r}")
+            long = await run_batch(client, slots, ntg, f"d{r}")
+            rows["decode"].append(slots * (ntg - 8) / (long["seconds"] - short["seconds"]))
+            for concurrency in args.loop_concurrency:
+                bodies = [item(i, f"l{r}c{concurrency}-", ntg) for i in range(n)]
+                loops[concurrency].append(await client_loop(client, bodies, concurrency))
+            prompt = rows["batch"][-1]["prompt_tokens"] // n
+            peer = await asyncio.to_thread(batched_bench, slots, prompt, ntg, args.threads)
+            if peer is not None:
+                print(f"peer: {peer}", file=sys.stderr, flush=True)
+                rows["peer"].append(peer)
+        if narrow_client is not None:
+            await narrow_client.aclose()
+    best = max(loops, key=lambda c: statistics.median(loops[c]))
+    batch = rows["batch"]
     results: dict[str, Any] = {
-        "batch": {"items": args.throughput_items, "tok_s": rate(run), "seconds": round(run.seconds, 1)}
+        "batch": {
+            "items": n,
+            "tok_s": spread([b["tok_s"] for b in batch]),
+            "seconds": spread([b["seconds"] for b in batch]),
+            "counts": step_counts(batch[-1], n),
+            "prompt_tokens_per_item": batch[-1]["prompt_tokens"] // n,
+        },
+        "decode_tok_s": spread(rows["decode"]),
+        "client_loop": {"tok_s_by_concurrency": {c: spread(v) for c, v in loops.items()}, "best_concurrency": best},
     }
-    # S_TG's twin: as many items as there are batch slots, all decoding, from the last first token to the last end.
-    slots = provider.engine.core.scheduler.batch_slots
-    run = await throughput(provider, slots, args.max_tokens, "batch", slots)
-    decode_seconds = max(run.ends) - max(run.firsts)
-    results["batch"]["decode_tok_s"] = round(slots * (args.max_tokens - 1) / decode_seconds, 1)
-    loops = {}
-    for concurrency in args.loop_concurrency:
-        run = await throughput(provider, args.throughput_items, args.max_tokens, "interactive", concurrency)
-        loops[concurrency] = rate(run)
-    best = max(loops, key=loops.__getitem__)
-    results["client_loop"] = {"tok_s_by_concurrency": loops, "best_concurrency": best, "tok_s": loops[best]}
+    if rows["narrow"]:
+        results["narrow"] = {
+            "window": MAX_SEQS,
+            "tok_s": spread([b["tok_s"] for b in rows["narrow"]]),
+            "counts": step_counts(rows["narrow"][-1], n),
+        }
+    peers = [p for p in rows["peer"] if "speed_tg" in p]
+    if peers:
+        results["peer"] = {k: spread([p[k] for p in peers], 2) for k in peers[0]}
+        results["ratios"] = ratios(batch, rows["decode"], peers, n, ntg)
+    elif rows["peer"]:
+        results["peer"] = rows["peer"][-1]
     return results
 
 
-async def measure(args: argparse.Namespace, provider: LocalProvider, batch_slots: int) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    await throughput(provider, batch_slots, 8, "batch", batch_slots)  # warm-up: threads, caches
-    if not args.ttft_only:
-        results.update(await throughputs(args, provider))
-    # Rounds that alternate the cases, so a slow spell of this shared machine lands on each side of the ratio.
-    probes, interval = args.probes, args.seconds / args.probes
-    cases: dict[str, tuple[Priority | None, int]] = {"ttft_alone": (None, 0), "ttft_batch": ("batch", args.window)}
+def ratios(batch: list[dict[str, Any]], decode: list[float], peers: list[dict[str, Any]], n: int, ntg: int) -> Any:
+    """Each round's Basalt number over the peer's of the same round, medians and ranges over the rounds.
+
+    - whole / S_TG: the issue's measure. S_TG leaves prompt processing out, and a batch cannot: every item's own
+      prompt tokens are computed, and on a CPU a step costs about its token count.
+    - decode / S_TG: the decode phase alone against S_TG, like for like.
+    - S terms: (prompt + generated tokens) a second, every prompt token counted as the peer counts them, against S.
+    - ceiling: the time the peer's own rates need for this batch's work (its generated tokens at S_TG, the prompt
+      tokens it computed, the prefix cache's savings left out, at S_PP) over the batch's time: 1.0 means the
+      engine's scheduling (turnover, idle slots, Python between steps) costs nothing.
+    """
+    whole, per_decode, s_terms, ceiling = [], [], [], []
+    for b, d, p in zip(batch, decode, peers, strict=False):
+        whole.append(b["tok_s"] / p["speed_tg"])
+        per_decode.append(d / p["speed_tg"])
+        s_terms.append((b["tokens"] + b["prompt_tokens"]) / b["seconds"] / p["speed"])
+        work = b["tokens"] / p["speed_tg"] + b["counts"]["prefill_tokens"] / p["speed_pp"]
+        ceiling.append(work / b["seconds"])
+    return {
+        "whole_over_s_tg": spread(whole, 2),
+        "decode_over_s_tg": spread(per_decode, 2),
+        "s_terms_over_s": spread(s_terms, 2),
+        "whole_over_ceiling": spread(ceiling, 2),
+    }
+
+
+async def ttfts(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    cases: dict[str, str | None] = {"ttft_alone": None, "ttft_batch": "batch"}
     if args.with_loop:
-        cases["ttft_loop"] = ("interactive", MAX_SEQS)
-    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
-    for _ in range(args.rounds):
-        for name, (priority, window) in cases.items():
-            rounds[name].append(await ttft_under(provider, args.items, priority, window, probes, interval))
-    for name, measured in rounds.items():
-        results[name] = combine(measured)
+        cases["ttft_loop"] = "loop"
+    rounds: dict[str, list[Any]] = {name: [] for name in cases}
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        await probe(client, 4, 0.2, "warm")
+        for r in range(args.rounds):
+            for name, background in cases.items():
+                rounds[name].append(await ttft_under(client, background, args, f"{name}{r}"))
+    results = {name: combine(measured) for name, measured in rounds.items()}
     alone, batch = results["ttft_alone"], results["ttft_batch"]
     results["ttft_ratio"] = round(batch["ttft_p95_ms"] / alone["ttft_p95_ms"], 2)
     results["ttft_p50_ratio"] = round(batch["ttft_p50_ms"] / alone["ttft_p50_ms"], 2)
-    # Each round's two cases ran seconds apart: the median of their ratios is the least moved by a slow spell.
+    # Each round's cases ran seconds apart: each round's own ratio, the least moved by a slow spell.
     by_round = [b / a for a, b in zip(alone["ttft_p95_ms_by_round"], batch["ttft_p95_ms_by_round"], strict=True)]
     results["ttft_ratio_by_round"] = [round(x, 2) for x in by_round]
-    results["ttft_ratio_median_round"] = round(statistics.median(by_round), 2)
+    results["ttft_ratio_max_round"] = round(max(by_round), 2)
     return results
+
+
+def cell(s: dict[str, Any], unit: str = "") -> str:
+    return f"{s['median']}{unit} ({s['min']}-{s['max']})"
 
 
 def ttft(case: dict[str, Any]) -> str:
@@ -253,33 +443,72 @@ def ttft(case: dict[str, Any]) -> str:
     return f"{case['ttft_p95_ms']} ms (p50 {case['ttft_p50_ms']}; p95 by round: {rounds}; {case['probes']} calls)"
 
 
+def counts_cell(c: dict[str, Any]) -> str:
+    return (
+        f"{c['steps']:.0f} steps, {c['sequences_per_step']} sequences a step, {c['prefill_tokens_per_item']} of "
+        f"{c['prompt_tokens_per_item']} prompt tokens computed per item, free batch slots a step: "
+        f"{c['idle_batch_slots_per_step_fed']} with items queued, {c['idle_batch_slots_per_step_starved']} with none"
+    )
+
+
 def markdown(r: dict[str, Any]) -> str:
-    peer = r.get("llama_batched_bench")
-    peer_cell = f"{peer['s_tg']}" if peer and "s_tg" in peer else "not built"
-    ratio = f"{r['batch']['decode_tok_s'] / peer['s_tg']:.2f}x" if peer and "s_tg" in peer else "-"
-    whole = f"{r['batch']['tok_s'] / peer['s_tg']:.2f}x" if peer and "s_tg" in peer else "-"
-    loop = r["client_loop"]
+    cfg = r["config"]
     lines = [
-        f"Machine: {r['machine']}. Model: SmolLM2-135M-Instruct (Q8_0). Engine: max_seqs {MAX_SEQS}, "
-        f"batch_reserve {r['config']['batch_reserve']}, batch_prefill {r['config']['batch_prefill']}, "
-        f"batch_busy_decode {r['config']['batch_busy_decode']}; batch slots {r['batch_slots']}; "
-        f"{r['config']['threads']} llama.cpp thread(s); {r['config']['window']} batch items in flight.",
+        f"Machine: {r['machine']}. Model: SmolLM2-135M-Instruct (Q8_0). `basalt serve`: max_seqs {MAX_SEQS}, "
+        f"batch_reserve {cfg['batch_reserve']} (batch slots {r['batch_slots']}), batch_prefill {cfg['batch_prefill']}, "
+        f"batch_busy_decode {cfg['batch_busy_decode']}, batch_busy_linger {cfg['batch_busy_linger']}, "
+        f"{cfg['threads']} llama.cpp thread; the worker's window "
+        f"{2 * MAX_SEQS} items. Medians (ranges) over {cfg['throughput_rounds']} rounds, TTFT over {cfg['rounds']}.",
         "",
         "| measure | value |",
         "| --- | --- |",
-        f"| batch of {r['batch']['items']} items, {r['max_tokens']} tokens each (generation tok/s) "
-        f"| {r['batch']['tok_s']} |",
-        f"| the same, decode phase only: {r['batch_slots']} items decoding together (tok/s) "
-        f"| {r['batch']['decode_tok_s']} |",
-        f"| llama-batched-bench S_TG at npl {r['batch_slots']} | {peer_cell} (Basalt decode phase / S_TG: {ratio}; "
-        f"whole batch / S_TG: {whole}) |",
-        f"| client loop of single calls, best concurrency ({loop['best_concurrency']}) | {loop['tok_s']} "
-        f"(by concurrency: {', '.join(f'{c}: {v}' for c, v in loop['tok_s_by_concurrency'].items())}) |",
+    ]
+    if "batch" in r:
+        b, p = r["batch"], r.get("peer", {})
+        lines.append(
+            f"| batch of {b['items']} items, {r['max_tokens']} tokens each, through the API (generated tok/s) "
+            f"| {cell(b['tok_s'])} |"
+        )
+        lines.append(f"| its steps (last round) | {counts_cell(b['counts'])} |")
+        if "narrow" in r:
+            nw = r["narrow"]
+            lines.append(
+                f"| the same with the worker's window at {nw['window']} items (max_seqs, before) "
+                f"| {cell(nw['tok_s'])} tok/s; {counts_cell(nw['counts'])} |"
+            )
+        lines.append(
+            f"| decode phase alone: {r['batch_slots']} items of {r['max_tokens']} tokens against 8 (tok/s) "
+            f"| {cell(r['decode_tok_s'])} |"
+        )
+        if "speed_tg" in p:
+            q = r["ratios"]
+            lines.append(
+                f"| llama-batched-bench, npl {r['batch_slots']}, npp {b['prompt_tokens_per_item']}, ntg "
+                f"{r['max_tokens']} | S_TG {cell(p['speed_tg'])}, S_PP {cell(p['speed_pp'])}, "
+                f"S {cell(p['speed'])} |"
+            )
+            lines += [
+                f"| whole batch / S_TG | {cell(q['whole_over_s_tg'], 'x')} |",
+                f"| decode phase / S_TG | {cell(q['decode_over_s_tg'], 'x')} |",
+                f"| whole batch in S's terms (prompt + generated tok/s) / S | {cell(q['s_terms_over_s'], 'x')} |",
+                f"| whole batch / the peer's time for its work (generated at S_TG + computed prompt at S_PP) "
+                f"| {cell(q['whole_over_ceiling'], 'x')} |",
+            ]
+        else:
+            lines.append(f"| llama-batched-bench | not built ({p.get('error', 'bench/build-llama-server.sh')}) |")
+        loop = r["client_loop"]
+        by = ", ".join(f"{c}: {cell(v)}" for c, v in loop["tok_s_by_concurrency"].items())
+        best = loop["tok_s_by_concurrency"][loop["best_concurrency"]]
+        lines.append(
+            f"| client loop of single calls, best concurrency ({loop['best_concurrency']}) "
+            f"| {cell(best)} (by concurrency: {by}) |"
+        )
+    lines += [
         f"| interactive TTFT p95 alone | {ttft(r['ttft_alone'])} |",
         f"| interactive TTFT p95 while a {r['items']}-item batch runs | {ttft(r['ttft_batch'])}; "
         f"the batch made {r['ttft_batch']['background_tok_s']} tok/s meanwhile |",
-        f"| ratio, batch running / alone | p95 {r['ttft_ratio']}x (median of the rounds' p95 ratios "
-        f"{r['ttft_ratio_median_round']}x: {', '.join(map(str, r['ttft_ratio_by_round']))}); "
+        f"| ratio, batch running / alone | p95 {r['ttft_ratio']}x pooled, by round "
+        f"{', '.join(map(str, r['ttft_ratio_by_round']))} (worst {r['ttft_ratio_max_round']}x); "
         f"p50 {r['ttft_p50_ratio']}x |",
     ]
     if "ttft_loop" in r:
@@ -294,66 +523,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=1000, help="items of the batch running under the TTFT probes")
     parser.add_argument("--throughput-items", type=int, default=42)
+    parser.add_argument("--throughput-rounds", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=48)
-    parser.add_argument("--window", type=int, default=64, help="batch items in flight at once")
-    parser.add_argument("--loop-concurrency", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--loop-concurrency", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--probes", type=int, default=20, help="interactive calls per case and round")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long the TTFT probes run, each case and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-reserve", type=int, default=2)
     parser.add_argument("--batch-prefill", type=int, default=16)
     parser.add_argument("--batch-busy-decode", type=int, default=4)
-    # One thread by default, here and for llama-batched-bench: on this shared 2-core VM, two llama.cpp threads meet at
-    # a barrier every op, and any other process on either core stalls both (measured: the same 16 steps took 0.25 s
-    # to 6 s with two threads, 0.25-0.35 s with one).
-    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (0: one per core)")
+    parser.add_argument("--batch-busy-linger", type=float, default=0.5)
+    # One thread, here and for llama-batched-bench: on this shared 2-core VM, two llama.cpp threads meet at a barrier
+    # every op, and any other process on either core stalls both (measured: the same 16 steps took 0.25 s to 6 s
+    # with two threads, 0.25-0.35 s with one).
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads")
     parser.add_argument("--with-loop", action="store_true", help="also probe TTFT beside a client loop")
+    parser.add_argument("--no-narrow", action="store_true", help="skip the server with the old, narrow window")
     parser.add_argument("--ttft-only", action="store_true", help="skip the throughput part (and write nothing)")
+    parser.add_argument("--throughput-only", action="store_true", help="skip the TTFT part (and write nothing)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    config = EngineConfig(
-        context_window=CONTEXT,
-        max_seqs=MAX_SEQS,
-        n_threads=args.threads,
-        max_waiting=4096,
-        batch_reserve=args.batch_reserve,
-        batch_prefill=args.batch_prefill,
-        batch_busy_decode=args.batch_busy_decode,
-    )
-    engine = LocalEngine(MODEL, config)
-    engine.start()
-    batch_slots = engine.core.scheduler.batch_slots
-    try:
-        provider = LocalProvider(engine, "smollm2", "SmolLM2", "2025-01-01T00:00:00Z")
-        results = asyncio.run(measure(args, provider, batch_slots))
-        results["stats"] = {"preemptions": engine.stats().preemptions}
-        prompt = asyncio.run(provider.count_tokens(parse_messages_request(item(0, "x", 1)), "smollm2"))
-    finally:
-        engine.stop()
-    threads = args.threads or len(os.sched_getaffinity(0))
-    if not args.ttft_only:
-        results["llama_batched_bench"] = batched_bench(batch_slots, prompt, args.max_tokens, threads)
+    results: dict[str, Any] = {}
+    with serving("main", args) as server:
+        if not args.ttft_only:
+            if args.no_narrow:
+                results.update(asyncio.run(throughputs(args, server.url, None)))
+            else:
+                with serving("narrow", args, concurrency=MAX_SEQS) as narrow:
+                    results.update(asyncio.run(throughputs(args, server.url, narrow.url)))
+        if not args.throughput_only:
+            results.update(asyncio.run(ttfts(args, server.url)))
     results.update(
         machine=machine(),
         items=args.items,
         max_tokens=args.max_tokens,
-        batch_slots=batch_slots,
+        batch_slots=MAX_SEQS - args.batch_reserve,
         config={
             "batch_reserve": args.batch_reserve,
             "batch_prefill": args.batch_prefill,
             "batch_busy_decode": args.batch_busy_decode,
-            "window": args.window,
-            "threads": threads,
+            "batch_busy_linger": args.batch_busy_linger,
+            "threads": args.threads,
+            "rounds": args.rounds,
+            "throughput_rounds": args.throughput_rounds,
         },
     )
     print(json.dumps(results, indent=2))
-    if args.ttft_only:
+    if args.throughput_only:
         return
     print(markdown(results))
-    if not args.no_write:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "batches.json").write_text(json.dumps(results, indent=2) + "\n")
-        write_section("batches", markdown(results))
+    if args.ttft_only or args.no_write:
+        return
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "batches.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_section("batches", markdown(results))
 
 
 if __name__ == "__main__":

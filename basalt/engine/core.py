@@ -41,6 +41,7 @@ class EngineConfig:
     # flight short; a GPU, whose steps cost little more for more tokens, can raise both.
     batch_prefill: int = 16  # batch prompt tokens per step at most (bounds the step an interactive request waits on)
     batch_busy_decode: int | None = 4  # batch sequences decoding per step while interactive ones run (None: all)
+    batch_busy_linger: float = 0.5  # seconds those bounds hold after the last interactive sequence left
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,11 @@ class EngineStats:
     aborted: int
     batch_running: int = 0
     preemptions: int = 0  # batch sequences that gave their slot to an interactive one
+    prefill_tokens: int = 0  # prompt tokens computed (not taken from the prefix cache)
+    sequence_steps: int = 0  # sequences in each step, summed
+    batch_steps: int = 0  # steps that ran batch sequences
+    batch_idle_fed: int = 0  # free batch slots in those steps, summed, while batch items were queued
+    batch_idle_starved: int = 0  # the same with no batch item queued: the feed fell short (or the batch's tail)
 
 
 @dataclass(eq=False)
@@ -157,6 +163,7 @@ class EngineCore:
             batch_reserve=config.batch_reserve,
             batch_prefill=config.batch_prefill,
             batch_busy_decode=config.batch_busy_decode,
+            batch_busy_linger=config.batch_busy_linger,
         )
         self._inbox: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
         self._live: dict[str, _Live] = {}
@@ -196,6 +203,11 @@ class EngineCore:
             aborted=self._aborted,
             batch_running=sum(seq.batch for seq in s.running),
             preemptions=s.preemptions,
+            prefill_tokens=s.prefill_tokens,
+            sequence_steps=s.sequence_steps,
+            batch_steps=s.batch_steps,
+            batch_idle_fed=s.batch_idle_fed,
+            batch_idle_starved=s.batch_idle_starved,
         )
 
     def start(self) -> None:

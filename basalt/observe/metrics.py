@@ -206,6 +206,15 @@ class Metrics:
             "steps": counter("basalt_engine_steps", "Decode steps the local engine ran."),
             "tokens_generated": counter("basalt_engine_generated_tokens", "Tokens the local engine generated."),
             "aborted": counter("basalt_engine_aborted_sequences", "Sequences cancelled before they finished."),
+            "prefill_tokens": counter("basalt_engine_prefill_tokens", "Prompt tokens computed (not from cache)."),
+            "sequence_steps": counter("basalt_engine_sequence_steps", "Sequences in each decode step, summed."),
+            "batch_steps": counter("basalt_engine_batch_steps", "Decode steps that ran batch sequences."),
+            "batch_idle_fed": counter(
+                "basalt_engine_batch_idle_slot_steps_fed", "Free batch slots in batch steps while batch items waited."
+            ),
+            "batch_idle_starved": counter(
+                "basalt_engine_batch_idle_slot_steps_starved", "Free batch slots in batch steps with none queued."
+            ),
         }
 
     # The flow's observer ----------------------------------------------------------------------------------------

@@ -368,3 +368,69 @@ def test_a_prompt_whose_every_position_is_scored_takes_nothing_from_the_prefix_c
     s.add(Sequence("d", [*range(1000, 1300), 2], max_tokens=1, score_prompt=True))
     step = run_step(s)  # c computes the prefix they share; d runs whole beside it rather than waiting for it
     assert step["c"] == (0, 301, True) and step["d"] == (0, 301, True)
+
+
+def test_batch_items_wait_for_a_short_shared_instruction_that_interactive_prompts_would_compute_again() -> None:
+    s = make_mixed(max_seqs=8, reserve=0, budget=512, chunk=512)
+    instruction = list(range(1000, 1040))  # far below MIN_WAIT_PREFIX, above MIN_COPY_PREFIX
+    for n in range(4):
+        s.add(batch_seq(f"b{n}", [*instruction, n, n]))
+    step = run_step(s)
+    assert step == {"b0": (0, 42, True)}  # the others wait a step rather than compute the instruction again
+    step = run_step(s)
+    assert {name: n for name, (_, n, _) in step.items()} == {"b0": 1, "b1": 2, "b2": 2, "b3": 2}
+    assert s.reused_tokens == 3 * 40 and s.prefill_tokens == 42 + 3 * 2
+    t = make_mixed(max_seqs=8, reserve=0, budget=512, chunk=512)
+    for n in range(2):
+        t.add(Sequence(f"i{n}", [*instruction, n, n], max_tokens=5))
+    assert set(run_step(t)) == {"i0", "i1"}  # an interactive prompt does not wait a step for 40 tokens
+
+
+def test_a_batch_item_waiting_for_a_prefix_holds_the_batch_queue_behind_it() -> None:
+    s = make_mixed(max_seqs=8, reserve=0, budget=512, chunk=512)
+    instruction = list(range(1000, 1040))
+    s.add(batch_seq("b0", [*instruction, 1]))
+    s.add(batch_seq("b1", [*instruction, 2]))
+    s.add(batch_seq("other", [5, 6, 7]))
+    assert set(run_step(s)) == {"b0"}  # first come, first served: a queue of thousands is not scanned each step
+    assert set(run_step(s)) == {"b0", "b1", "other"}
+
+
+def test_the_counts_say_what_steps_carried_and_which_batch_slots_stayed_free() -> None:
+    s = make_mixed(max_seqs=4, reserve=1, budget=64, chunk=64)  # 3 batch slots
+    s.add(batch_seq("a", [1, 2, 3], max_tokens=9))
+    s.add(batch_seq("b", [4, 5], max_tokens=9))
+    run_step(s)  # both prefill: 5 prompt tokens, 2 sequences; one batch slot free, nothing queued for it
+    assert (s.prefill_tokens, s.sequence_steps, s.batch_steps) == (5, 2, 1)
+    assert (s.batch_idle_fed, s.batch_idle_starved) == (0, 1)
+    for n in range(3):
+        s.add(batch_seq(f"q{n}", [10 + n, 20 + n]))
+    run_step(s)  # a and b decode, q0 takes the free slot, q1 and q2 wait: all 3 batch slots busy
+    assert (s.prefill_tokens, s.sequence_steps, s.batch_steps) == (7, 5, 2)
+    assert (s.batch_idle_fed, s.batch_idle_starved) == (0, 1)
+    s.add(Sequence("i", [30, 31], max_tokens=5))
+    a = s.get("a")
+    assert a is not None
+    s.finish(a)
+    run_step(s)  # the interactive prompt's step runs no batch work: a's slot stays free with q1 queued
+    assert s.batch_idle_fed == 1 and s.batch_steps == 3
+
+
+def test_batch_steps_stay_short_for_a_while_after_the_last_interactive_sequence_left() -> None:
+    now = [100.0]
+    s = Scheduler(max_seqs=8, seq_capacity=512, token_budget=64, prefill_chunk=16, batch_busy_decode=2,
+                  batch_busy_linger=0.5, clock=lambda: now[0])  # fmt: skip
+    for n in range(4):
+        s.add(batch_seq(f"b{n}", [n, n + 10]))
+    run_step(s)
+    s.add(Sequence("i", [50, 51], max_tokens=20))
+    run_step(s)  # i's prompt
+    i = s.get("i")
+    assert i is not None
+    s.finish(i)
+    # The next interactive call of a trickle would wait on the step in flight: steps stay short for 0.5 s.
+    lengths = []
+    for _ in range(4):
+        now[0] += 0.2
+        lengths.append(len(run_step(s)))
+    assert lengths == [2, 2, 4, 4]
