@@ -77,6 +77,7 @@ def main() -> None:
         for _ in range(args.rounds):
             rows.append({"batch": batch_seconds(basalt, args.items, args.max_tokens),
                          "eval": run_seconds(basalt, made.id, args.items, args.max_tokens)})  # fmt: skip
+            print(json.dumps(rows[-1]), flush=True)  # each round as it ends
     batch = statistics.median(r["batch"] for r in rows)
     run = statistics.median(r["eval"] for r in rows)
     print(json.dumps({"items": args.items, "max_tokens": args.max_tokens, "rounds": rows,
