@@ -6,6 +6,8 @@ run (its samples are a batch of the same engine, plus the run's bookkeeping and 
 Both go through the public APIs of an in-process Basalt (basalt.InProcess) with the official SDKs: the batch through
 `client.messages.batches`, the run through `client.evals.runs` with a string_check criterion; each is timed from
 submit to its last result readable (the batch ended; the run completed and its output items listed).
+Every submission has its own prompts (a shared instruction, then its own numbers), so none is served from
+another's prefix cache, and the two kinds alternate which goes first in each round.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ PROMPT = "Name one colour. Item {n}."
 TEMPLATE = PROMPT.replace("{n}", "{{item.n}}")  # the same prompt, rendered by the run
 
 
-def batch_seconds(basalt: InProcess, n: int, max_tokens: int) -> float:
+def batch_seconds(basalt: InProcess, n: int, max_tokens: int, base: int) -> float:
     client = basalt.anthropic()
     requests = [{"custom_id": f"i{i}", "params": {"model": "smollm2", "max_tokens": max_tokens, "temperature": 0,
-                 "messages": [{"role": "user", "content": PROMPT.format(n=i)}]}} for i in range(n)]  # fmt: skip
+                 "messages": [{"role": "user", "content": PROMPT.format(n=base + i)}]}} for i in range(n)]  # fmt: skip
     start = time.monotonic()
     made = client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
     while client.messages.batches.retrieve(made.id).processing_status != "ended":
@@ -34,9 +36,9 @@ def batch_seconds(basalt: InProcess, n: int, max_tokens: int) -> float:
     return time.monotonic() - start
 
 
-def run_seconds(basalt: InProcess, eval_id: str, n: int, max_tokens: int) -> float:
+def run_seconds(basalt: InProcess, eval_id: str, n: int, max_tokens: int, base: int) -> float:
     client = basalt.openai()
-    source = {"type": "file_content", "content": [{"item": {"n": i}} for i in range(n)]}
+    source = {"type": "file_content", "content": [{"item": {"n": base + i}} for i in range(n)]}
     start = time.monotonic()
     run = client.evals.runs.create(eval_id, data_source={
         "type": "completions", "model": "smollm2", "source": source,
@@ -74,9 +76,17 @@ def main() -> None:
             ],
         )
         rows: list[dict[str, float]] = []
-        for _ in range(args.rounds):
-            rows.append({"batch": batch_seconds(basalt, args.items, args.max_tokens),
-                         "eval": run_seconds(basalt, made.id, args.items, args.max_tokens)})  # fmt: skip
+        for r in range(args.rounds):  # every submission its own prompts: none finds another's in the prefix cache
+            timed: dict[str, float] = {}
+            for k, kind in enumerate(("batch", "eval") if r % 2 == 0 else ("eval", "batch")):  # alternating order
+                base = (2 * r + k) * args.items
+                timed[kind] = (
+                    batch_seconds(basalt, args.items, args.max_tokens, base)
+                    if kind == "batch"
+                    else run_seconds(basalt, made.id, args.items, args.max_tokens, base)
+                )
+            rows.append(timed)
+            print(json.dumps(rows[-1]), flush=True)  # each round as it ends
     batch = statistics.median(r["batch"] for r in rows)
     run = statistics.median(r["eval"] for r in rows)
     print(json.dumps({"items": args.items, "max_tokens": args.max_tokens, "rounds": rows,

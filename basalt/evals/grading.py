@@ -193,8 +193,8 @@ def _add_usage(usage: dict[str, dict[str, Any]], model: str, given: dict[str, An
         prompt, completion = int(given.get("prompt_tokens", 0)), int(given.get("completion_tokens", 0))
         cached = int(given.get("cached_tokens", 0))
     else:
-        prompt, completion = int(given.get("input_tokens", 0)), int(given.get("output_tokens", 0))
         cached = int(given.get("cache_read_input_tokens") or 0)
+        prompt, completion = int(given.get("input_tokens", 0)) + cached, int(given.get("output_tokens", 0))
     entry["invocation_count"] += 1
     entry["prompt_tokens"] += prompt
     entry["completion_tokens"] += completion

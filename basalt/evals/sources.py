@@ -132,7 +132,9 @@ def sample_record(
             inputs.append({"role": "system", "content": request["system"]})
         inputs += [{"role": m["role"], "content": _content_text(m["content"])} for m in request.get("messages", [])]
     usage = (message or {}).get("usage") or {}
-    prompt, completion = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    # Anthropic's input_tokens leave out cache reads; OpenAI's prompt_tokens count them (and say how many were cached).
+    cached = int(usage.get("cache_read_input_tokens") or 0)
+    prompt, completion = int(usage.get("input_tokens", 0)) + cached, int(usage.get("output_tokens", 0))
     text = output_text(message)
     return {
         "input": inputs,
@@ -144,7 +146,7 @@ def sample_record(
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
-            "cached_tokens": int(usage.get("cache_read_input_tokens") or 0),
+            "cached_tokens": cached,
         },
         "error": None if error is None else {"code": str(error.get("type", "error")), "message": error.get("message")},
         "temperature": params.temperature if params.temperature is not None else 1.0,

@@ -98,14 +98,16 @@ def test_the_same_run_twice_at_temperature_zero_scores_the_same(eval_client: ope
     bleu = {"type": "text_similarity", "name": "bleu", "input": "{{sample.output_text}}",
             "reference": "{{item.question}}", "evaluation_metric": "bleu", "pass_threshold": 0.5}  # fmt: skip
     made = make_eval(eval_client, [*CRITERIA, bleu])
-    runs = [eval_client.evals.runs.create(made.id, data_source=completions("smollm2", inline(ITEMS))) for _ in range(2)]
+    runs = [
+        eval_client.evals.runs.create(made.id, data_source=completions("smollm2", inline(ITEMS[:3]))) for _ in range(2)
+    ]
     scores = []
     for run in runs:
         assert wait_run(eval_client, made.id, run.id).status == "completed"
         items = all_output_items(eval_client, made.id, run.id)
         scores.append([(i.sample.output[0].content, [r.score for r in i.results]) for i in items])
     assert scores[0] == scores[1]
-    assert len(scores[0]) == 4
+    assert len(scores[0]) == 3
 
 
 @pytest.mark.timeout(900)
@@ -119,8 +121,8 @@ def test_a_judge_grader_runs_on_the_local_model(eval_client: openai.OpenAI) -> N
         {"type": "score_model", "name": "quality", "input": judge_prompt, "range": [0, 10], "pass_threshold": 5},
     ]  # fmt: skip
     made = make_eval(eval_client, criteria)
-    run = eval_client.evals.runs.create(made.id, data_source=completions("smollm2", inline(ITEMS[:2])))
-    done = wait_run(eval_client, made.id, run.id, 600)  # four constrained judge calls: slow on a loaded machine
+    run = eval_client.evals.runs.create(made.id, data_source=completions("smollm2", inline(ITEMS[:1])))
+    done = wait_run(eval_client, made.id, run.id, 600)  # constrained judge calls: slow on a loaded machine
     assert done.status == "completed" and done.result_counts.errored == 0, done
     assert {u.model_name for u in done.per_model_usage} == {"smollm2", "smollm2-135m-instruct"}
     for item in all_output_items(eval_client, made.id, run.id):
