@@ -21,11 +21,12 @@ from starlette.responses import StreamingResponse
 
 from ..batches import BatchInfo, ItemResult, NewItem
 from ..canonical import MessagesRequest, parse_messages_request
-from ..errors import BasaltError, InvalidRequest
+from ..errors import BasaltError, InvalidRequest, NotFound
 from ..http.plumbing import PRINCIPAL, read_body
 from .anthropic import check_messages_request, json_response, orjson_loads_object
 
 if TYPE_CHECKING:
+    from ..control.principal import Principal
     from ..wiring import Platform
 
 CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -67,25 +68,36 @@ def build_router(platform: Platform) -> APIRouter:
             }
         )
 
+    async def mine(principal: Principal, batch_id: str) -> BatchInfo:
+        """The caller's Message Batch: another tenant's, an OpenAI batch or an eval run's is not found here."""
+        batch = await engine.get(principal, batch_id)
+        if batch.kind != "anthropic":
+            raise NotFound(f"No batch with id {batch_id!r}.")
+        return batch
+
     @router.get("/v1/messages/batches/{batch_id}")
     async def retrieve_batch(request: Request, batch_id: str) -> Any:
-        batch = await engine.get(await caller(request), batch_id)
+        batch = await mine(await caller(request), batch_id)
         return json_response(batch_object(batch, base_url(request)))
 
     @router.post("/v1/messages/batches/{batch_id}/cancel")
     async def cancel_batch(request: Request, batch_id: str) -> Any:
-        batch = await engine.cancel(await caller(request), batch_id)
+        principal = await caller(request)
+        await mine(principal, batch_id)
+        batch = await engine.cancel(principal, batch_id)
         return json_response(batch_object(batch, base_url(request)))
 
     @router.delete("/v1/messages/batches/{batch_id}")
     async def delete_batch(request: Request, batch_id: str) -> Any:
-        await engine.delete(await caller(request), batch_id)
+        principal = await caller(request)
+        await mine(principal, batch_id)
+        await engine.delete(principal, batch_id)
         return json_response({"id": batch_id, "type": "message_batch_deleted"})
 
     @router.get("/v1/messages/batches/{batch_id}/results")
     async def batch_results(request: Request, batch_id: str) -> Response:
         principal = await caller(request)
-        batch = await engine.get(principal, batch_id)
+        batch = await mine(principal, batch_id)
         if batch.status != "ended":
             raise InvalidRequest(
                 f"Batch {batch_id} is still {batch.status}; its results are available once it has ended."

@@ -236,3 +236,23 @@ def test_projects_see_only_their_own_batches_and_files(server: Server, keys: tup
                 completion_window="24h",
                 output_expires_after={"anchor": "created_at", "seconds": seconds},
             )
+
+
+def test_an_openai_batch_is_not_found_through_the_message_batches_routes(
+    client: openai.OpenAI, server: Server, keys: tuple[str, str]
+) -> None:
+    import anthropic
+
+    file_id = upload(client, jsonl([line("a", body("Say hi."))]))
+    batch = client.batches.create(input_file_id=file_id, endpoint=URL, completion_window="24h")
+    other = anthropic.Anthropic(base_url=server.url, api_key=keys[0], max_retries=0)
+    for call in (
+        other.messages.batches.retrieve,
+        other.messages.batches.cancel,
+        other.messages.batches.delete,
+        other.messages.batches.results,
+    ):
+        with pytest.raises(anthropic.NotFoundError):
+            call(batch.id)
+    assert client.batches.retrieve(batch.id).id == batch.id  # untouched: neither cancelled nor deleted
+    assert client.batches.retrieve(batch.id).status not in ("cancelling", "cancelled")
