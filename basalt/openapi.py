@@ -342,6 +342,16 @@ def operations() -> dict[tuple[str, str], Operation]:
             admin, GUARDRAIL, (201, 200), body=_OBJECT, errors=(*COMMON, 409),  # 200: the same definition again
             example={"name": "no-pii", "sensitive_information": {"entities": [{"type": "EMAIL", "action": "BLOCK"}]}},
         ),
+        ("post", "/admin/guardrails/check"): Operation(  # the console's form: validates, defines nothing
+            admin, _object({"valid": {"type": "boolean"}, "errors": {"type": "array"}}, {"definition": _OBJECT}),
+            body=_OBJECT, example={"yaml": "name: no-pii\nsensitive_information:\n  entities: [{type: EMAIL}]\n"},
+        ),
+        ("get", "/admin/deployments"): Operation(admin, _list_of(_OBJECT)),  # health, cooldown, load, recent errors
+        ("get", "/v1/whoami"): Operation(  # any valid key: what the console may show it
+            "anthropic",
+            _object({"auth": {"type": "boolean"}, "admin": {"type": "boolean"}, "endpoints": {"type": "array"}},
+                    {"key": {"type": ["object", "null"]}, "project": {"type": ["object", "null"]}}),
+        ),
         ("get", "/admin/projects"): Operation(admin, _list_of(PROJECT)),
         ("post", "/admin/projects"): Operation(admin, PROJECT, 201, body=NewProject, example={"name": "demo"}),
         ("get", "/admin/projects/{ref}"): Operation(admin, PROJECT),

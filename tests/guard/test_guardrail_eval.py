@@ -47,7 +47,9 @@ def test_prompt_attack_at_every_strength_and_by_source_matches_the_bench(resourc
     groups = ge.evaluate(bench.attack_guardrail(resources), heldout)["groups"]
     by_source = bench.eval_attack_sources(resources)
     for name, got in groups.items():
-        assert got == by_source[f"heldout_{name}"], name
+        # The bench also splits each figure into what the rules and the learned scorer found alone.
+        expected = {k: v for k, v in by_source[f"heldout_{name}"].items() if k not in ("rules", "model")}
+        assert got == expected, name
 
 
 def test_content_filters_in_one_definition_match_the_bench_one_filter_at_a_time(resources: Resources) -> None:

@@ -80,7 +80,7 @@ def test_sixteen_clients_compute_a_shared_system_prompt_at_most_once_per_replica
     def call(n: int) -> int:
         question = [{"role": "user", "content": f"Question {n}: what does rule {n} say?"}]
         reply = client.messages.create(model=MODEL, max_tokens=2, system=SYSTEM, messages=question)
-        return reply.usage.input_tokens
+        return reply.usage.input_tokens + (reply.usage.cache_read_input_tokens or 0)  # the whole prompt
 
     with ThreadPoolExecutor(16) as pool:
         inputs = list(pool.map(call, range(16)))
