@@ -120,9 +120,13 @@ def test_a_node_killed_mid_stream_ends_its_stream_cleanly_and_the_replica_comes_
     }
     seen = [threading.Event(), threading.Event()]
     with ThreadPoolExecutor(2) as pool:
-        # Two calls with no shared prefix: one on each replica (the least busy), so one runs on the node killed.
-        streams = [pool.submit(sse_events, gateway, long, seen[n]) for n in range(2)]
-        assert all(s.wait(60) for s in seen)
+        # Two calls with no shared prefix: one on each replica (the least busy), so one runs on the node killed. The
+        # second starts once the first streams, so the router's view of the replicas' load has the first in it (two
+        # at once both went to one replica, once in a CI run).
+        streams = [pool.submit(sse_events, gateway, long, seen[0])]
+        assert seen[0].wait(60)
+        streams.append(pool.submit(sse_events, gateway, long, seen[1]))
+        assert seen[1].wait(60)
         cluster.kill_node(cluster.nodes[1])
         killed = time.monotonic()
         ended = [s.result(timeout=120) for s in streams]
